@@ -1,0 +1,355 @@
+"""A wheel file read safely: its members, metadata and importable modules, checked against RECORD.
+
+Nothing of the wheel is executed here. Members are streamed, never loaded whole, so memory stays
+bounded for very large wheels; unsafe member paths and symlinks are refused before anything is laid
+out.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import email.parser
+import hashlib
+import io
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+from .errors import WheelError
+from .tags import Claim, read_claim
+
+_CHUNK = 1 << 20
+_ELF_MAGIC = b"\x7fELF"
+# The suffixes CPython on Linux loads extension modules from, most specific first
+# (importlib.machinery.EXTENSION_SUFFIXES: '.cpython-311-x86_64-linux-gnu.so', '.abi3.so', '.so').
+_EXTENSION_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z0-9_-]+)?\.so$")
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Role:
+    """Where a member goes when installed (the wheel spec's install schemes)."""
+
+    PURELIB = "purelib"
+    PLATLIB = "platlib"
+    SCRIPTS = "scripts"
+    DATA = "data"
+    HEADERS = "headers"
+    METADATA = "metadata"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file in a wheel."""
+
+    #: the path inside the zip
+    path: str
+    #: uncompressed size in bytes
+    size: int
+    #: the install scheme the file belongs to (a :class:`Role` value)
+    role: str
+    #: the path relative to that scheme's directory (``pkg/_core.so`` for ``pkg/_core.so``)
+    scheme_path: str
+    #: the file starts with the ELF magic
+    is_elf: bool
+    #: the zip entry carries an executable bit
+    executable: bool
+
+
+@dataclass(frozen=True)
+class WheelInfo:
+    """Everything the plugin needs to know about one wheel, read without executing it."""
+
+    #: the wheel on disk
+    path: Path
+    #: what the file name promises
+    claim: Claim
+    #: sha256 of the whole file: how results from different jobs are matched
+    sha256: str
+    #: the file's size in bytes
+    size: int
+    #: the ``.dist-info`` directory name
+    dist_info: str
+    #: ``Requires-Python`` from METADATA, or ``None``
+    requires_python: str | None
+    #: ``Root-Is-Purelib`` from WHEEL
+    root_is_purelib: bool
+    #: every file member
+    members: tuple[Member, ...]
+    #: importable modules, packages before their submodules (``__main__`` left out: importing it runs it)
+    modules: tuple[str, ...]
+    #: the subset of :attr:`modules` that are extension modules
+    extensions: tuple[str, ...]
+
+    @property
+    def filename(self) -> str:
+        return self.claim.filename
+
+    @property
+    def elf_members(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if m.is_elf)
+
+    @property
+    def top_level(self) -> tuple[str, ...]:
+        return tuple(sorted({m.split(".", 1)[0] for m in self.modules}))
+
+
+def _safe_name(wheel: Path, info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise WheelError(
+            f"{wheel}: member {name!r} is a symlink; wheels may not contain links. "
+            "Rebuild the wheel without symlinks."
+        )
+    if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
+        raise WheelError(f"{wheel}: member {name!r} has an absolute path; refusing to unpack it.")
+    parts = name.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise WheelError(f"{wheel}: member {name!r} escapes the wheel with '..'; refusing to unpack it.")
+    if "\x00" in name:
+        raise WheelError(f"{wheel}: member {name!r} has a NUL byte in its name.")
+    return name
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    if not path.is_file():
+        raise WheelError(f"{path}: no such wheel file; check the path given to --manylinux-wheel.")
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        raise WheelError(f"{path}: not a valid zip file ({e}); is the wheel truncated or not a wheel?") from e
+    except OSError as e:
+        raise WheelError(f"{path}: cannot read the wheel ({e}).") from e
+
+
+def _find_dist_info(path: Path, names: list[str], claim: Claim) -> str:
+    dirs = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
+    if not dirs:
+        raise WheelError(f"{path}: no .dist-info directory; this is not a wheel (missing WHEEL/RECORD metadata).")
+    if len(dirs) > 1:
+        wanted = [d for d in dirs if d.lower().replace("-", "_").startswith(claim.name.replace("-", "_"))]
+        if len(wanted) != 1:
+            raise WheelError(f"{path}: several .dist-info directories {dirs!r}; a wheel has exactly one.")
+        return wanted[0]
+    return dirs[0]
+
+
+def _read_text(zf: zipfile.ZipFile, path: Path, member: str) -> str:
+    try:
+        data = zf.read(member)
+    except KeyError:
+        raise WheelError(f"{path}: missing {member!r}; the wheel's metadata is incomplete.") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+        raise WheelError(f"{path}: cannot read {member!r} ({e}); the wheel is corrupt.") from e
+    return data.decode("utf-8", errors="replace")
+
+
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with zf.open(info) as stream:
+        while True:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                break
+            if size < 4:
+                head = (head + chunk)[:4]
+            digest.update(chunk)
+            size += len(chunk)
+    encoded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+    return "sha256=" + encoded, size, head
+
+
+def _check_record_hash(path: Path, name: str, recorded: str, actual: str) -> None:
+    algorithm, _, _value = recorded.partition("=")
+    if algorithm != "sha256":
+        # RECORD may use any hashlib algorithm of sha256 strength or better (PEP 376/627).
+        return
+    if recorded != actual:
+        raise WheelError(
+            f"{path}: {name!r} does not match its RECORD hash ({recorded} recorded, {actual} found); "
+            "the wheel was modified after it was built. Rebuild it."
+        )
+
+
+def _role_of(name: str, dist_info: str, root_is_purelib: bool) -> tuple[str, str]:
+    data_dir = dist_info[: -len(".dist-info")] + ".data"
+    top, _, rest = name.partition("/")
+    if top == dist_info:
+        return Role.METADATA, rest
+    if top == data_dir:
+        scheme, _, inner = rest.partition("/")
+        if scheme in (Role.PURELIB, Role.PLATLIB, Role.SCRIPTS, Role.DATA, Role.HEADERS):
+            return scheme, inner
+        return Role.DATA, rest
+    return (Role.PURELIB if root_is_purelib else Role.PLATLIB), name
+
+
+def _module_of(scheme_path: str) -> tuple[str, bool] | None:
+    """The module a library file provides, and whether it is an extension; None if not importable."""
+    parts = scheme_path.split("/")
+    filename = parts[-1]
+    packages = parts[:-1]
+    if not all(_IDENTIFIER_RE.match(p) for p in packages):
+        return None  # e.g. pkg.libs/ or a data directory: not importable
+    if filename.endswith(".py"):
+        stem = filename[:-3]
+        if not _IDENTIFIER_RE.match(stem) or stem == "__main__":
+            return None
+        if stem == "__init__":
+            return (".".join(packages), False) if packages else None
+        return ".".join(packages + [stem]), False
+    match = _EXTENSION_RE.match(filename)
+    if match:
+        return ".".join(packages + [match["name"]]), True
+    return None
+
+
+def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
+    """Read and validate a wheel; raise :class:`WheelError` naming the file and the problem."""
+    path = Path(path)
+    claim = read_claim(path.name)
+    with _open_zip(path) as zf:
+        try:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as e:
+            raise WheelError(f"{path}: cannot list the zip's members ({e}); the wheel is corrupt.") from e
+        names = [_safe_name(path, i) for i in infos]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise WheelError(f"{path}: duplicate members {dupes!r}; refusing an ambiguous wheel.")
+        dist_info = _find_dist_info(path, names, claim)
+        wheel_meta = email.parser.Parser().parsestr(_read_text(zf, path, f"{dist_info}/WHEEL"))
+        metadata = email.parser.Parser().parsestr(_read_text(zf, path, f"{dist_info}/METADATA"))
+        record_text = _read_text(zf, path, f"{dist_info}/RECORD")
+        record = {row[0]: row for row in csv.reader(io.StringIO(record_text)) if row}
+        root_is_purelib = (wheel_meta.get("Root-Is-Purelib") or "true").strip().lower() == "true"
+
+        members: list[Member] = []
+        for info in infos:
+            name = info.filename
+            try:
+                actual, size, head = _hash_member(zf, info)
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
+                raise WheelError(f"{path}: cannot read member {name!r} ({e}); the wheel is truncated or corrupt.") from e
+            if check_record:
+                signature = name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in ("RECORD.jws", "RECORD.p7s")
+                row = record.get(name)
+                if row is None and not signature:
+                    raise WheelError(f"{path}: {name!r} is not listed in RECORD; the wheel was modified after it was built.")
+                if row is not None and len(row) >= 2 and row[1]:
+                    _check_record_hash(path, name, row[1], actual)
+            role, scheme_path = _role_of(name, dist_info, root_is_purelib)
+            executable = bool((info.external_attr >> 16) & 0o111)
+            members.append(Member(name, size, role, scheme_path, head == _ELF_MAGIC, executable))
+        if check_record:
+            missing = sorted(n for n in record if n not in set(names) and not n.endswith("/"))
+            if missing:
+                raise WheelError(f"{path}: RECORD lists files the wheel does not contain: {missing[:5]!r}.")
+
+    modules: dict[str, bool] = {}
+    for m in members:
+        if m.role in (Role.PURELIB, Role.PLATLIB):
+            found = _module_of(m.scheme_path)
+            if found is not None:
+                modules[found[0]] = modules.get(found[0], False) or found[1]
+    ordered = tuple(sorted(modules, key=lambda n: (n.count("."), n)))
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return WheelInfo(
+        path=path,
+        claim=claim,
+        sha256=digest.hexdigest(),
+        size=path.stat().st_size,
+        dist_info=dist_info,
+        requires_python=(metadata.get("Requires-Python") or None),
+        root_is_purelib=root_is_purelib,
+        members=tuple(members),
+        modules=ordered,
+        extensions=tuple(n for n in ordered if modules[n]),
+    )
+
+
+def open_member(wheel: WheelInfo, member: Member) -> IO[bytes]:
+    """A stream of one member's bytes; the caller closes it (and with it the zip)."""
+    zf = _open_zip(wheel.path)
+    try:
+        stream = zf.open(member.path)
+    except (KeyError, zipfile.BadZipFile, OSError) as e:
+        zf.close()
+        raise WheelError(f"{wheel.path}: cannot open member {member.path!r} ({e}).") from e
+    return _ClosingStream(stream, zf)
+
+
+class _ClosingStream(io.RawIOBase):
+    """A member stream that also closes its zip file."""
+
+    def __init__(self, stream: IO[bytes], owner: zipfile.ZipFile) -> None:
+        self._stream = stream
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+            self._owner.close()
+        finally:
+            super().close()
+
+
+#: Where a laid-out wheel lives inside a container, relative to the wheel's directory.
+SCHEME_DIRS = {
+    "purelib": "site",
+    "platlib": "site",
+    "scripts": "bin",
+    "data": "data",
+    "headers": "include",
+}
+
+
+def lay_out(wheel: WheelInfo, target: Path, interpreter: str) -> Path:
+    """Install the wheel's files under ``target`` with pypa/installer, as pip would lay them out.
+
+    installer does exactly the layout (schemes, ``.data`` directories, script wrappers, RECORD) and
+    nothing else: no tag check (the point is to try the wheel where pip would refuse it), no network,
+    no dependency resolution, no code of the wheel run. ``interpreter`` goes into script shebangs.
+    """
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.sources import WheelFile
+
+    scheme = {key: str(target / sub) for key, sub in SCHEME_DIRS.items()}
+    destination = SchemeDictionaryDestination(scheme, interpreter=interpreter, script_kind="posix")
+    try:
+        with WheelFile.open(wheel.path) as source:
+            install(source, destination, additional_metadata={"INSTALLER": b"pytest-manylinux\n"})
+    except Exception as e:  # installer raises plain exceptions for many malformed inputs
+        raise WheelError(f"{wheel.path}: cannot lay the wheel out ({type(e).__name__}: {e}).") from e
+    return target
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file below ``root``, sorted, for deterministic archives."""
+    for p in sorted(root.rglob("*")):
+        if p.is_file() or p.is_symlink():
+            yield p
+
+
+def new_staging_dir(prefix: str = "pytest-manylinux-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
