@@ -19,6 +19,10 @@ class ElfError(ManylinuxError, ValueError):
     """One ELF file inside a wheel cannot be parsed (truncated, corrupt, unsupported)."""
 
 
+class PolicyError(ManylinuxError, ValueError):
+    """The manylinux policy data (policy.json) is malformed or names no such policy."""
+
+
 class DistrosFileError(ManylinuxError, ValueError):
     """A distros.toml file is malformed: the message names the file, table and key."""
 

@@ -208,6 +208,8 @@ def _module_of(scheme_path: str) -> tuple[str, bool] | None:
         return ".".join(packages + [stem]), False
     match = _EXTENSION_RE.match(filename)
     if match:
+        if match["name"] == "__init__":  # a compiled package (mypyc, Cython): the package itself
+            return (".".join(packages), True) if packages else None
         return ".".join(packages + [match["name"]]), True
     return None
 

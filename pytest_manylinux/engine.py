@@ -1,0 +1,329 @@
+"""The container engine behind one small interface: the only module that talks to the Docker SDK.
+
+Everything the plugin creates carries the ``pytest-manylinux`` label and the creating process's
+host and PID, so it can be removed in ``finally`` and leftovers of interrupted runs reaped later.
+Files go in through the API (``put_archive``), never bind mounts, so a remote engine works too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from .errors import EngineError, ImageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import docker
+
+LABEL = "pytest-manylinux"
+LABEL_SESSION = "pytest-manylinux.session"
+LABEL_HOST = "pytest-manylinux.host"
+LABEL_PID = "pytest-manylinux.pid"
+LABEL_DISTRO = "pytest-manylinux.distro"
+
+#: how long one API call may take before the engine counts as hung (exec runs are bounded in-container)
+API_TIMEOUT = 900
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits and isolation for every container the plugin starts."""
+
+    #: memory limit (swap included), in the engine's notation
+    memory: str = "2g"
+    #: most processes a container may have
+    pids: int = 512
+    #: run checks as this user where the image has it (``None``: as root)
+    user: str | None = "nobody"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one command run in a container returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def _session_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class Engine:
+    """A connection to a Docker-API engine (Docker, or Podman's compatible socket)."""
+
+    client: docker.DockerClient
+    #: labels every object created in this session carries
+    session: str = field(default_factory=_session_id)
+
+    @classmethod
+    def connect(cls) -> Engine:
+        """Connect through ``DOCKER_HOST`` (or the default socket) and check the engine answers."""
+        import docker
+        import docker.errors
+
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        try:
+            client = docker.from_env(timeout=API_TIMEOUT)
+            client.ping()
+        except (docker.errors.DockerException, OSError) as e:
+            raise EngineError(
+                f"cannot reach the container engine at {where} ({e}). Start the Docker engine "
+                "(e.g. `dockerd &`) or point DOCKER_HOST at a running one, or use "
+                "--manylinux-static-only to judge wheels without containers."
+            ) from e
+        return cls(client)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {
+            LABEL: "1",
+            LABEL_SESSION: self.session,
+            LABEL_HOST: socket.gethostname(),
+            LABEL_PID: str(os.getpid()),
+        }
+
+    def architecture(self) -> str:
+        """The engine's CPU architecture in wheel-tag spelling (``x86_64``, ``aarch64``)."""
+        arch = str(self._call("read the engine's info", self.client.info).get("Architecture", ""))
+        return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+        import requests.exceptions
+
+        try:
+            return fn(*args, **kwargs)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            raise EngineError(f"the container engine failed to {what}: {e}") from e
+
+    # -- images -------------------------------------------------------------------------------
+
+    def image_id(self, ref: str) -> str | None:
+        """The ID of a local image, or None when the engine does not have it."""
+        import docker.errors
+
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as e:
+            if e.status_code == 404:
+                return None
+            raise EngineError(f"the container engine failed to look up image {ref!r}: {e}") from e
+
+    def pull(self, ref: str) -> str:
+        """Pull an image; raise :class:`ImageError` with the engine's reason when it cannot."""
+        import docker.errors
+
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        try:
+            image = self.client.images.pull(repository, tag=tag or "latest")
+        except (docker.errors.DockerException, OSError) as e:
+            raise ImageError(f"cannot pull {ref!r}: {e}") from e
+        return str(image.id)
+
+    def import_image(self, stream: IO[bytes], ref: str, changes: list[str]) -> str:
+        """Import a root filesystem tar stream as image ``ref``."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        self._call(
+            f"import image {ref!r}",
+            self.client.api.import_image_from_stream,
+            stream,
+            repository=repository,
+            tag=tag,
+            changes=changes,
+        )
+        image_id = self.image_id(ref)
+        if image_id is None:
+            raise ImageError(f"importing {ref!r} reported success but the engine has no such image")
+        return image_id
+
+    # -- containers ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def container(
+        self, image: str, distro: str, limits: Limits = Limits(), *, network: bool = False
+    ) -> Iterator[Container]:
+        """A running container of ``image``, removed on exit whatever happened."""
+        import docker.errors
+
+        labels = dict(self.labels, **{LABEL_DISTRO: distro})
+        name = f"pytest-manylinux-{self.session}-{distro}".replace(":", "-").replace("/", "-")
+        try:
+            raw = self.client.containers.run(
+                image,
+                ["sleep", "infinity"],
+                name=name[:120],
+                detach=True,
+                labels=labels,
+                # PID 1 of a container ignores the signals it raises itself: an init is PID 1 and
+                # every check runs in an exec'd process below it, so a crash is reported truly.
+                init=True,
+                network_mode="bridge" if network else "none",
+                mem_limit=limits.memory,
+                memswap_limit=limits.memory,
+                pids_limit=limits.pids,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                stop_signal="SIGKILL",
+            )
+        except docker.errors.ImageNotFound as e:
+            raise ImageError(f"image {image!r} for distro {distro!r} is not on the engine: {e}") from e
+        except (docker.errors.DockerException, OSError) as e:
+            raise EngineError(f"cannot start a container of {image!r} for distro {distro!r}: {e}") from e
+        container = Container(self, raw, distro, limits)
+        try:
+            yield container
+        finally:
+            container.remove()
+
+    def leftovers(self, *, all_hosts: bool = False) -> list[Any]:
+        """Containers created by pytest-manylinux whose creating process is gone."""
+        found = self._call(
+            "list containers", self.client.containers.list, all=True, filters={"label": LABEL}
+        )
+        host = socket.gethostname()
+        stale = []
+        for c in found:
+            labels = c.labels or {}
+            if labels.get(LABEL_HOST) != host and not all_hosts:
+                continue
+            if labels.get(LABEL_SESSION) == self.session:
+                continue
+            pid = labels.get(LABEL_PID, "")
+            if pid.isdigit() and _alive(int(pid)) and not all_hosts:
+                continue
+            stale.append(c)
+        return stale
+
+    def reap(self) -> int:
+        """Remove leftovers of earlier interrupted runs on this host; return how many."""
+        import docker.errors
+
+        count = 0
+        for c in self.leftovers():
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                c.remove(force=True)
+                count += 1
+        return count
+
+    def session_containers(self) -> list[Any]:
+        """Containers this session created that still exist (should be none after the run)."""
+        return list(
+            self._call(
+                "list containers",
+                self.client.containers.list,
+                all=True,
+                filters={"label": f"{LABEL_SESSION}={self.session}"},
+            )
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Container:
+    """A running container; run commands in it and put files into it."""
+
+    def __init__(self, engine: Engine, raw: Any, distro: str, limits: Limits) -> None:
+        self.engine = engine
+        self.raw = raw
+        self.distro = distro
+        self.limits = limits
+        self.removed = False
+
+    @property
+    def id(self) -> str:
+        return str(self.raw.id)
+
+    def put_archive(self, path: str, data: bytes | IO[bytes]) -> None:
+        ok = self.engine._call(f"copy files into {self.distro}", self.raw.put_archive, path, data)
+        if not ok:
+            raise EngineError(f"the engine refused to copy files into {path!r} of distro {self.distro!r}")
+
+    def exec(
+        self,
+        argv: list[str],
+        *,
+        user: str | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> ExecResult:
+        """Run ``argv`` in the container; ``timeout`` kills it (SIGKILL) from inside after that long."""
+        if timeout is not None:
+            argv = ["timeout", "-s", "KILL", str(int(timeout) + 1), *argv]
+        api = self.engine.client.api
+        started = time.monotonic()
+        exec_id = self.engine._call(
+            f"run {shlex.join(argv)[:80]!r} in {self.distro}",
+            api.exec_create,
+            self.raw.id,
+            argv,
+            user=user or "",
+            environment=dict(env or {}),
+            stdout=True,
+            stderr=True,
+        )
+        out, err = self.engine._call(
+            f"run a command in {self.distro}", api.exec_start, exec_id, demux=True
+        )
+        info = self.engine._call(f"inspect a command in {self.distro}", api.exec_inspect, exec_id)
+        code = info.get("ExitCode")
+        if code is None:
+            raise EngineError(f"the engine lost the command {argv[:3]!r} in distro {self.distro!r}")
+        return ExecResult(
+            int(code),
+            (out or b"").decode("utf-8", "replace"),
+            (err or b"").decode("utf-8", "replace"),
+            time.monotonic() - started,
+        )
+
+    def state(self) -> dict[str, Any]:
+        """The engine's view of the container (``OOMKilled``, ``Running``, ...)."""
+        import docker.errors
+
+        try:
+            self.raw.reload()
+        except docker.errors.NotFound:
+            return {"Running": False, "Gone": True}
+        return dict(self.raw.attrs.get("State", {}))
+
+    def logs(self) -> str:
+        import docker.errors
+
+        try:
+            return bytes(self.raw.logs()).decode("utf-8", "replace")
+        except (docker.errors.DockerException, OSError):
+            return ""
+
+    def remove(self) -> None:
+        """Remove the container (once; later calls do nothing)."""
+        import docker.errors
+        import requests.exceptions
+
+        if self.removed:
+            return
+        self.removed = True
+        with contextlib.suppress(docker.errors.NotFound):
+            try:
+                self.raw.remove(force=True)
+            except (docker.errors.APIError, requests.exceptions.RequestException, OSError):
+                # The engine may be gone; the leftover is reaped by the next run's start.
+                pass

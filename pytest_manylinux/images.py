@@ -1,0 +1,170 @@
+"""Distro images: use the local one, else pull it, else build it from the distro's package archive.
+
+Builds run ``debootstrap`` on the host and import the result into the engine, under a file lock so
+no two processes (xdist workers, parallel sessions) build the same image at once. A built image is
+an ordinary engine image afterwards: it is found locally next time and never rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .distros import BuildRecipe, Distro
+from .engine import LABEL, Engine
+from .errors import ImageError
+
+Progress = Callable[[str], None]
+
+DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a distro's image came from in this session."""
+
+    #: the image reference
+    ref: str
+    #: the engine's image ID
+    image_id: str
+    #: ``local``, ``pulled`` or ``built``
+    how: str
+    #: seconds it took to get it
+    seconds: float
+
+
+def lock_dir() -> Path:
+    base = Path(os.environ.get("PYTEST_MANYLINUX_LOCK_DIR") or Path(tempfile.gettempdir()) / f"pytest-manylinux-{os.getuid()}")
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+@contextlib.contextmanager
+def image_lock(ref: str) -> Iterator[None]:
+    """An exclusive lock for one image reference on this host."""
+    digest = hashlib.sha256(ref.encode()).hexdigest()[:16]
+    path = lock_dir() / f"image-{digest}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def debootstrap_command(recipe: BuildRecipe, target: Path) -> list[str]:
+    """The debootstrap command line for a recipe (pure; see README "distros.toml")."""
+    argv = ["debootstrap", f"--variant={recipe.variant}"]
+    if recipe.include:
+        argv.append("--include=" + ",".join(recipe.include))
+    if not recipe.check_gpg:
+        argv.append("--no-check-gpg")
+    argv += [recipe.suite, str(target)]
+    if recipe.mirror or recipe.script:
+        # An empty mirror keeps the script's own default_mirror (debootstrap reads "$3" as unset).
+        argv.append(recipe.mirror or "")
+    if recipe.script:
+        argv.append(recipe.script)
+    return argv
+
+
+def _check_builder(distro: Distro, recipe: BuildRecipe) -> None:
+    if shutil.which("debootstrap") is None:
+        raise ImageError(
+            f"distro {distro.name!r}: image {distro.image!r} is not on the engine, cannot be pulled, and "
+            "cannot be built here because debootstrap is not installed (apt-get install debootstrap)."
+        )
+    if os.geteuid() != 0:
+        raise ImageError(
+            f"distro {distro.name!r}: building image {distro.image!r} with debootstrap needs root; "
+            "build it once as root (python -m pytest_manylinux images) or make it available to the engine."
+        )
+    script = recipe.script or recipe.suite
+    if not (DEBOOTSTRAP_SCRIPTS / script).exists() and not Path(script).is_file():
+        raise ImageError(
+            f"distro {distro.name!r}: this debootstrap does not know suite {script!r}; set "
+            f"build.script to a script it has (e.g. \"gutsy\" for newer Ubuntu, \"sid\" for newer Debian)."
+        )
+
+
+def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
+    """Build ``distro.image`` from its recipe with debootstrap and import it; return the image ID."""
+    recipe = distro.build
+    if recipe is None:
+        raise ImageError(
+            f"distro {distro.name!r}: image {distro.image!r} is not on the engine and cannot be pulled, and "
+            "its table has no build recipe; add build = { debootstrap = \"SUITE\" } or load the image."
+        )
+    _check_builder(distro, recipe)
+    workdir = Path(tempfile.mkdtemp(prefix=f"pytest-manylinux-{distro.name}-", dir=os.environ.get("PYTEST_MANYLINUX_BUILD_DIR")))
+    target = workdir / "root"
+    try:
+        argv = debootstrap_command(recipe, target)
+        progress(f"building {distro.image} from the {recipe.suite} archive: {' '.join(argv)}")
+        started = time.monotonic()
+        log: list[str] = []
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            log.append(line)
+            if re.match(r"^[IWE]: (Retrieving|Validating|Checking|Extracting|Installing|Configuring|Base system)", line):
+                if line.startswith(("I: Base system", "I: Retrieving Release", "I: Installing core", "I: Configuring")) or line.startswith("E:"):
+                    progress(f"  {distro.name}: {line[3:]}")
+        if proc.wait() != 0:
+            tail = "\n".join(log[-15:])
+            raise ImageError(f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}")
+        progress(f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine")
+        tar = subprocess.Popen(["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+        assert tar.stdout is not None
+        try:
+            changes = [
+                'CMD ["/bin/sh"]',
+                f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}",
+            ]
+            image_id = engine.import_image(tar.stdout, distro.image, changes)
+        finally:
+            tar.stdout.close()
+            tar.wait()
+        if tar.returncode != 0:
+            raise ImageError(f"distro {distro.name!r}: archiving the debootstrap tree failed (tar exit {tar.returncode})")
+        return image_id
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ensure_image(engine: Engine, distro: Distro, progress: Progress, *, pull: bool = True) -> ImageSource:
+    """Make ``distro.image`` available on the engine: local, else pulled, else built (once)."""
+    started = time.monotonic()
+    image_id = engine.image_id(distro.image)
+    if image_id is not None:
+        return ImageSource(distro.image, image_id, "local", time.monotonic() - started)
+    with image_lock(distro.image):
+        image_id = engine.image_id(distro.image)  # another process may have made it meanwhile
+        if image_id is not None:
+            return ImageSource(distro.image, image_id, "local", time.monotonic() - started)
+        pull_error: ImageError | None = None
+        if pull:
+            try:
+                progress(f"pulling {distro.image}")
+                image_id = engine.pull(distro.image)
+                return ImageSource(distro.image, image_id, "pulled", time.monotonic() - started)
+            except ImageError as e:
+                pull_error = e
+        try:
+            image_id = build_image(engine, distro, progress)
+        except ImageError as e:
+            if pull_error is not None:
+                raise ImageError(f"{e}\n(pulling failed first: {pull_error})") from e
+            raise
+        return ImageSource(distro.image, image_id, "built", time.monotonic() - started)

@@ -1,0 +1,187 @@
+"""The pytest nodes: one collector per wheel, one item per (wheel, distro), one verdict item per wheel.
+
+Node ids read ``WHEEL_FILENAME::DISTRO`` and ``WHEEL_FILENAME::verdict``, so ``-k``, ``--lf`` and
+junitxml see the matrix as it is. Items only wait for results; the run (session.py) produces them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+from .distros import Distro
+from .errors import ManylinuxError, WheelError
+from .observe import Cause, Observation, Outcome
+from .tags import Claim, ClaimKind
+from .verdict import Kind, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from .session import ManylinuxRun
+
+#: the user property that carries an observation (or prediction) from an item to the report
+PROPERTY = "manylinux"
+
+
+class DistroFailure(Exception):
+    """A wheel failed on a distro at or above its claimed floor."""
+
+    def __init__(self, observation: Observation, claim: Claim) -> None:
+        super().__init__(observation.detail)
+        self.observation = observation
+        self.claim = claim
+
+
+class VerdictFailure(Exception):
+    """The verdict on a wheel fails the run (over-claim, or under-claim under --manylinux-strict)."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.summary)
+        self.verdict = verdict
+
+
+def format_observation(o: Observation, claim: Claim) -> str:
+    libc = f"{o.libc.value} {o.libc_version}" if o.libc and o.libc_version else "libc ?"
+    lines = [
+        f"{claim.filename} fails on {o.distro} ({libc}), which its tag {claim.platform.tag} covers:",
+        f"  {o.cause.value if o.cause else 'failure'}: {o.detail}",
+    ]
+    if o.interpreter:
+        lines.append(f"  interpreter: {o.interpreter}")
+    failing = [f for f in o.findings if f.cause.is_failure]
+    if len(failing) > 1 or (failing and failing[0].detail):
+        lines.append("  findings:")
+        for f in failing[:25]:
+            lines.append(f"    [{f.check}] {f.target}: {f.cause.value}: {f.evidence}")
+        if len(failing) > 25:
+            lines.append(f"    ... and {len(failing) - 25} more")
+    details = [f.detail for f in failing if f.detail]
+    if details:
+        lines.append("  detail:")
+        lines += ["    " + line for line in details[0].strip().splitlines()[-30:]]
+    return "\n".join(lines)
+
+
+def format_verdict(v: Verdict) -> str:
+    lines = [v.summary]
+    for o in v.failing:
+        lines.append(f"  fails on {o.distro} ({o.libc_version}): {o.cause.value if o.cause else ''}: {o.detail}")
+    for o in v.working_below:
+        lines.append(f"  works below the claim on {o.distro} ({o.libc_version})")
+    if v.prediction and v.prediction.reason:
+        lines.append(f"  predicted floor: {v.prediction.floor} ({v.prediction.reason})")
+    for d in v.disagreements:
+        lines.append(f"  disagreement: {d}")
+    return "\n".join(lines)
+
+
+class _ManylinuxItem(pytest.Item):
+    run: ManylinuxRun
+    wheel_path: Path
+    claim: Claim
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.wheel_path, None, self.nodeid
+
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, DistroFailure):
+            return format_observation(excinfo.value.observation, excinfo.value.claim)
+        if isinstance(excinfo.value, VerdictFailure):
+            return format_verdict(excinfo.value.verdict)
+        if isinstance(excinfo.value, ManylinuxError):
+            return f"{type(excinfo.value).__name__}: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class DistroItem(_ManylinuxItem):
+    """Runs one wheel on one distro."""
+
+    distro: Distro
+
+    def runtest(self) -> None:
+        try:
+            wheel = self.run.wheel_info(self.wheel_path)
+        except WheelError as e:
+            self.user_properties.append((PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}})))
+            raise
+        observation = self.run.observe(self.wheel_path, self.distro)
+        identity = {"file": wheel.filename, "sha256": wheel.sha256}
+        self.user_properties.append((PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()})))
+        if observation.outcome is Outcome.SKIPPED:
+            if observation.cause in (Cause.IMAGE, Cause.ENGINE):
+                # The check could not run at all: that is a failure of the run, not of the wheel.
+                raise ManylinuxError(f"{self.distro.name}: {observation.detail}")
+            pytest.skip(f"{self.distro.name}: {observation.detail}")
+        if observation.outcome is Outcome.FAIL:
+            floor = self.claim.floor
+            if floor is None:
+                pytest.xfail(f"{self.claim.platform.tag} promises nothing: {observation.cause.value if observation.cause else ''}: {observation.detail}")
+            if observation.libc_version is not None and observation.libc_version < floor:
+                pytest.xfail(
+                    f"below the claimed floor ({observation.libc_version} < {floor}): "
+                    f"{observation.cause.value if observation.cause else ''}: {observation.detail}"
+                )
+            raise DistroFailure(observation, self.claim)
+
+
+class VerdictItem(_ManylinuxItem):
+    """Judges the wheel's claim from every selected distro's observation (and static analysis)."""
+
+    def runtest(self) -> None:
+        verdict = self.run.verdict(self.wheel_path, self)
+        if verdict.kind is Kind.NO_CLAIM:
+            pytest.skip(verdict.summary)
+        if verdict.kind is Kind.UNTESTABLE:
+            pytest.skip(verdict.summary)
+        if verdict.kind is Kind.OVER_CLAIM or (verdict.kind is Kind.UNDER_CLAIM and self.run.strict):
+            raise VerdictFailure(verdict)
+
+
+class BadWheelItem(_ManylinuxItem):
+    """Stands for a wheel that cannot be read: fails with the reason, other wheels still run."""
+
+    message: str
+
+    def runtest(self) -> None:
+        self.user_properties.append((PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": self.message}})))
+        raise ManylinuxError(self.message)
+
+
+class WheelCollector(pytest.Collector):
+    """The items of one wheel."""
+
+    run: ManylinuxRun
+    wheel_path: Path
+    claim: Claim | None
+    error: str | None
+
+    def collect(self) -> Iterator[pytest.Item]:
+        common: dict[str, Any] = {}
+        if self.claim is None or self.error:
+            item = BadWheelItem.from_parent(self, name="wheel")
+            item.message = self.error or f"{self.wheel_path}: unreadable"
+            yield self._setup(item, None)
+            return
+        claim = self.claim
+        if claim.kind not in (ClaimKind.PURE, ClaimKind.OTHER) and not self.run.static_only:
+            for distro in self.run.distros:
+                item = DistroItem.from_parent(self, name=distro.name, **common)
+                item.distro = distro
+                for marker in distro.markers:
+                    item.add_marker(marker)
+                yield self._setup(item, claim)
+        yield self._setup(VerdictItem.from_parent(self, name="verdict"), claim)
+
+    def _setup(self, item: _ManylinuxItem, claim: Claim | None) -> _ManylinuxItem:
+        item.run = self.run
+        item.wheel_path = self.wheel_path
+        if claim is not None:
+            item.claim = claim
+        item.add_marker("manylinux")
+        return item

@@ -1,0 +1,104 @@
+"""The pytest plugin: options, ini settings and markers; the run itself lives in session.py.
+
+Registered through the ``pytest11`` entry point. Nothing heavy is imported until a run needs it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .distros import marker_name
+
+_RUN = "manylinux-run"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("manylinux", "pytest-manylinux: check wheels' platform tags on real distros")
+    group.addoption(
+        "--manylinux-wheel",
+        dest="manylinux_wheel",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="WHEEL",
+        help="wheel file(s), glob(s) or directories of wheels to run on the distro matrix (repeatable)",
+    )
+    group.addoption(
+        "--manylinux-distros-file",
+        dest="manylinux_distros_file",
+        default=None,
+        metavar="PATH",
+        help="a distros.toml replacing the default matrix (ini: manylinux_distros_file)",
+    )
+    group.addoption(
+        "--manylinux-distro",
+        dest="manylinux_distro",
+        action="append",
+        default=[],
+        metavar="NAME_OR_GLOB",
+        help="run only distros whose name matches (repeatable), e.g. 'ubuntu-*'",
+    )
+    group.addoption(
+        "--manylinux-json",
+        dest="manylinux_json",
+        default=None,
+        metavar="PATH",
+        help="write the results as JSON (schema in the README)",
+    )
+    group.addoption(
+        "--manylinux-strict",
+        dest="manylinux_strict",
+        action="store_true",
+        default=False,
+        help="fail under-claims too (the wheel works below its tag's floor)",
+    )
+    group.addoption(
+        "--manylinux-static-only",
+        dest="manylinux_static_only",
+        action="store_true",
+        default=False,
+        help="judge from the ELF files alone: no containers, no engine needed",
+    )
+    group.addoption(
+        "--manylinux-timeout",
+        dest="manylinux_timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds one import may take before it counts as a hang (default 60; ini: manylinux_timeout)",
+    )
+    group.addoption(
+        "--manylinux-jobs",
+        dest="manylinux_jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="distros to run at once (default: the CPU count; ini: manylinux_jobs)",
+    )
+    parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
+    parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
+    parser.addini("manylinux_jobs", "distros to run at once", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from .session import ManylinuxRun, load_matrix
+
+    config.addinivalue_line("markers", "manylinux: a check made by pytest-manylinux")
+    distros = load_matrix(config)
+    seen: set[str] = {"manylinux"}
+    for distro in distros:
+        for marker in distro.markers:
+            if marker not in seen:
+                seen.add(marker)
+                config.addinivalue_line("markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)")
+    if config.getoption("manylinux_wheel"):
+        config.pluginmanager.register(ManylinuxRun.from_config(config, distros), _RUN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.pluginmanager.get_plugin(_RUN)
+    if run is not None:
+        config.pluginmanager.unregister(run, _RUN)
+
+
+__all__ = ["marker_name"]

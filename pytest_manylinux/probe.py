@@ -1,0 +1,384 @@
+"""The in-container probe: a stdlib-only script that measures a distro and tries a laid-out wheel.
+
+It runs inside distro containers under whatever python they have, down to Python 3.5 (Ubuntu
+16.04), so it is written in Python 3.5 syntax: no f-strings, no annotations, no newer stdlib calls.
+It prints one JSON document after a marker line; the host reads and classifies it (observe.py).
+
+  python3 probe.py facts [EXTRA_INTERPRETER ...]
+  PYTHON probe.py check PLAN.json TIMEOUT_SECONDS
+"""
+
+import glob
+import json
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+MARKER = "@@pytest-manylinux-result@@"
+_OUTPUT_LIMIT = 16000
+
+# Interpreter discovery, in the order they are preferred: the distro's own, then the ones
+# images such as pypa/manylinux carry in /opt/python.
+_INTERPRETER_GLOBS = (
+    "/usr/bin/python3",
+    "/usr/bin/python3.*",
+    "/usr/local/bin/python3",
+    "/usr/local/bin/python3.*",
+    "/opt/python/cp3*/bin/python",
+)
+_INTERPRETER_NAME = re.compile(r"(python3(\.\d+)?|python)$")
+
+_INTERPRETER_SNIPPET = r"""
+import json, sys, sysconfig
+try:
+    import importlib.machinery as m
+    suffixes = list(m.EXTENSION_SUFFIXES)
+except Exception:
+    suffixes = []
+try:
+    import ctypes
+    has_ctypes = True
+except Exception:
+    has_ctypes = False
+print(json.dumps({
+    "version": list(sys.version_info[:3]),
+    "implementation": sys.implementation.name,
+    "abiflags": getattr(sys, "abiflags", ""),
+    "soabi": sysconfig.get_config_var("SOABI") or "",
+    "ext_suffixes": suffixes,
+    "ctypes": has_ctypes,
+    "executable": sys.executable,
+}))
+"""
+
+# The child that imports modules one after another. It says "S name" before each import and
+# "R {json}" after it, so the parent knows which module was being imported when the child hung or
+# died by a signal. faulthandler prints the Python traceback of a fatal signal to stderr.
+_IMPORTER = r"""
+import importlib, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+for name in sys.argv[2:]:
+    sys.stdout.write("S " + name + "\n")
+    sys.stdout.flush()
+    result = {"module": name, "ok": True}
+    try:
+        importlib.import_module(name)
+    except BaseException as e:
+        result = {
+            "module": name,
+            "ok": False,
+            "type": type(e).__name__,
+            "message": str(e),
+            "missing": getattr(e, "name", None) if isinstance(e, ImportError) else None,
+            "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__))[-4000:],
+        }
+    sys.stdout.write("R " + json.dumps(result) + "\n")
+    sys.stdout.flush()
+"""
+
+
+def _emit(document):
+    sys.stdout.write(MARKER + "\n" + json.dumps(document) + "\n")
+    sys.stdout.flush()
+
+
+def _run(argv, env=None, timeout=60, limit=_OUTPUT_LIMIT):
+    """Run a command; return (returncode or None on timeout, text).
+
+    stdout and stderr are read apart and joined line-wise: the loader writes its trace to one and
+    its errors to the other without a newline between them.
+    """
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    code = None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    text = err.decode("utf-8", "replace").rstrip("\n") + "\n" + out.decode("utf-8", "replace")
+    return code, text.strip("\n")[-limit:]
+
+
+def _elf_interp(path):
+    """The PT_INTERP of an ELF file (its dynamic loader), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF":
+                return None
+            is64 = head[4] == 2
+            endian = "<" if head[5] == 1 else ">"
+            if is64:
+                phoff, = struct.unpack(endian + "Q", head[32:40])
+                phentsize, phnum = struct.unpack(endian + "HH", head[54:58])
+            else:
+                phoff, = struct.unpack(endian + "I", head[28:32])
+                phentsize, phnum = struct.unpack(endian + "HH", head[42:46])
+            for i in range(min(phnum, 128)):
+                f.seek(phoff + i * phentsize)
+                ph = f.read(phentsize)
+                p_type, = struct.unpack(endian + "I", ph[:4])
+                if p_type != 3:  # PT_INTERP
+                    continue
+                if is64:
+                    offset, = struct.unpack(endian + "Q", ph[8:16])
+                    size, = struct.unpack(endian + "Q", ph[32:40])
+                else:
+                    offset, = struct.unpack(endian + "I", ph[4:8])
+                    size, = struct.unpack(endian + "I", ph[16:20])
+                f.seek(offset)
+                return f.read(min(size, 4096)).rstrip(b"\0").decode("utf-8", "replace")
+    except (OSError, struct.error, IndexError):
+        return None
+    return None
+
+
+def _libc():
+    """("glibc"|"musl"|None, version string or None, loader path or None)."""
+    loader = _elf_interp(os.path.realpath(sys.executable))
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        text = None
+    if text and text.startswith("glibc "):
+        return "glibc", text.split()[1], loader
+    candidates = ([loader] if loader else []) + sorted(glob.glob("/lib/ld-musl-*.so.1"))
+    for path in candidates:
+        if path and "musl" in path and os.path.exists(path):
+            _, out = _run([path], timeout=10)
+            match = re.search(r"Version\s+(\d+\.\d+(\.\d+)?)", out)
+            return "musl", (match.group(1) if match else None), path
+    return None, None, loader
+
+
+def _libstdcxx():
+    """The highest GLIBCXX_ and CXXABI_ versions the system libstdc++ defines, or None."""
+    patterns = (
+        "/usr/lib/*-linux-gnu/libstdc++.so.6",
+        "/usr/lib64/libstdc++.so.6",
+        "/lib/*-linux-gnu/libstdc++.so.6",
+        "/usr/lib/libstdc++.so.6",
+        "/lib64/libstdc++.so.6",
+    )
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+
+            def highest(prefix):
+                found = set(re.findall(prefix + rb"(\d+(?:\.\d+)+)\x00", data))
+                if not found:
+                    return None
+                best = max(found, key=lambda v: [int(x) for x in v.split(b".")])
+                return best.decode("ascii")
+
+            return {"path": os.path.realpath(path), "glibcxx": highest(b"GLIBCXX_"), "cxxabi": highest(b"CXXABI_")}
+    return None
+
+
+def _interpreter_facts(path):
+    code, out = _run([path, "-I", "-c", _INTERPRETER_SNIPPET], timeout=30)
+    if code != 0:
+        return {"path": path, "error": out.strip()[-500:] or "exit status %s" % code}
+    try:
+        facts = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return {"path": path, "error": "unreadable answer: %r" % out[-300:]}
+    facts["path"] = path
+    return facts
+
+
+def facts(extra):
+    seen = set()
+    interpreters = []
+    for pattern in tuple(extra) + _INTERPRETER_GLOBS:
+        for path in sorted(glob.glob(pattern)):
+            real = os.path.realpath(path)
+            if real in seen or not os.access(real, os.X_OK) or os.path.isdir(real):
+                continue
+            if pattern not in extra and not _INTERPRETER_NAME.search(os.path.basename(path)):
+                continue  # python3.5m, python3.11-config and such
+            seen.add(real)
+            interpreters.append(_interpreter_facts(path))
+    libc, version, loader = _libc()
+    _emit({
+        "libc": libc,
+        "libc_version": version,
+        "loader": loader,
+        "machine": os.uname()[4],
+        "libstdcxx": _libstdcxx(),
+        "interpreters": interpreters,
+        "uid": os.getuid(),
+    })
+
+
+def _provided_by_interpreter():
+    """A predicate: is this symbol resolvable in the interpreter process (dlsym(RTLD_DEFAULT))?
+
+    Extension modules leave Py*/_Py* and some libc/libpthread symbols undefined on purpose: the
+    interpreter provides them when it loads the module. Without ctypes, fall back to the Py prefix.
+    """
+    try:
+        import ctypes
+
+        process = ctypes.CDLL(None)
+    except Exception:
+        return lambda name: name.startswith(("Py", "_Py"))
+
+    def provided(name):
+        try:
+            getattr(process, name)
+            return True
+        except AttributeError:
+            return False
+
+    return provided
+
+
+def _loader_check(loader, root, entry, libdirs, provided):
+    path = os.path.join(root, entry["path"])
+    result = {"path": entry["path"], "kind": entry["kind"], "lines": [], "static": False}
+    interp = _elf_interp(path)
+    if entry["kind"] == "executable" and interp is None:
+        result["static"] = True
+        return result
+    use_loader = interp if (entry["kind"] == "executable" and interp and os.path.exists(interp)) else loader
+    if not use_loader:
+        result["lines"].append("no dynamic loader found in this image for %s" % entry["path"])
+        return result
+    env = {"PATH": "/usr/bin:/bin", "LD_TRACE_LOADED_OBJECTS": "1", "LD_BIND_NOW": "1", "LD_WARN": "1"}
+    if entry["kind"] == "library" and libdirs:
+        # A vendored library is found through the RPATH of the file that needs it; checked on
+        # its own it needs the same search path (the wheel's own library directories).
+        env["LD_LIBRARY_PATH"] = ":".join(os.path.join(root, d) for d in libdirs)
+    code, out = _run([use_loader, path], env=env, timeout=60, limit=64 * 1024 * 1024)
+    lines = []
+    for line in out.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        match = re.match(r"^undefined symbol: (\S+)", line)
+        if match and entry["kind"] != "executable" and provided(match.group(1)):
+            continue
+        if "=>" in line and "not found" not in line:
+            continue  # a resolved dependency
+        if re.match(r"^(/\S+|linux-vdso\S*|linux-gate\S*)\s+\(0x", line) or line == "statically linked":
+            continue  # the loader itself, the vDSO
+        lines.append(line)
+    if code is None:
+        lines.append("the loader did not answer within 60 seconds")
+    result["lines"] = lines[:200]
+    return result
+
+
+def _signal_name(number):
+    # Prefer the usual name: Python 3.5 calls 6 SIGIOT, an alias of SIGABRT.
+    preferred = {6: "SIGABRT", 7: "SIGBUS", 11: "SIGSEGV", 4: "SIGILL", 8: "SIGFPE", 9: "SIGKILL"}
+    if number in preferred:
+        return preferred[number]
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "signal %d" % number
+
+
+def _imports(python, site, modules, timeout):
+    """Import every module in a child process; return one result per module."""
+    results = []
+    pending = list(modules)
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LC_ALL": "C.UTF-8", "PYTHONFAULTHANDLER": "1"}
+    while pending:
+        argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, site] + pending
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        current = None
+        deadline = time.time() + timeout
+        buffer = b""
+        stderr = b""
+        timed_out = False
+        streams = [proc.stdout, proc.stderr]
+        while streams:
+            wait = deadline - time.time()
+            if wait <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(streams, [], [], wait)
+            for stream in ready:
+                chunk = os.read(stream.fileno(), 65536)
+                if not chunk:
+                    streams.remove(stream)
+                    continue
+                if stream is proc.stderr:
+                    stderr = (stderr + chunk)[-_OUTPUT_LIMIT:]
+                    continue
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    text = line.decode("utf-8", "replace")
+                    if text.startswith("S "):
+                        current = text[2:]
+                        deadline = time.time() + timeout
+                    elif text.startswith("R "):
+                        results.append(json.loads(text[2:]))
+                        pending.remove(results[-1]["module"])
+                        current = None
+        if timed_out:
+            proc.kill()
+        code = proc.wait()
+        stderr_text = stderr.decode("utf-8", "replace")
+        if current is None and not pending:
+            break
+        culprit = current if current is not None else pending[0]
+        result = {"module": culprit, "ok": False, "stderr": stderr_text[-8000:]}
+        if timed_out:
+            result.update({"type": "timeout", "message": "import did not finish within %s seconds" % timeout})
+        elif code < 0:
+            name = _signal_name(-code)
+            result.update({"type": "signal", "signal": name, "message": "killed by %s" % name})
+        else:
+            result.update({"type": "exit", "message": "the importer exited with status %s" % code})
+        results.append(result)
+        pending.remove(culprit)
+    return results
+
+
+def check(plan_path, timeout):
+    with open(plan_path) as f:
+        plan = json.load(f)
+    root = plan["root"]
+    _libc_name, _version, loader = _libc()
+    provided = _provided_by_interpreter()
+    started = time.time()
+    loads = [_loader_check(loader, root, e, plan.get("libdirs", []), provided) for e in plan.get("elf", [])]
+    loaded = time.time()
+    imports = _imports(sys.executable, os.path.join(root, "site"), plan.get("modules", []), timeout)
+    _emit({
+        "loads": loads,
+        "imports": imports,
+        "python": list(sys.version_info[:3]),
+        "executable": sys.executable,
+        "seconds": {"load": round(loaded - started, 3), "import": round(time.time() - loaded, 3)},
+    })
+
+
+def main(argv):
+    if len(argv) >= 1 and argv[0] == "facts":
+        facts(argv[1:])
+        return 0
+    if len(argv) == 3 and argv[0] == "check":
+        check(argv[1], float(argv[2]))
+        return 0
+    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py check PLAN.json TIMEOUT\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

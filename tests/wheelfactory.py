@@ -1,0 +1,767 @@
+"""Test wheels built with this host's gcc/g++: we know what each really needs because we chose its symbols.
+
+Usage: ``python tests/wheelfactory.py OUTDIR [CASE ...]`` builds the named cases (default: all) and prints
+their paths. Tests call :func:`build`. The C/C++ sources are in ``tests/wheelsrc/``; each says why it behaves
+as it does, and :data:`CASES` records what ``readelf`` showed for every ELF on the build host (Debian 12:
+glibc 2.36, GCC 12, binutils 2.40). The ``*_member``/``*_zip``/``*_record`` helpers at the end craft broken
+wheels without a compiler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE / "wheelsrc"
+VERSION = "1.0"
+
+# Every member gets this timestamp, and members are written in a fixed order, so a wheel's bytes depend
+# only on its contents (the compilers' output is deterministic too: no -g, fixed file names).
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+# The stable ABI of Python 3.5: one ``.abi3.so`` for every distro python from 3.5 to 3.13.
+_LIMITED_API = "-DPy_LIMITED_API=0x03050000"
+# -fno-stack-protector and -U_FORTIFY_SOURCE pin the needs against compiler defaults: Ubuntu's gcc turns
+# both on, which would add __stack_chk_fail@GLIBC_2.4 and __snprintf_chk@GLIBC_2.3.4. --as-needed is
+# Debian's default made explicit, so DT_NEEDED lists only libraries a strong reference really uses.
+_CFLAGS = ("-O2", "-fPIC", "-fno-stack-protector", "-U_FORTIFY_SOURCE")
+_SHARED = ("-shared", "-Wl,--as-needed")
+_MANYLINUX2014 = "manylinux2014_x86_64.manylinux_2_17_x86_64"
+_ABI3 = "_core.abi3.so"
+_CP311 = "_core.cpython-311-x86_64-linux-gnu.so"
+
+
+class FactoryError(RuntimeError):
+    """A test wheel could not be built: a tool is missing or a compile step failed."""
+
+
+@dataclass(frozen=True)
+class Elf:
+    """What one ELF member of a test wheel needs, as ``readelf -V/-d/-lW`` showed it on the build host."""
+
+    #: the member's path inside the wheel
+    path: str
+    #: highest ``GLIBC_x.y`` version node in ``.gnu.version_r`` (None: asks no glibc version)
+    glibc: str | None
+    #: highest ``GLIBCXX_x.y.z`` version node (None: does not use libstdc++)
+    glibcxx: str | None = None
+    #: ``DT_NEEDED`` entries, in file order
+    needed: tuple[str, ...] = ("libc.so.6",)
+    #: ``DT_RUNPATH``, if any
+    runpath: str | None = None
+    #: version nodes carrying ``VER_FLG_WEAK`` (a loader only warns when one is missing)
+    weak_versions: tuple[str, ...] = ()
+    #: ``PT_GNU_STACK`` asks for an executable stack (RWE)
+    execstack: bool = False
+    #: ``e_machine`` as ``readelf -h`` names it
+    machine: str = "Advanced Micro Devices X86-64"
+    #: starts with the ELF magic but is not a readable ELF: no other field applies
+    corrupt: bool = False
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _highest(versions: Iterable[str | None]) -> str | None:
+    present = [v for v in versions if v is not None]
+    return max(present, key=_version_key) if present else None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test wheel: how it is tagged, what its ELF files need, and how it should fare on real distros.
+
+    The ``cause_*`` values are the plugin's failure causes: glibc, cxx-abi, missing-library,
+    undefined-symbol, crash, timeout, error, missing-dependency.
+    """
+
+    #: the key in :data:`CASES`; the project is ``pm_<name>``
+    name: str
+    #: one line: what happens and why
+    expect: str
+    #: builds the package's files (not ``.dist-info``) into a scratch directory; see the ``_make_*`` recipes
+    recipe: Callable[[_Build], dict[str, bytes]] = field(repr=False, compare=False)
+    #: ``tests/wheelsrc`` files the recipe compiles (a cached wheel older than any of them is rebuilt)
+    sources: tuple[str, ...] = ()
+    #: the wheel file name's tags
+    python_tag: str = "cp35"
+    abi_tag: str = "abi3"
+    platform_tag: str = _MANYLINUX2014
+    #: every ELF member (every member starting with ``\\x7fELF``), with what it needs
+    elves: tuple[Elf, ...] = ()
+    #: the failure cause on distros older than :attr:`needs_glibc` / :attr:`needs_glibcxx`
+    cause_below: str | None = None
+    #: the failure cause on every distro of the default matrix, whatever its age
+    cause_always: str | None = None
+    #: glibc from which the loader refuses the wheel although older ones load it (execstack: 2.41)
+    refused_from_glibc: str | None = None
+    #: ``Requires-Python`` in METADATA
+    requires_python: str | None = None
+    #: ``Requires-Dist`` lines in METADATA
+    requires_dist: tuple[str, ...] = ()
+
+    @property
+    def project(self) -> str:
+        return f"pm_{self.name}"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.project}-{VERSION}-{self.python_tag}-{self.abi_tag}-{self.platform_tag}.whl"
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The expanded tag set, as the WHEEL file lists it (``Tag:`` lines)."""
+        return tuple(
+            f"{py}-{abi}-{plat}"
+            for py in self.python_tag.split(".")
+            for abi in self.abi_tag.split(".")
+            for plat in self.platform_tag.split(".")
+        )
+
+    @property
+    def purelib(self) -> bool:
+        return self.platform_tag == "any"
+
+    @property
+    def needs_glibc(self) -> str | None:
+        """The highest ``GLIBC_x.y`` any ELF in the wheel needs."""
+        return _highest(e.glibc for e in self.elves)
+
+    @property
+    def needs_glibcxx(self) -> str | None:
+        """The highest ``GLIBCXX_x.y.z`` any ELF in the wheel needs."""
+        return _highest(e.glibcxx for e in self.elves)
+
+
+# -- building ------------------------------------------------------------------------------------------
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    try:
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    except FileNotFoundError as e:
+        raise FactoryError(f"{cmd[0]!r} not found; the test wheels need gcc, g++ and binutils.") from e
+    if done.returncode != 0:
+        raise FactoryError(f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{done.stderr}")
+
+
+def _python_includes(version: tuple[int, int] | None) -> list[str]:
+    """``-I`` flags for Python headers: this interpreter's, or those of CPython ``version`` exactly."""
+    if version is None or sys.version_info[:2] == version:
+        return ["-I" + sysconfig.get_paths()["include"]]
+    config = shutil.which("python{}.{}-config".format(*version))
+    if config is None:
+        raise FactoryError(
+            "need CPython {}.{} headers (python{}.{}-config) to build this case; run the factory with "
+            "that interpreter instead.".format(*version, *version)
+        )
+    out = subprocess.run([config, "--includes"], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+class _Build:
+    """A scratch directory and the compile steps recipes use; everything built here is returned as bytes."""
+
+    def __init__(self, tmp: Path, case: Case) -> None:
+        self.tmp = tmp
+        self.case = case
+
+    def ext(
+        self,
+        source: str,
+        *flags: str,
+        limited: bool = True,
+        python: tuple[int, int] | None = None,
+        libs: Iterable[str] = (),
+    ) -> bytes:
+        """Compile ``tests/wheelsrc/<source>`` into an extension module ``<case>._core``."""
+        compiler = "g++" if source.endswith(".cc") else "gcc"
+        out = self.tmp / "_core.so"
+        cmd = [
+            compiler,
+            *_CFLAGS,
+            *_SHARED,
+            *([_LIMITED_API] if limited else []),
+            f'-DPM_MODULE_NAME="{self.case.project}._core"',
+            *_python_includes(python),
+            *flags,
+            str(SRC / source),
+            "-o",
+            str(out),
+            *libs,  # after the source, so the linker sees the references before the libraries
+        ]
+        _run(cmd, self.tmp)
+        return out.read_bytes()
+
+    def lib(self, source: str, soname: str) -> Path:
+        """Compile a shared library with ``DT_SONAME`` ``soname``, kept in the scratch dir under that name."""
+        out = self.tmp / soname
+        cmd = ["gcc", *_CFLAGS, *_SHARED, f"-Wl,-soname,{soname}", str(SRC / source), "-o", str(out)]
+        _run(cmd, self.tmp)
+        return out
+
+    def exe(self, source: str) -> bytes:
+        """Compile a program the ordinary way (gcc's defaults: PIE, dynamic glibc)."""
+        out = self.tmp / "a.out"
+        _run(["gcc", *_CFLAGS, "-Wl,--as-needed", str(SRC / source), "-o", str(out)], self.tmp)
+        return out.read_bytes()
+
+
+def _init(case: Case, body: str) -> bytes:
+    """The package's ``__init__.py``: Python 3.5 syntax, a docstring saying what the wheel is for."""
+    doc = f"{case.project}: test wheel {case.name!r} from tests/wheelfactory.py.\n\n{case.expect}\n"
+    return f'"""{doc}"""\n\n{body}'.encode()
+
+
+_IMPORT_CORE = "from ._core import probe\n"
+
+
+def _honest(b: _Build, *flags: str) -> dict[str, bytes]:
+    p = b.case.project
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": b.ext("honest.c", *flags)}
+
+
+def _make_honest(b: _Build) -> dict[str, bytes]:
+    return _honest(b)
+
+
+def _make_one_source(source: str, *flags: str) -> Callable[[_Build], dict[str, bytes]]:
+    """A recipe for a package that is just ``__init__.py`` and an abi3 ``_core`` built from ``source``."""
+
+    def recipe(b: _Build) -> dict[str, bytes]:
+        p = b.case.project
+        return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": b.ext(source, *flags)}
+
+    return recipe
+
+
+def _make_missing_lib(b: _Build) -> dict[str, bytes]:
+    # The stub is linked against under its soname, then left behind in the scratch directory.
+    stub = b.lib("absent.c", "libpm_absent.so.1")
+    p = b.case.project
+    core = b.ext("missing_lib.c", libs=[f"-L{stub.parent}", f"-l:{stub.name}"])
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
+
+
+def _make_vendored(b: _Build) -> dict[str, bytes]:
+    vendored = b.lib("vendored_lib.c", "libpm_vendored.so.1")
+    p = b.case.project
+    # No shell is involved, so $ORIGIN reaches the linker as written, for the loader to expand.
+    core = b.ext(
+        "vendored.c",
+        f"-Wl,-rpath,$ORIGIN/../{p}.libs",
+        "-Wl,--enable-new-dtags",  # RUNPATH, not the deprecated RPATH
+        libs=[f"-L{vendored.parent}", f"-l:{vendored.name}"],
+    )
+    return {
+        f"{p}/__init__.py": _init(b.case, _IMPORT_CORE),
+        f"{p}/{_ABI3}": core,
+        f"{p}.libs/{vendored.name}": vendored.read_bytes(),
+    }
+
+
+def _make_executable(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}-{VERSION}.data/scripts/pm-tool"] = b.exe("tool.c")
+    return members
+
+
+def _make_execstack(b: _Build) -> dict[str, bytes]:
+    return _honest(b, "-Wl,-z,execstack")
+
+
+def _make_pure(b: _Build) -> dict[str, bytes]:
+    body = "def probe():\n    return 'pm_pure ' + str(len(__name__))\n"
+    return {f"{b.case.project}/__init__.py": _init(b.case, body)}
+
+
+def _make_cp311(b: _Build) -> dict[str, bytes]:
+    p = b.case.project
+    core = b.ext("honest.c", limited=False, python=(3, 11))
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_CP311}": core}
+
+
+_WALRUS = '''"""Needs Python 3.8: the assignment expression below is a SyntaxError on older interpreters."""
+
+
+def first_long(words):
+    for word in words:
+        if (n := len(word)) > 3:
+            return n
+    return 0
+'''
+
+
+def _make_requires_py38(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}/__init__.py"] = _init(b.case, _IMPORT_CORE + "from . import walrus\n")
+    members[f"{b.case.project}/walrus.py"] = _WALRUS.encode()
+    return members
+
+
+def _make_missing_dep(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    body = "import pm_not_installed_dependency\n\n" + _IMPORT_CORE
+    members[f"{b.case.project}/__init__.py"] = _init(b.case, body)
+    return members
+
+
+def _aarch64_elf() -> bytes:
+    """A 120-byte ELF64 little-endian ET_DYN for EM_AARCH64, written by hand (no cross compiler here).
+
+    An ELF header and one PT_LOAD program header mapping the file read-only; no sections, no dynamic
+    segment. Every header field is valid, so tools classify it by ``e_machine`` before anything else. If it
+    were imported on x86_64 anyway, glibc skips a file for another machine as if it were absent: "cannot
+    open shared object file: No such file or directory". Its ``expect`` has no cause: the plugin should
+    refuse to judge a wheel for another architecture, not report it as failing.
+    """
+    ehsize, phentsize = 64, 56
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # ELFCLASS64, ELFDATA2LSB, EV_CURRENT, SYSV
+    header = ident + struct.pack(
+        "<HHIQQQIHHHHHH",
+        3,  # e_type ET_DYN
+        183,  # e_machine EM_AARCH64
+        1,  # e_version
+        0,  # e_entry
+        ehsize,  # e_phoff: the program headers follow the ELF header
+        0,  # e_shoff: no section headers
+        0,  # e_flags
+        ehsize,
+        phentsize,
+        1,  # e_phnum
+        64,  # e_shentsize
+        0,  # e_shnum
+        0,  # e_shstrndx
+    )
+    size = ehsize + phentsize
+    # PT_LOAD, PF_R, offset 0, vaddr 0, paddr 0, filesz, memsz, align 64 KiB (aarch64's largest page)
+    phdr = struct.pack("<IIQQQQQQ", 1, 4, 0, 0, 0, size, size, 0x10000)
+    return header + phdr
+
+
+def _make_aarch64(b: _Build) -> dict[str, bytes]:
+    p = b.case.project
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": _aarch64_elf()}
+
+
+# 32 bytes: the ELF magic and a plausible ELFCLASS64 identification, then text, cut short of the 64-byte
+# header, so the loader says "file too short" and an ELF parser fails on it.
+_CORRUPT_ELF = b"\x7fELF\x02\x01\x01\x00" + b"truncated: not a whole ELF!!"
+
+
+def _make_corrupt_elf(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}/_broken.abi3.so"] = _CORRUPT_ELF
+    return members
+
+
+def _index(*cases: Case) -> dict[str, Case]:
+    """Index the cases by name; an ELF path without a ``/`` is relative to the case's package directory."""
+
+    def place(elf: Elf, project: str) -> Elf:
+        return elf if "/" in elf.path else replace(elf, path=f"{project}/{elf.path}")
+
+    return {c.name: replace(c, elves=tuple(place(e, c.project) for e in c.elves)) for c in cases}
+
+
+_HONEST_SRC = ("honest.c", "pm_module.h")
+_VENDORED_RUNPATH = "$ORIGIN/../pm_vendored.libs"
+# strlen, snprintf and gcc's own weak __cxa_finalize reference are all GLIBC_2.2.5, x86_64's baseline.
+_OLD = Elf(_ABI3, "2.2.5")
+
+#: Every test wheel, by name. The versions are what readelf showed on the build host; WHY each case behaves
+#: as it does is in its ``expect`` and, at more length, in the comment at the top of its source file.
+#: An ELF that makes no strong reference into libc (cxx_new, missing_lib, undefined, nonpolicy) has no
+#: libc.so.6 in DT_NEEDED and no GLIBC_ need (glibc None): --as-needed drops it, and the interpreter
+#: process has libc loaded anyway. nonpolicy's only version need is OMP_1.0 from libgomp.so.1.
+CASES: dict[str, Case] = _index(
+    Case(
+        "honest",
+        "needs GLIBC_2.2.5 only and claims 2.17: imports on every distro",
+        _make_honest,
+        _HONEST_SRC,
+        elves=(_OLD,),
+    ),
+    Case(
+        "glibc_new",
+        "calls close_range (GLIBC_2.34) but claims 2.17: 'version GLIBC_2.34 not found' on glibc < 2.34",
+        _make_one_source("glibc_new.c"),
+        ("glibc_new.c", "pm_module.h"),
+        elves=(Elf(_ABI3, "2.34"),),
+        cause_below="glibc",
+    ),
+    Case(
+        "cxx_new",
+        "std::to_chars(double) needs GLIBCXX_3.4.29 from the distro's libstdc++: fails where it is older",
+        _make_one_source("cxx_new.cc"),
+        ("cxx_new.cc", "pm_module.h"),
+        elves=(Elf(_ABI3, None, glibcxx="3.4.29", needed=("libstdc++.so.6",)),),
+        cause_below="cxx-abi",
+    ),
+    Case(
+        "underclaim",
+        "the honest extension (GLIBC_2.2.5) claiming 2.35: works on distros its tag rules out",
+        _make_honest,
+        _HONEST_SRC,
+        platform_tag="manylinux_2_35_x86_64",
+        elves=(_OLD,),
+    ),
+    Case(
+        "crash",
+        "PyInit calls abort(): SIGABRT on every distro",
+        _make_one_source("crash.c"),
+        ("crash.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
+    ),
+    Case(
+        "hang",
+        "PyInit sleeps forever: times out on every distro",
+        _make_one_source("hang.c"),
+        ("hang.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="timeout",
+    ),
+    Case(
+        "missing_lib",
+        "needs libpm_absent.so.1, which no distro has and the wheel does not ship",
+        _make_missing_lib,
+        ("missing_lib.c", "absent.c", "pm_module.h"),
+        elves=(Elf(_ABI3, None, needed=("libpm_absent.so.1",)),),
+        cause_always="missing-library",
+    ),
+    Case(
+        "undefined",
+        "calls pm_nowhere_defined(), defined nowhere: 'undefined symbol' at import (RTLD_NOW) everywhere",
+        _make_one_source("undefined.c"),
+        ("undefined.c", "pm_module.h"),
+        elves=(Elf(_ABI3, None, needed=()),),
+        cause_always="undefined-symbol",
+    ),
+    Case(
+        "vendored",
+        "old-glibc extension loading pm_vendored.libs/libpm_vendored.so.1 (RUNPATH), which needs GLIBC_2.34",
+        _make_vendored,
+        ("vendored.c", "vendored_lib.c", "pm_module.h"),
+        elves=(
+            Elf(_ABI3, "2.2.5", needed=("libpm_vendored.so.1", "libc.so.6"), runpath=_VENDORED_RUNPATH),
+            Elf("pm_vendored.libs/libpm_vendored.so.1", "2.34"),
+        ),
+        cause_below="glibc",
+    ),
+    Case(
+        "executable",
+        "old-glibc extension plus .data/scripts/pm-tool, which needs GLIBC_2.34 (__libc_start_main)",
+        _make_executable,
+        (*_HONEST_SRC, "tool.c"),
+        elves=(_OLD, Elf("pm_executable-1.0.data/scripts/pm-tool", "2.34")),
+        cause_below="glibc",
+    ),
+    Case(
+        "execstack",
+        "old-glibc extension asking for an executable stack: glibc 2.41 refuses to dlopen it",
+        _make_execstack,
+        _HONEST_SRC,
+        elves=(Elf(_ABI3, "2.2.5", execstack=True),),
+        refused_from_glibc="2.41",
+    ),
+    Case(
+        "nonpolicy",
+        "-fopenmp: needs libgomp.so.1, outside the manylinux allow-list and absent from minbase images",
+        _make_one_source("nonpolicy.c", "-fopenmp"),
+        ("nonpolicy.c", "pm_module.h"),
+        elves=(Elf(_ABI3, None, needed=("libgomp.so.1",)),),
+        cause_always="missing-library",
+    ),
+    Case(
+        "weak",
+        "weak close_range reference, yet GNU ld writes a non-weak GLIBC_2.34 need: fails like glibc_new",
+        _make_one_source("weak.c"),
+        ("weak.c", "pm_module.h"),
+        elves=(Elf(_ABI3, "2.34"),),
+        cause_below="glibc",
+    ),
+    Case(
+        "pure",
+        "one pure-Python module, Python 3.5 syntax: imports everywhere",
+        _make_pure,
+        python_tag="py3",
+        abi_tag="none",
+        platform_tag="any",
+    ),
+    Case(
+        "linux_tag",
+        "the honest extension tagged linux_x86_64: no portability promise at all",
+        _make_honest,
+        _HONEST_SRC,
+        platform_tag="linux_x86_64",
+        elves=(_OLD,),
+    ),
+    Case(
+        "cp311",
+        "full-API extension named _core.cpython-311-x86_64-linux-gnu.so: only CPython 3.11 can import it",
+        _make_cp311,
+        _HONEST_SRC,
+        python_tag="cp311",
+        abi_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(_CP311, "2.2.5"),),
+    ),
+    Case(
+        "requires_py38",
+        "abi3 extension and walrus.py (:=), Requires-Python >=3.8: SyntaxError before 3.8, no ABI failure",
+        _make_requires_py38,
+        _HONEST_SRC,
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(_OLD,),
+        requires_python=">=3.8",
+    ),
+    Case(
+        "missing_dep",
+        "honest extension whose __init__ imports pm_not_installed_dependency, declared in Requires-Dist only",
+        _make_missing_dep,
+        _HONEST_SRC,
+        elves=(_OLD,),
+        cause_always="missing-dependency",
+        requires_dist=("pm-not-installed-dependency",),
+    ),
+    Case(
+        "aarch64",
+        "tagged aarch64, _core.abi3.so a hand-written EM_AARCH64 ELF: not for x86_64 distros, not to be run",
+        _make_aarch64,
+        platform_tag="manylinux_2_17_aarch64",
+        elves=(Elf(_ABI3, None, needed=(), machine="AArch64"),),
+    ),
+    Case(
+        "corrupt_elf",
+        "honest wheel plus _broken.abi3.so, 32 bytes from an ELF magic: loading it fails, 'file too short'",
+        _make_corrupt_elf,
+        _HONEST_SRC,
+        elves=(_OLD, Elf("_broken.abi3.so", None, needed=(), corrupt=True)),
+        cause_always="error",
+    ),
+)
+
+
+# -- writing wheels ------------------------------------------------------------------------------------
+
+
+def record_hash(data: bytes) -> str:
+    """A RECORD hash: ``sha256=`` and the urlsafe base64 digest without padding (PEP 376, PEP 427)."""
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+
+
+def _default_mode(name: str) -> int:
+    executable = name.endswith(".so") or ".so." in name or "/scripts/" in name
+    return stat.S_IFREG | (0o755 if executable else 0o644)
+
+
+def make_zip(
+    path: Path,
+    members: Mapping[str, bytes],
+    *,
+    record: bool = True,
+    modes: Mapping[str, int] | None = None,
+    tamper: str | None = None,
+) -> Path:
+    """Write ``members`` (name -> bytes, in that order) as a zip, then the RECORD of ``*.dist-info/``.
+
+    ``modes`` overrides the full ``st_mode`` of a member (file type included: ``stat.S_IFLNK | 0o777``
+    makes a symlink whose content is its target); the default is a regular file, 0o755 for shared
+    libraries and scripts and 0o644 otherwise. ``record=False`` leaves RECORD out; ``tamper`` names a
+    member whose RECORD row gets the hash of other bytes.
+    """
+    files = dict(members)
+    if record:
+        dist_info = next(n.split("/", 1)[0] for n in files if n.split("/", 1)[0].endswith(".dist-info"))
+        rows = []
+        for name, data in files.items():
+            digest = record_hash(b"tampered" + data) if name == tamper else record_hash(data)
+            rows.append(f"{name},{digest},{len(data)}\n")
+        rows.append(f"{dist_info}/RECORD,,\n")
+        files[f"{dist_info}/RECORD"] = "".join(rows).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.external_attr = ((modes or {}).get(name, _default_mode(name))) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so installers read the mode bits
+            zf.writestr(info, data)
+    return path
+
+
+def dist_info(
+    project: str,
+    tags: Iterable[str],
+    *,
+    purelib: bool,
+    summary: str = "",
+    requires_python: str | None = None,
+    requires_dist: Iterable[str] = (),
+) -> dict[str, bytes]:
+    """METADATA and WHEEL of ``<project>-1.0.dist-info`` (RECORD is written by :func:`make_zip`)."""
+    metadata = ["Metadata-Version: 2.1", f"Name: {project}", f"Version: {VERSION}"]
+    if summary:
+        metadata.append(f"Summary: {summary}")
+    if requires_python:
+        metadata.append(f"Requires-Python: {requires_python}")
+    metadata += [f"Requires-Dist: {req}" for req in requires_dist]
+    wheel = [
+        "Wheel-Version: 1.0",
+        "Generator: pytest-manylinux tests/wheelfactory.py",
+        f"Root-Is-Purelib: {'true' if purelib else 'false'}",
+        *(f"Tag: {tag}" for tag in tags),
+    ]
+    base = f"{project}-{VERSION}.dist-info"
+    return {
+        f"{base}/METADATA": ("\n".join(metadata) + "\n\n").encode(),
+        f"{base}/WHEEL": ("\n".join(wheel) + "\n").encode(),
+    }
+
+
+def _newest_input(case: Case) -> float:
+    inputs = [Path(__file__).resolve(), *(SRC / s for s in case.sources)]
+    return max(p.stat().st_mtime for p in inputs)
+
+
+def build(case: str, outdir: Path) -> Path:
+    """Build the wheel of ``CASES[case]`` in ``outdir`` and return its path.
+
+    A wheel already there and newer than its sources and this script is returned as it is. The file appears
+    atomically (written aside, then renamed), so parallel test workers may build the same case.
+    """
+    try:
+        spec = CASES[case]
+    except KeyError:
+        raise FactoryError(f"no test wheel case {case!r}; the cases are: {', '.join(CASES)}") from None
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / spec.filename
+    if target.exists() and target.stat().st_mtime > _newest_input(spec):
+        return target
+    with tempfile.TemporaryDirectory(prefix=f"{spec.project}-") as tmp:
+        members = spec.recipe(_Build(Path(tmp), spec))
+    members.update(
+        dist_info(
+            spec.project,
+            spec.tags,
+            purelib=spec.purelib,
+            summary=spec.expect,
+            requires_python=spec.requires_python,
+            requires_dist=spec.requires_dist,
+        )
+    )
+    aside = outdir / f".{spec.filename}.{os.getpid()}.tmp"
+    make_zip(aside, dict(sorted(members.items(), key=lambda item: (".dist-info/" in item[0], item[0]))))
+    os.replace(aside, target)
+    return target
+
+
+# -- broken wheels, no compiler needed -----------------------------------------------------------------
+
+
+def _pure_members(project: str, extra: Mapping[str, bytes] | None = None) -> dict[str, bytes]:
+    members = {f"{project}/__init__.py": b"VALUE = 1\n", **(extra or {})}
+    members.update(dist_info(project, ["py3-none-any"], purelib=True))
+    return members
+
+
+def _bad(outdir: Path, project: str) -> Path:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    return outdir / f"{project}-{VERSION}-py3-none-any.whl"
+
+
+def not_a_zip(outdir: Path) -> Path:
+    """A ``.whl`` that is a text file."""
+    path = _bad(outdir, "pm_not_a_zip")
+    path.write_bytes(b"This is not a zip file, whatever its name says.\n")
+    return path
+
+
+def truncated_zip(outdir: Path) -> Path:
+    """A valid pure wheel cut in half: the central directory at the end of the zip is gone."""
+    path = _bad(outdir, "pm_truncated_zip")
+    filler = {f"pm_truncated_zip/data{i}.py": f"DATA = {i}\n".encode() * 50 for i in range(8)}
+    make_zip(path, _pure_members("pm_truncated_zip", filler))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def escaping_member(outdir: Path) -> Path:
+    """A wheel with a member ``../evil.py`` (listed in RECORD with its right hash): unpacking it escapes."""
+    path = _bad(outdir, "pm_escaping_member")
+    return make_zip(path, _pure_members("pm_escaping_member", {"../evil.py": b"EVIL = 1\n"}))
+
+
+def absolute_member(outdir: Path) -> Path:
+    """A wheel with a member ``/tmp/evil.py`` (listed in RECORD with its right hash)."""
+    path = _bad(outdir, "pm_absolute_member")
+    return make_zip(path, _pure_members("pm_absolute_member", {"/tmp/evil.py": b"EVIL = 1\n"}))
+
+
+def symlink_member(outdir: Path) -> Path:
+    """A wheel whose ``pm_symlink_member/link.py`` is a symlink entry (S_IFLNK) pointing at /etc/passwd."""
+    path = _bad(outdir, "pm_symlink_member")
+    link = "pm_symlink_member/link.py"
+    members = _pure_members("pm_symlink_member", {link: b"/etc/passwd"})
+    return make_zip(path, members, modes={link: stat.S_IFLNK | 0o777})
+
+
+def no_record(outdir: Path) -> Path:
+    """A wheel with METADATA and WHEEL but no RECORD."""
+    path = _bad(outdir, "pm_no_record")
+    return make_zip(path, _pure_members("pm_no_record"), record=False)
+
+
+def record_mismatch(outdir: Path) -> Path:
+    """A wheel whose ``__init__.py`` does not match the sha256 RECORD lists for it (size still right)."""
+    path = _bad(outdir, "pm_record_mismatch")
+    return make_zip(path, _pure_members("pm_record_mismatch"), tamper="pm_record_mismatch/__init__.py")
+
+
+#: The broken-wheel makers, by name.
+BAD_WHEELS: dict[str, Callable[[Path], Path]] = {
+    f.__name__: f
+    for f in (
+        not_a_zip,
+        truncated_zip,
+        escaping_member,
+        absolute_member,
+        symlink_member,
+        no_record,
+        record_mismatch,
+    )
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("outdir", type=Path, help="where the wheels go (created if missing)")
+    parser.add_argument("cases", nargs="*", metavar="CASE", help=f"default: all of {', '.join(CASES)}")
+    args = parser.parse_args(argv)
+    unknown = [c for c in args.cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(map(repr, unknown))}; choose from {', '.join(CASES)}")
+    for case in args.cases or CASES:
+        print(build(case, args.outdir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
