@@ -10,9 +10,10 @@ import io
 import re
 import struct
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import IO, Iterator, Mapping, cast
+from typing import IO, cast
 
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.common.utils import struct_parse
@@ -100,7 +101,7 @@ class VersionNeed:
 
     @property
     def prefix(self) -> str:
-        """What the version is grouped by, as auditwheel's policies are: ``GLIBC``, ``GLIBCXX``, ``CXXABI``..."""
+        """What the version is grouped by, as auditwheel's policies: ``GLIBC``, ``GLIBCXX``, ``CXXABI``..."""
         return self.name.partition("_")[0]
 
     @property
@@ -141,7 +142,9 @@ class ElfFacts:
     #: ``PT_GNU_STACK`` asks for an executable stack (glibc 2.41 refuses to dlopen such a library)
     exec_stack: bool
     #: library -> the versions the file needs of it, in file order (``.gnu.version_r``)
-    version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(default_factory=dict, compare=False, hash=False)
+    version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     @property
     def is_dynamic(self) -> bool:
@@ -195,7 +198,8 @@ class _ForwardSpool:
     def __init__(self, source: IO[bytes], size: int) -> None:
         self._source = source
         self._size = size
-        self._store = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+        # Closed by close(), which read_elf calls in a finally: the spool lives as long as this object.
+        self._store = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115
         self._have = 0
         self._pos = 0
 
@@ -219,7 +223,9 @@ class _ForwardSpool:
     def pread(self, offset: int, length: int) -> bytes:
         """Exactly ``length`` bytes at ``offset``, or :class:`_Truncated`."""
         if offset < 0 or length < 0 or offset + length > self._size:
-            raise _Truncated(f"{length} bytes at offset {offset:#x} are past the end of the file ({self._size} bytes)")
+            raise _Truncated(
+                f"{length} bytes at offset {offset:#x} are past the end of the file ({self._size} bytes)"
+            )
         self._fill(offset + length)
         if offset + length > self._have:
             raise _Truncated(f"the file ends at {self._have} bytes, before offset {offset + length:#x}")
@@ -286,7 +292,9 @@ class _Reader:
         if phnum and header["e_phentsize"] != phentsize:
             raise ElfError(self._bad(f"program header size {header['e_phentsize']} (expected {phentsize})"))
         for i in range(phnum):
-            phdr = struct_parse(self.elf.structs.Elf_Phdr, cast(IO[bytes], self.spool), header["e_phoff"] + i * phentsize)
+            phdr = struct_parse(
+                self.elf.structs.Elf_Phdr, cast(IO[bytes], self.spool), header["e_phoff"] + i * phentsize
+            )
             kind = phdr["p_type"]
             if kind == _PT_LOAD:
                 self.loads.append((phdr["p_vaddr"], phdr["p_offset"], phdr["p_filesz"]))
@@ -375,7 +383,9 @@ class _Reader:
     def _symbol_count(self, table: dict[int, int]) -> int:
         """How many entries ``.dynsym`` has, from the hash tables as the loader knows it."""
         if _DT_HASH in table:
-            _nbucket, nchain = struct.unpack(self.order + "II", self.spool.pread(self._offset(table[_DT_HASH], 8), 8))
+            _nbucket, nchain = struct.unpack(
+                self.order + "II", self.spool.pread(self._offset(table[_DT_HASH], 8), 8)
+            )
             return int(nchain)
         if _DT_GNU_HASH in table:
             return self._gnu_hash_count(self._offset(table[_DT_GNU_HASH], 16))
@@ -388,7 +398,9 @@ class _Reader:
     def _gnu_hash_count(self, offset: int) -> int:
         # DT_GNU_HASH holds no count: the highest bucket starts the last hash chain, whose last entry has
         # bit 0 set (https://sourceware.org/legacy-ml/binutils/2006-10/msg00377.html).
-        nbuckets, symoffset, bloom_size, _shift = struct.unpack(self.order + "IIII", self.spool.pread(offset, 16))
+        nbuckets, symoffset, bloom_size, _shift = struct.unpack(
+            self.order + "IIII", self.spool.pread(offset, 16)
+        )
         if nbuckets > _MAX_SYMBOLS or bloom_size > _MAX_SYMBOLS:
             raise ElfError(self._bad(f"GNU hash table with {nbuckets} buckets and {bloom_size} bloom words"))
         buckets_at = offset + 16 + bloom_size * (self.bits // 8)
@@ -403,7 +415,9 @@ class _Reader:
             if last + steps >= _MAX_SYMBOLS:
                 raise ElfError(self._bad("GNU hash chain runs past any plausible symbol count"))
             try:
-                words = struct.unpack(f"{self.order}{batch}I", self.spool.pread(chain_at + 4 * steps, 4 * batch))
+                words = struct.unpack(
+                    f"{self.order}{batch}I", self.spool.pread(chain_at + 4 * steps, 4 * batch)
+                )
             except _Truncated:
                 words = struct.unpack(self.order + "I", self.spool.pread(chain_at + 4 * steps, 4))
             for word in words:
@@ -420,7 +434,9 @@ class _Reader:
         offset = self._offset(table[_DT_VERNEED], 16)
         aux_total = 0
         for _ in range(min(table.get(_DT_VERNEEDNUM, _MAX_VERNEED_FILES), _MAX_VERNEED_FILES)):
-            _version, count, file_name, aux, next_ = struct.unpack(self.order + "HHIII", self.spool.pread(offset, 16))
+            _version, count, file_name, aux, next_ = struct.unpack(
+                self.order + "HHIII", self.spool.pread(offset, 16)
+            )
             library = self._string(strings, file_name)
             entries = order.setdefault(library, [])
             aux_at = offset + aux
@@ -428,7 +444,9 @@ class _Reader:
                 aux_total += 1
                 if aux_total > _MAX_VERNAUX:
                     raise ElfError(self._bad("more version needs than any real file has"))
-                _hash, flags, other, name, aux_next = struct.unpack(self.order + "IHHII", self.spool.pread(aux_at, 16))
+                _hash, flags, other, name, aux_next = struct.unpack(
+                    self.order + "IHHII", self.spool.pread(aux_at, 16)
+                )
                 version = self._string(strings, name)
                 weak = bool(flags & _VER_FLG_WEAK)
                 needs[other & ~_VERSYM_HIDDEN] = (library, version, weak)
@@ -441,7 +459,10 @@ class _Reader:
             offset += next_
         symbols = self._bound_symbols(table, strings, needs)
         return {
-            library: tuple(VersionNeed(version, weak, tuple(sorted(symbols.get(index, ())))) for index, version, weak in entries)
+            library: tuple(
+                VersionNeed(version, weak, tuple(sorted(symbols.get(index, ()))))
+                for index, version, weak in entries
+            )
             for library, entries in order.items()
         }
 
@@ -474,8 +495,8 @@ class _Reader:
 
 def _unreadable(path: str, what: str) -> str:
     return (
-        f"{path!r} starts like an ELF file but cannot be read: {what}. The file is truncated or corrupt; "
-        "rebuild the wheel (the rest of the wheel was still analysed)."
+        f"{path!r} starts like an ELF file but cannot be read: {what}. It is truncated or corrupt, so "
+        "what it needs is unknown; rebuild the wheel (the rest of the wheel was still analysed)."
     )
 
 
@@ -498,10 +519,17 @@ def read_elf(stream: IO[bytes], path: str, size: int, *, size_cap: int = SIZE_CA
     try:
         if spool.read(4) != _ELF_MAGIC:
             return None
+        header = 64 if spool.read(1) == b"\x02" else 52  # EI_CLASS: ELFCLASS64 or ELFCLASS32
+        if size < header:
+            raise ElfError(
+                _unreadable(path, f"it is {size} bytes, shorter than an ELF header ({header} bytes)")
+            )
         return _Reader(spool, path).facts()
     except ElfError:
         raise
-    except (_PyElfError, _Truncated, struct.error, ValueError, KeyError, IndexError, OverflowError) as e:
+    except _PyElfError as e:
+        raise ElfError(_unreadable(path, f"pyelftools: {e}")) from e
+    except (_Truncated, struct.error, ValueError, KeyError, IndexError, OverflowError) as e:
         raise ElfError(_unreadable(path, str(e) or type(e).__name__)) from e
     finally:
         spool.close()

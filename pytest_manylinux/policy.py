@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import PolicyError
 from .tags import Libc, LibcVersion
@@ -84,7 +85,11 @@ class Policy:
         """Whether the policy lets a wheel expect ``soname`` from the system on ``arch``."""
         if soname in self.libraries:
             return True
-        return self.libc is Libc.MUSL and "libc.so" in self.libraries and self.musl_libc_sonames.get(arch) == soname
+        return (
+            self.libc is Libc.MUSL
+            and "libc.so" in self.libraries
+            and self.musl_libc_sonames.get(arch) == soname
+        )
 
     def max_version(self, arch: str, prefix: str) -> str | None:
         """The highest numbered version the policy allows for ``prefix`` on ``arch``, for messages."""
@@ -186,7 +191,7 @@ def _policy(path: Path, libc: Libc, raw: Any, musl_sonames: Mapping[str, str]) -
             table[prefix] = frozenset(f"{prefix}_{v}" for v in listed)
         symbol_versions[arch] = MappingProxyType(table)
     return Policy(
-        name=name,
+        name=str(name),
         libc=libc,
         version=LibcVersion(int(match["major"]), int(match["minor"])),
         aliases=tuple(_str_list(path, f"{where} aliases", raw.get("aliases", []))),
@@ -203,7 +208,9 @@ def _check_monotonic(path: Path, policies: list[Policy]) -> None:
             raise _fail(path, f"policy {higher.name!r}", f"out of order after {lower.name!r}")
         if not lower.libraries <= higher.libraries:
             missing = sorted(lower.libraries - higher.libraries)
-            raise _fail(path, f"policy {higher.name!r}", f"drops libraries {missing!r} that {lower.name!r} allows")
+            raise _fail(
+                path, f"policy {higher.name!r}", f"drops libraries {missing!r} that {lower.name!r} allows"
+            )
         for arch, prefixes in lower.symbol_versions.items():
             if arch not in higher.symbol_versions:
                 continue  # an architecture may be dropped (ppc64, big-endian, exists for 2_17 only)
@@ -211,7 +218,11 @@ def _check_monotonic(path: Path, policies: list[Policy]) -> None:
                 higher_versions = higher.symbol_versions[arch].get(prefix, frozenset())
                 if not versions <= higher_versions:
                     missing = sorted(versions - higher_versions)
-                    raise _fail(path, f"policy {higher.name!r} {arch}", f"drops {missing!r} that {lower.name!r} allows")
+                    raise _fail(
+                        path,
+                        f"policy {higher.name!r} {arch}",
+                        f"drops {missing!r} that {lower.name!r} allows",
+                    )
 
 
 def _gcc_releases(path: Path, raw: Any) -> tuple[tuple[GccRelease, ...], str]:
@@ -219,12 +230,16 @@ def _gcc_releases(path: Path, raw: Any) -> tuple[tuple[GccRelease, ...], str]:
         raise _fail(path, "libstdcxx_releases", f"expected an object with a releases list, found {raw!r}")
     releases = []
     for item in raw["releases"]:
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("gcc", "GLIBCXX", "CXXABI")):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("gcc", "GLIBCXX", "CXXABI")
+        ):
             raise _fail(path, "libstdcxx_releases", f"expected gcc/GLIBCXX/CXXABI strings, found {item!r}")
         releases.append(GccRelease(item["gcc"], item["GLIBCXX"], item["CXXABI"]))
     for earlier, later in zip(releases, releases[1:]):
         if (version_key(later.glibcxx) or ()) < (version_key(earlier.glibcxx) or ()):
-            raise _fail(path, "libstdcxx_releases", f"GCC {later.gcc} goes back from GLIBCXX_{earlier.glibcxx}")
+            raise _fail(
+                path, "libstdcxx_releases", f"GCC {later.gcc} goes back from GLIBCXX_{earlier.glibcxx}"
+            )
     return tuple(releases), str(raw.get("source", ""))
 
 

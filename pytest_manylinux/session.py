@@ -212,9 +212,10 @@ class ManylinuxRun:
                 except ManylinuxError:
                     continue
         prediction = self.prediction(wheel)
+        payload: dict[str, Any] = {"wheel": {"file": wheel.filename, "sha256": wheel.sha256}}
         if prediction is not None:
-            payload = {"wheel": {"file": wheel.filename, "sha256": wheel.sha256}, "prediction": _prediction_json(prediction)}
-            item.user_properties.append((PROPERTY, json.dumps(payload)))
+            payload["prediction"] = _prediction_json(prediction)
+        item.user_properties.append((PROPERTY, json.dumps(payload)))
         return judge(wheel.claim, observations, prediction)
 
     # -- gathering results (here, or on the xdist controller) ---------------------------------
@@ -232,6 +233,8 @@ class ManylinuxRun:
                 continue
             wheel = data.get("wheel") or {}
             sha, file = wheel.get("sha256"), wheel.get("file")
+            if sha:
+                self.results.add_wheel(sha, file)
             if "observation" in data and sha:
                 self.results.add(sha, file, Observation.from_json(data["observation"]))
             if "prediction" in data and sha:

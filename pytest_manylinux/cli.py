@@ -1,0 +1,118 @@
+"""The ``pytest-manylinux`` command line: one function per subcommand, none needing a container engine.
+
+``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor. A new subcommand is
+one function in :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ManylinuxError
+
+#: Runs a parsed subcommand; returns the exit status.
+Runner = Callable[[argparse.Namespace], int]
+#: Adds a subcommand's arguments to its parser and returns its :data:`Runner`; its docstring's first
+#: line is the subcommand's help.
+Subcommand = Callable[[argparse.ArgumentParser], Runner]
+
+#: Exit statuses of ``inspect``.
+EXIT_OK = 0  #: every wheel's files fit its claim
+EXIT_OVERCLAIM = 1  #: some wheel's files need more than its tag promises
+EXIT_USAGE = 2  #: bad arguments, or a wheel that cannot be read at all
+
+
+def _wheel_paths(given: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Wheel files from the arguments (a directory stands for the ``*.whl`` in it), and input errors."""
+    found: list[Path] = []
+    errors: list[tuple[str, str]] = []
+    for path in given:
+        if path.is_dir():
+            wheels = sorted(path.glob("*.whl"))
+            if not wheels:
+                errors.append(
+                    (str(path), f"{path}: a directory with no *.whl files in it; pass wheel files.")
+                )
+            found.extend(wheels)
+        elif path.is_file():
+            found.append(path)
+        else:
+            errors.append((str(path), f"{path}: no such file; pass wheel files (e.g. dist/*.whl)."))
+    return found, errors
+
+
+def _inspect(parser: argparse.ArgumentParser) -> Runner:
+    """Predict each wheel's floor from its ELF files and check its tag, without any container engine."""
+    parser.add_argument(
+        "wheels", nargs="+", type=Path, metavar="WHEEL", help="wheel files or directories of them"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every ELF file and what it needs")
+    parser.epilog = (
+        "exit status: 0 when every wheel's files fit its tag, 1 when one over-claims, "
+        "2 when an argument or a wheel cannot be read"
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        # Imported here so that `pytest-manylinux --help` stays fast.
+        from .static import analyze, format_report
+        from .wheel import read_wheel
+
+        paths, errors = _wheel_paths(args.wheels)
+        reports = []
+        for path in paths:
+            try:
+                reports.append(analyze(read_wheel(path)))
+            except ManylinuxError as e:
+                errors.append((str(path), str(e)))
+        if args.json:
+            document = {
+                "wheels": [r.to_json() for r in reports],
+                "errors": [{"wheel": wheel, "message": message} for wheel, message in errors],
+            }
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        else:
+            sys.stdout.write("\n\n".join(format_report(r, verbose=args.verbose) for r in reports))
+            sys.stdout.write("\n" if reports else "")
+        for _wheel, message in errors:
+            sys.stderr.write(f"pytest-manylinux inspect: error: {message}\n")
+        if errors:
+            return EXIT_USAGE
+        return EXIT_OVERCLAIM if any(r.check() for r in reports) else EXIT_OK
+
+    return run
+
+
+#: Every subcommand, by name.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "inspect": _inspect,
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Runner]]:
+    """The argument parser with every subcommand, and each subcommand's runner."""
+    parser = argparse.ArgumentParser(
+        prog="pytest-manylinux",
+        description="Check a Linux wheel's manylinux tag. The pytest plugin runs it on real distros; "
+        "these commands need no container engine.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    runners: dict[str, Runner] = {}
+    for name, subcommand in SUBCOMMANDS.items():
+        summary = (subcommand.__doc__ or name).strip().splitlines()[0]
+        runners[name] = subcommand(subparsers.add_parser(name, help=summary, description=summary))
+    return parser, runners
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status instead of exiting (argparse's own exits included)."""
+    parser, runners = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error (2), already printed by argparse
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    return runners[args.command](args)

@@ -1,0 +1,218 @@
+"""Every test wheel on every distro of the default matrix, against the real engine and real images.
+
+What each (wheel, distro) should give is derived from what the wheel's ELF files need (recorded by
+wheelfactory.py, checked with readelf there) and what the distro measured in its container.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import wheelfactory
+from conftest import MatrixRun
+
+from pytest_manylinux.distros import load_distros
+from pytest_manylinux.engine import LABEL
+
+pytestmark = pytest.mark.engine
+
+DISTROS = [d.name for d in load_distros()]
+
+# FIELD-NOTES.md, measured in the minbase images: (glibc, python3, GLIBCXX). The plugin must
+# measure the same inside each container (it never reads these from distros.toml).
+FIELD_NOTES = {
+    "ubuntu-16.04": ("2.23", "3.5", "3.4.21"),
+    "ubuntu-18.04": ("2.27", "3.6", "3.4.25"),
+    "ubuntu-20.04": ("2.31", "3.8", "3.4.28"),
+    "debian-11": ("2.31", "3.9", "3.4.28"),
+    "ubuntu-22.04": ("2.35", "3.10", "3.4.30"),
+    "debian-12": ("2.36", "3.11", "3.4.30"),
+    "ubuntu-24.04": ("2.39", "3.12", "3.4.33"),
+    "debian-13": ("2.41", "3.13", "3.4.33"),
+}
+
+
+def _v(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split("."))
+
+
+def expected(case: wheelfactory.Case, distro: str) -> tuple[str, str | None]:
+    """(outcome, cause) the case must give on the distro, from its needs and the distro's facts."""
+    glibc, python, glibcxx = FIELD_NOTES[distro]
+    if case.name == "aarch64":
+        return "skipped", "arch"
+    if case.name == "cp311" and python != "3.11":
+        return "skipped", "python"
+    if case.requires_python and _v(python) < _v(case.requires_python.lstrip(">=")):
+        return "skipped", "python"
+    if case.cause_always == "missing-dependency":
+        return "skipped", "missing-dependency"
+    if case.cause_always:
+        return "fail", case.cause_always
+    if case.needs_glibc and _v(case.needs_glibc) > _v(glibc):
+        return "fail", "glibc"
+    if case.needs_glibcxx and _v(case.needs_glibcxx) > _v(glibcxx):
+        return "fail", "cxx-abi"
+    if case.refused_from_glibc and _v(glibc) >= _v(case.refused_from_glibc):
+        return "fail", "error"
+    return "ok", None
+
+
+PAIRS = [(c, d) for c in wheelfactory.CASES if c != "pure" for d in DISTROS]
+
+
+@pytest.mark.parametrize(("case", "distro"), PAIRS, ids=[f"{c}-{d}" for c, d in PAIRS])
+def test_outcome_and_cause(matrix_run: MatrixRun, case: str, distro: str) -> None:
+    result = matrix_run.distro(case, distro)
+    want = expected(wheelfactory.CASES[case], distro)
+    assert (result["outcome"], result["cause"]) == want, result["detail"]
+    if want[0] == "fail":
+        assert result["detail"], "a failure must carry its evidence line"
+
+
+@pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
+def test_libc_is_measured_in_the_container(matrix_run: MatrixRun, distro: str) -> None:
+    glibc, python, glibcxx = FIELD_NOTES[distro]
+    result = matrix_run.distro("honest", distro)
+    assert (result["libc"], result["libc_version"], result["glibcxx"]) == ("glibc", glibc, glibcxx)
+    assert f"({python}." in result["interpreter"] and "distro" in result["interpreter"]
+
+
+def test_glibc_failure_names_the_version_and_file(matrix_run: MatrixRun) -> None:
+    detail = matrix_run.distro("glibc_new", "ubuntu-16.04")["detail"]
+    assert "GLIBC_2.34" in detail and "pm_glibc_new/_core.abi3.so" in detail
+
+
+def test_cxx_failure_names_glibcxx(matrix_run: MatrixRun) -> None:
+    detail = matrix_run.distro("cxx_new", "ubuntu-20.04")["detail"]
+    assert "GLIBCXX_3.4.29" in detail
+
+
+def test_crash_is_reported_as_sigabrt_with_traceback(matrix_run: MatrixRun) -> None:
+    # PID 1 would swallow a self-raised SIGABRT; the probe runs the import below an init.
+    for distro in DISTROS:
+        result = matrix_run.distro("crash", distro)
+        assert "SIGABRT" in result["detail"], (distro, result["detail"])
+        crash = [f for f in result["findings"] if f["cause"] == "crash"][0]
+        assert "Fatal Python error: Aborted" in crash["detail"]
+
+
+def test_hang_is_a_timeout(matrix_run: MatrixRun) -> None:
+    result = matrix_run.distro("hang", "debian-12")
+    assert result["cause"] == "timeout" and "4.0 seconds" in result["detail"]
+
+
+def test_executable_is_checked_by_the_loader_not_run(matrix_run: MatrixRun) -> None:
+    # The extension imports fine on 16.04; only the bundled executable needs GLIBC_2.34.
+    result = matrix_run.distro("executable", "ubuntu-16.04")
+    loads = [f for f in result["findings"] if f["check"] == "load"]
+    assert loads and all(f["target"] == "bin/pm-tool" for f in loads)
+    assert not [f for f in result["findings"] if f["check"] == "import"]
+
+
+def test_vendored_library_is_found_through_runpath(matrix_run: MatrixRun) -> None:
+    # On new distros the vendored lib is found via $ORIGIN (no missing-library anywhere);
+    # on old ones its own GLIBC_2.34 need is what fails.
+    assert matrix_run.distro("vendored", "debian-13")["outcome"] == "ok"
+    old = matrix_run.distro("vendored", "ubuntu-18.04")
+    assert old["cause"] == "glibc"
+    assert not [f for f in old["findings"] if f["cause"] == "missing-library"]
+
+
+def test_interpreter_symbols_are_not_undefined(matrix_run: MatrixRun) -> None:
+    # Py*/_Py* symbols and libm/libpthread symbols come from the interpreter process.
+    for distro in DISTROS:
+        findings = matrix_run.distro("honest", distro)["findings"]
+        assert findings == [], (distro, findings)
+
+
+def test_execstack_fails_only_where_glibc_refuses_it(matrix_run: MatrixRun) -> None:
+    result = matrix_run.distro("execstack", "debian-13")
+    assert "executable stack" in result["detail"]
+
+
+def test_missing_dependency_is_not_a_failure(matrix_run: MatrixRun) -> None:
+    result = matrix_run.distro("missing_dep", "debian-12")
+    assert "pm_not_installed_dependency" in result["detail"] and "--manylinux-wheelhouse" in result["detail"]
+
+
+VERDICTS = {
+    "honest": "honest",
+    "underclaim": "under-claim",
+    "glibc_new": "over-claim",
+    "cxx_new": "over-claim",
+    "crash": "over-claim",
+    "hang": "over-claim",
+    "missing_lib": "over-claim",
+    "undefined": "over-claim",
+    "vendored": "over-claim",
+    "executable": "over-claim",
+    "execstack": "over-claim",
+    "nonpolicy": "over-claim",
+    "weak": "over-claim",
+    "corrupt_elf": "over-claim",
+    "linux_tag": "no-claim",
+    "pure": "no-claim",
+    "cp311": "honest",
+    "requires_py38": "honest",
+}
+
+
+@pytest.mark.parametrize(("case", "verdict"), sorted(VERDICTS.items()), ids=sorted(VERDICTS))
+def test_verdict(matrix_run: MatrixRun, case: str, verdict: str) -> None:
+    assert matrix_run.wheel(case)["verdict"] == verdict, matrix_run.wheel(case)["summary"]
+
+
+def test_over_claim_names_lowest_working_and_honest_tag(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("cxx_new")
+    assert wheel["lowest_working"] == {"distro": "ubuntu-22.04", "libc_version": "2.35"}
+    assert wheel["uncovered"] == "glibc 2.17–2.22"
+    assert wheel["claim"] == {"tag": "manylinux2014_x86_64", "kind": "manylinux", "libc": "glibc", "version": "2.17", "arch": "x86_64"}
+
+
+def test_under_claim_implies_a_lower_tag(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("underclaim")
+    assert wheel["lowest_working"]["distro"] == "ubuntu-16.04"
+    assert wheel["honest_tag"] == "manylinux_2_23_x86_64"
+
+
+def test_untestable_when_no_distro_can_judge(matrix_run: MatrixRun) -> None:
+    assert matrix_run.wheel("missing_dep")["lowest_working"] is None
+    assert matrix_run.wheel("missing_dep")["verdict"] in ("untestable", "honest")
+
+
+def test_exit_status_is_failure_when_a_wheel_over_claims(matrix_run: MatrixRun) -> None:
+    assert matrix_run.returncode == 1
+
+
+def test_summary_table_in_terminal(matrix_run: MatrixRun) -> None:
+    out = matrix_run.stdout
+    assert "manylinux" in out
+    assert "pm_glibc_new-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl  claims glibc 2.17" in out
+    assert "verdict: OVER-CLAIM" in out and "verdict: HONEST" in out and "verdict: UNDER-CLAIM" in out
+
+
+def test_junit_has_one_testcase_per_wheel_and_distro(matrix_run: MatrixRun) -> None:
+    names = {(tc.get("classname"), tc.get("name")) for tc in matrix_run.junit.iter("testcase")}
+    filename = wheelfactory.CASES["glibc_new"].filename
+    for distro in [*DISTROS, "verdict"]:
+        assert any(name == distro and filename.replace(".whl", "") in (cls or "") for cls, name in names), distro
+
+
+def test_nothing_left_on_the_engine(matrix_run: MatrixRun, engine: Any) -> None:
+    left = engine.client.containers.list(all=True, filters={"label": LABEL})
+    assert left == []
+
+
+def _json_shape(w: dict[str, Any]) -> None:
+    assert set(w) >= {"file", "claim", "verdict", "lowest_working", "distros"}
+    for d in w["distros"]:
+        assert set(d) >= {"name", "image", "libc_version", "outcome", "cause", "detail"}
+        assert d["outcome"] in ("ok", "fail", "skipped")
+
+
+def test_json_schema(matrix_run: MatrixRun) -> None:
+    assert matrix_run.document["schema"] == "pytest-manylinux/1"
+    for w in matrix_run.document["wheels"]:
+        _json_shape(w)
