@@ -72,16 +72,23 @@ class Engine:
         import docker.errors
 
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        client = None
         try:
             client = docker.from_env(timeout=API_TIMEOUT)
             client.ping()
         except (docker.errors.DockerException, OSError) as e:
+            if client is not None:
+                client.close()
             raise EngineError(
                 f"cannot reach the container engine at {where} ({e}). Start the Docker engine "
                 "(e.g. `dockerd &`) or point DOCKER_HOST at a running one, or use "
                 "--manylinux-static-only to judge wheels without containers."
             ) from e
         return cls(client)
+
+    def close(self) -> None:
+        """Close the connection (its sockets); the engine's objects are not touched."""
+        self.client.close()
 
     @property
     def labels(self) -> dict[str, str]:

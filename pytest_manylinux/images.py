@@ -27,6 +27,8 @@ from .errors import ImageError
 Progress = Callable[[str], None]
 
 DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
+# debootstrap's milestones, worth showing while a build takes its minute.
+_PROGRESS_LINES = ("I: Retrieving Release ", "I: Installing core packages", "I: Configuring", "I: Base system", "E:", "W:")
 
 
 @dataclass(frozen=True)
@@ -113,29 +115,20 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
         progress(f"building {distro.image} from the {recipe.suite} archive: {' '.join(argv)}")
         started = time.monotonic()
         log: list[str] = []
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            log.append(line)
-            if re.match(r"^[IWE]: (Retrieving|Validating|Checking|Extracting|Installing|Configuring|Base system)", line):
-                if line.startswith(("I: Base system", "I: Retrieving Release", "I: Installing core", "I: Configuring")) or line.startswith("E:"):
-                    progress(f"  {distro.name}: {line[3:]}")
-        if proc.wait() != 0:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.append(line.rstrip())
+                if line.startswith(_PROGRESS_LINES):
+                    progress(f"  {distro.name}: {line[3:].rstrip()}")
+        if proc.returncode != 0:
             tail = "\n".join(log[-15:])
             raise ImageError(f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}")
         progress(f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine")
-        tar = subprocess.Popen(["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        try:
-            changes = [
-                'CMD ["/bin/sh"]',
-                f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}",
-            ]
+        changes = ['CMD ["/bin/sh"]', f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}"]
+        with subprocess.Popen(["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE) as tar:
+            assert tar.stdout is not None
             image_id = engine.import_image(tar.stdout, distro.image, changes)
-        finally:
-            tar.stdout.close()
-            tar.wait()
         if tar.returncode != 0:
             raise ImageError(f"distro {distro.name!r}: archiving the debootstrap tree failed (tar exit {tar.returncode})")
         return image_id

@@ -90,7 +90,8 @@ class ManylinuxRun:
         except ManylinuxError as e:
             raise pytest.UsageError(str(e)) from e
         json_path = config.getoption("manylinux_json")
-        timeout = float(config.getoption("manylinux_timeout") or config.getini("manylinux_timeout") or 60)
+        option = config.getoption("manylinux_timeout")
+        timeout = float(option if option is not None else (config.getini("manylinux_timeout") or 60))
         if timeout <= 0:
             raise pytest.UsageError(f"--manylinux-timeout {timeout!r}: must be a positive number of seconds")
         jobs = config.getoption("manylinux_jobs") or int(config.getini("manylinux_jobs") or 0) or (os.cpu_count() or 2)
@@ -128,7 +129,9 @@ class ManylinuxRun:
             collector.wheel_path = path
             collector.claim = claim
             collector.error = error
-            items.extend(collector.collect())
+            # Through genitems, as pytest collects its own nodes: the collect report is sent, so the
+            # terminal counts these items and --collect-only shows them like any others.
+            items.extend(session.genitems(collector))
 
     # -- running ------------------------------------------------------------------------------
 
@@ -203,7 +206,11 @@ class ManylinuxRun:
         """Judge one wheel from this session's observations of it (every selected distro)."""
         from .verdict import judge
 
-        wheel = self.wheel_info(path)
+        try:
+            wheel = self.wheel_info(path)
+        except WheelError as e:
+            item.user_properties.append((PROPERTY, json.dumps({"error": {"file": path.name, "message": str(e)}})))
+            raise
         observations = []
         for other in item.session.items:
             if isinstance(other, DistroItem) and other.wheel_path == path:
@@ -263,6 +270,8 @@ class ManylinuxRun:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._matrix is not None:
             self._matrix.close()
+        if self._engine is not None:
+            self._engine.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
         if self.is_worker or self.json_path is None:

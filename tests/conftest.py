@@ -37,15 +37,17 @@ def wheels(wheel_dir: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Any:
+def engine() -> Iterator[Any]:
     """The real engine. Unreachable is a failure, never a skip: these tests prove nothing without it."""
     from pytest_manylinux.engine import Engine
     from pytest_manylinux.errors import EngineError
 
     try:
-        return Engine.connect()
+        engine = Engine.connect()
     except EngineError as e:
         pytest.fail(f"the engine tests need a running Docker engine (.ci/run starts one): {e}", pytrace=False)
+    yield engine
+    engine.close()
 
 
 @dataclass(frozen=True)

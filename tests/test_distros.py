@@ -1,0 +1,306 @@
+"""distros.py: the shipped matrix loads, minimal tables work, and every malformed file is named precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_manylinux.distros import (
+    DEFAULT_DISTROS_FILE,
+    BuildRecipe,
+    Distro,
+    family_of_image,
+    load_distros,
+    marker_name,
+    select,
+)
+from pytest_manylinux.errors import DistrosFileError, SelectionError
+from pytest_manylinux.tags import Libc
+
+DEFAULT_NAMES = [
+    "ubuntu-16.04",
+    "ubuntu-18.04",
+    "ubuntu-20.04",
+    "debian-11",
+    "ubuntu-22.04",
+    "debian-12",
+    "ubuntu-24.04",
+    "debian-13",
+]
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "distros.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- the shipped matrix -----------------------------------------------------------------------------
+
+
+def test_default_matrix_loads_oldest_first() -> None:
+    distros = load_distros()
+    assert [d.name for d in distros] == DEFAULT_NAMES
+    assert load_distros(DEFAULT_DISTROS_FILE) == distros
+
+
+def test_default_matrix_has_a_build_recipe_for_every_distro() -> None:
+    recipes = {d.name: d.build for d in load_distros()}
+    assert all(isinstance(r, BuildRecipe) for r in recipes.values())
+    assert {n: r.suite for n, r in recipes.items() if r} == {
+        "ubuntu-16.04": "xenial",
+        "ubuntu-18.04": "bionic",
+        "ubuntu-20.04": "focal",
+        "debian-11": "bullseye",
+        "ubuntu-22.04": "jammy",
+        "debian-12": "bookworm",
+        "ubuntu-24.04": "noble",
+        "debian-13": "trixie",
+    }
+    for name, recipe in recipes.items():
+        assert recipe is not None
+        assert recipe.include == ("python3",)
+        assert recipe.variant == "minbase"
+        # no Ubuntu keyring is packaged here: Ubuntu suites cannot be verified
+        assert recipe.check_gpg is name.startswith("debian-"), name
+    # debootstrap 1.0.128 predates noble: it is built with the shared Ubuntu script
+    assert recipes["ubuntu-24.04"] is not None and recipes["ubuntu-24.04"].script == "gutsy"
+    assert recipes["ubuntu-22.04"] is not None and recipes["ubuntu-22.04"].script is None
+
+
+def test_default_matrix_images_families_and_markers() -> None:
+    by_name = {d.name: d for d in load_distros()}
+    oldest = by_name["ubuntu-16.04"]
+    assert oldest.image == "pytest-manylinux/ubuntu:16.04"
+    assert oldest.family == "ubuntu"
+    assert oldest.libc is Libc.GLIBC
+    assert oldest.markers == ("ubuntu_16_04", "ubuntu", "glibc", "lts", "eol")
+    assert by_name["debian-13"].markers == ("debian_13", "debian", "glibc", "stable")
+    assert all(d.libc is Libc.GLIBC for d in by_name.values())
+
+
+# -- a minimal table ----------------------------------------------------------------------------------
+
+
+def test_table_with_only_an_image(tmp_path: Path) -> None:
+    path = _file(tmp_path, '[distro."ubuntu-22.04"]\nimage = "registry.example/ubuntu:22.04"\n')
+    (distro,) = load_distros(path)
+    assert distro == Distro(
+        name="ubuntu-22.04",
+        image="registry.example/ubuntu:22.04",
+        family="ubuntu",
+        libc=Libc.GLIBC,
+    )
+    assert distro.build is None
+    assert distro.pythons is None
+    assert distro.markers == ("ubuntu_22_04", "ubuntu", "glibc")
+
+
+def test_musl_family_is_guessed_from_the_image(tmp_path: Path) -> None:
+    (distro,) = load_distros(_file(tmp_path, '[distro.alpine]\nimage = "alpine:3.19"\n'))
+    assert distro.family == "alpine"
+    assert distro.libc is Libc.MUSL
+    assert distro.markers == ("alpine", "musl")
+
+
+def test_every_optional_key(tmp_path: Path) -> None:
+    text = """
+[distro.custom]
+image = "example/thing:1"
+family = "rhel"
+libc = "glibc"
+tags = ["lts", "vendor-x"]
+python = ["/opt/python/cp311-cp311/bin/python", "/usr/bin/python3"]
+notes = "anything"
+build = { debootstrap = "bookworm", script = "sid", mirror = "http://mirror.example/debian", check-gpg = false, include = ["python3", "libgomp1"], variant = "buildd" }
+"""
+    (distro,) = load_distros(_file(tmp_path, text))
+    assert distro.family == "rhel"
+    assert distro.tags == ("lts", "vendor-x")
+    assert distro.markers == ("custom", "rhel", "glibc", "lts", "vendor_x")
+    assert distro.pythons == ("/opt/python/cp311-cp311/bin/python", "/usr/bin/python3")
+    assert distro.notes == "anything"
+    assert distro.build == BuildRecipe(
+        suite="bookworm",
+        script="sid",
+        mirror="http://mirror.example/debian",
+        check_gpg=False,
+        include=("python3", "libgomp1"),
+        variant="buildd",
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "family"),
+    [
+        ("registry.example/ubuntu:22.04", "ubuntu"),
+        ("debian:12", "debian"),
+        ("localhost:5000/team/Debian:12", "debian"),
+        ("quay.io/pypa/manylinux2014_x86_64@sha256:" + "0" * 64, "manylinux2014_x86_64"),
+        ("alpine", "alpine"),
+    ],
+    ids=["registry", "bare", "registry-port", "digest", "no-tag"],
+)
+def test_family_of_image(image: str, family: str) -> None:
+    assert family_of_image(image) == family
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [("ubuntu-16.04", "ubuntu_16_04"), ("debian-13", "debian_13"), ("16.04", "_16_04"), ("lts", "lts")],
+    ids=["ubuntu", "debian", "leading-digit", "plain"],
+)
+def test_marker_name(text: str, marker: str) -> None:
+    assert marker_name(text) == marker
+    assert marker.isidentifier()
+
+
+# -- malformed files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        ('[distro.x]\nfamily = "debian"\n', "[distro.x]", "missing required key 'image'"),
+        ("[distro.x]\nimage = 3\n", "[distro.x].image", "expected a non-empty string, got 3"),
+        ('[distro.x]\nimage = "  "\n', "[distro.x].image", "expected a non-empty string"),
+        ('[distro.x]\nimage = "a:1"\nfamily = ["ubuntu"]\n', "[distro.x].family", "got ['ubuntu']"),
+        ('[distro.x]\nimage = "a:1"\nimgae = "b"\n', "[distro.x]", "unknown key(s) ['imgae']"),
+        ('[distro.x]\nimage = "a:1"\nlibc = "uclibc"\n', "[distro.x].libc", "got 'uclibc'"),
+        ('[distro.x]\nimage = "a:1"\ntags = 3\n', "[distro.x].tags", "expected a list of strings, got 3"),
+        ('[distro.x]\nimage = "a:1"\ntags = ["ok", 1]\n', "[distro.x].tags", "expected a list of strings"),
+        ('[distro.x]\nimage = "a:1"\npython = 3.11\n', "[distro.x].python", "got 3.11"),
+        ('[distro.x]\nimage = "a:1"\nnotes = 1\n', "[distro.x].notes", "got 1"),
+        ('[distro.x]\nimage = "a:1"\nbuild = "bookworm"\n', "[distro.x].build", "expected a table"),
+        ('[distro.x]\nimage = "a:1"\nbuild = { script = "gutsy" }\n', "[distro.x].build", "'debootstrap'"),
+        (
+            '[distro.x]\nimage = "a:1"\nbuild = { debootstrap = "bookworm", check-gpg = "no" }\n',
+            "[distro.x].build.check-gpg",
+            "expected true or false, got 'no'",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nbuild = { debootstrap = "bookworm", mirorr = "m" }\n',
+            "[distro.x].build",
+            "unknown key(s) ['mirorr']",
+        ),
+        ('[distro."bad name"]\nimage = "a:1"\n', "[distro.bad name]", "'bad name'"),
+        ("[distro]\nx = 1\n", "[distro.x]", "expected a table"),
+    ],
+    ids=[
+        "missing-image",
+        "image-not-string",
+        "image-blank",
+        "family-not-string",
+        "unknown-key",
+        "bad-libc",
+        "tags-not-list",
+        "tags-not-strings",
+        "python-not-list",
+        "notes-not-string",
+        "build-not-table",
+        "build-without-debootstrap",
+        "check-gpg-not-bool",
+        "build-unknown-key",
+        "bad-name",
+        "distro-not-table",
+    ],
+)
+def test_malformed_table_names_file_table_and_key(tmp_path: Path, text: str, where: str, says: str) -> None:
+    path = _file(tmp_path, text)
+    with pytest.raises(DistrosFileError) as excinfo:
+        load_distros(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: {where}: "), message
+    assert says in message
+
+
+def test_a_lone_string_is_a_one_item_list(tmp_path: Path) -> None:
+    text = '[distro.x]\nimage = "a:1"\ntags = "lts"\nbuild = { debootstrap = "bookworm", include = "python3-dev" }\n'
+    (distro,) = load_distros(_file(tmp_path, text))
+    assert distro.tags == ("lts",)
+    assert distro.build is not None and distro.build.include == ("python3-dev",)
+
+
+def test_build_without_debootstrap_suggests_a_suite(tmp_path: Path) -> None:
+    # The fix the message offers must itself be valid: debootstrap takes a suite such as "bookworm",
+    # not an image reference such as "debian:12".
+    path = _file(tmp_path, '[distro.x]\nimage = "a:1"\nbuild = { script = "gutsy" }\n')
+    with pytest.raises(DistrosFileError) as excinfo:
+        load_distros(path)
+    assert 'debootstrap = "debian:12"' not in str(excinfo.value)
+
+
+def test_bad_toml_names_the_file(tmp_path: Path) -> None:
+    path = _file(tmp_path, '[distro.x]\nimage = "unterminated\n')
+    with pytest.raises(DistrosFileError) as excinfo:
+        load_distros(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: not valid TOML: ")
+    assert "line 2" in message
+    assert excinfo.value.__cause__ is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "no [distro.NAME] tables"),
+        ("[distro]\n", "no [distro.NAME] tables"),
+        ('distro = "x"\n', "no [distro.NAME] tables"),
+        ('[distros.x]\nimage = "a:1"\n', "unknown table(s) ['distros']"),
+    ],
+    ids=["empty", "empty-distro", "distro-not-table", "misspelt-table"],
+)
+def test_file_without_distro_tables(tmp_path: Path, text: str, says: str) -> None:
+    path = _file(tmp_path, text)
+    with pytest.raises(DistrosFileError) as excinfo:
+        load_distros(path)
+    assert str(excinfo.value).startswith(f"{path}: top level: ")
+    assert says in str(excinfo.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(DistrosFileError, match="no such distros file") as excinfo:
+        load_distros(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "distros.toml"
+    path.write_bytes(b'[distro.x]\nimage = "\xff"\n')
+    with pytest.raises(DistrosFileError, match="cannot read the distros file") as excinfo:
+        load_distros(path)
+    assert str(path) in str(excinfo.value)
+
+
+# -- selecting ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patterns", "names"),
+    [
+        ([], DEFAULT_NAMES),
+        ([""], DEFAULT_NAMES),
+        (["debian-12"], ["debian-12"]),
+        (["ubuntu-*"], ["ubuntu-16.04", "ubuntu-18.04", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04"]),
+        (["debian-1[12]"], ["debian-11", "debian-12"]),
+        (["debian-13", "ubuntu-16.04", "debian-1?"], ["ubuntu-16.04", "debian-11", "debian-12", "debian-13"]),
+    ],
+    ids=["none", "empty-pattern", "exact", "star", "brackets", "several-in-matrix-order"],
+)
+def test_select_globs(patterns: list[str], names: list[str]) -> None:
+    assert [d.name for d in select(load_distros(), patterns)] == names
+
+
+def test_select_is_case_sensitive() -> None:
+    with pytest.raises(SelectionError):
+        select(load_distros(), ["Ubuntu-*"])
+
+
+def test_select_pattern_matching_nothing_names_it_and_the_known_distros() -> None:
+    with pytest.raises(SelectionError) as excinfo:
+        select(load_distros(), ["ubuntu-*", "fedora-*"])
+    message = str(excinfo.value)
+    assert "'fedora-*' matches no distro" in message
+    assert ", ".join(DEFAULT_NAMES) in message

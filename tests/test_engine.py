@@ -1,0 +1,65 @@
+"""The engine boundary against the real engine: isolation of containers, labels, cleanup, reaping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from pytest_manylinux.engine import LABEL, LABEL_PID, LABEL_SESSION, Engine, Limits
+
+pytestmark = pytest.mark.engine
+
+IMAGE = "pytest-manylinux/debian:12"
+
+
+def test_container_is_isolated_and_removed(engine: Any) -> None:
+    with engine.container(IMAGE, "debian-12", Limits(memory="512m", pids=64)) as c:
+        host = c.raw.attrs["HostConfig"]
+        assert host["NetworkMode"] == "none"
+        assert host["CapDrop"] == ["ALL"]
+        assert host["Memory"] == 512 * 1024 * 1024
+        assert host["PidsLimit"] == 64
+        assert host["Init"] is True
+        assert host["Binds"] in (None, [])
+        assert c.raw.attrs["Config"]["Labels"][LABEL_SESSION] == engine.session
+        # The checks' process is not PID 1 (the init is).
+        result = c.exec(["sh", "-c", "echo $$; cat /proc/1/comm"])
+        pid, init = result.stdout.split()
+        assert pid != "1" and init in ("docker-init", "tini")
+        assert c.exec(["id", "-un"], user="nobody").stdout.strip() == "nobody"
+        container_id = c.id
+    assert not engine.client.containers.list(all=True, filters={"id": container_id})
+
+
+def test_exec_timeout_kills_from_inside(engine: Any) -> None:
+    with engine.container(IMAGE, "debian-12") as c:
+        result = c.exec(["sleep", "30"], timeout=1)
+        assert result.exit_code == 137 and result.seconds < 10
+
+
+def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
+    # A container labelled by a process that no longer exists is a leftover of an interrupted run.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    other = Engine(engine.client)
+    labels = dict(other.labels, **{LABEL_PID: dead.stdout.strip()})
+    raw = engine.client.containers.run(IMAGE, ["sleep", "infinity"], detach=True, labels=labels, init=True)
+    try:
+        assert raw.id in [c.id for c in engine.leftovers()]
+        assert engine.reap() >= 1
+        assert not engine.client.containers.list(all=True, filters={"id": raw.id})
+    finally:
+        try:
+            raw.remove(force=True)
+        except Exception:
+            pass
+
+
+def test_live_sessions_are_not_reaped(engine: Any) -> None:
+    other = Engine(engine.client)  # same process, so alive: another session of this machine
+    with other.container(IMAGE, "debian-12") as c:
+        assert c.id not in [x.id for x in engine.leftovers()]
+    assert engine.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={other.session}"}) == []
+    assert LABEL

@@ -1,0 +1,347 @@
+"""Static analysis of whole wheels: predicted floors, vendored needs, problems, and agreement with auditwheel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+from test_elf import member_bytes, weaken
+
+from pytest_manylinux.elf import ElfFacts, VersionNeed, read_elf
+from pytest_manylinux.static import (
+    ProblemKind,
+    StaticReport,
+    analyze,
+    build_report,
+    format_report,
+    predict,
+)
+from pytest_manylinux.tags import Libc, LibcVersion, read_claim
+from pytest_manylinux.wheel import read_wheel
+
+_X86 = "x86_64"
+
+# case -> (predicted tag, the need that sets the glibc floor, the problems of its own claim)
+EXPECTED: dict[str, tuple[str | None, str | None, list[ProblemKind]]] = {
+    "honest": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
+    "glibc_new": ("manylinux_2_34_x86_64", "GLIBC_2.34", [ProblemKind.GLIBC]),
+    "cxx_new": ("manylinux_2_34_x86_64", None, [ProblemKind.SYMBOL_VERSION]),
+    "underclaim": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
+    "missing_lib": (None, None, [ProblemKind.LIBRARY]),
+    "undefined": ("manylinux_2_5_x86_64", None, []),
+    "vendored": ("manylinux_2_34_x86_64", "GLIBC_2.34", [ProblemKind.GLIBC]),
+    "executable": ("manylinux_2_34_x86_64", "GLIBC_2.34", [ProblemKind.GLIBC]),
+    "execstack": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", [ProblemKind.EXEC_STACK]),
+    "nonpolicy": (None, None, [ProblemKind.LIBRARY]),
+    "weak": ("manylinux_2_34_x86_64", "GLIBC_2.34", [ProblemKind.GLIBC]),
+    "pure": (None, None, []),
+    "linux_tag": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
+    "cp311": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
+    "aarch64": ("manylinux_2_17_aarch64", None, []),
+    "corrupt_elf": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", [ProblemKind.UNREADABLE]),
+}
+
+
+def report_of(wheel: Path) -> StaticReport:
+    return analyze(read_wheel(wheel))
+
+
+@pytest.mark.parametrize("case", list(EXPECTED), ids=list(EXPECTED))
+def test_factory_wheels(case: str, wheels: dict[str, Path]) -> None:
+    tag, floor, kinds = EXPECTED[case]
+    report = report_of(wheels[case])
+    assert report.predicted_tag == tag
+    assert (report.glibc_floor.version_name if report.glibc_floor else None) == floor
+    assert [p.kind for p in report.check()] == kinds
+    json.dumps(report.to_json())  # JSON-ready
+    assert report.wheel in format_report(report)
+
+
+def test_floor_names_file_and_symbol(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["glibc_new"])
+    floor = report.glibc_floor
+    assert floor is not None
+    assert (floor.version, floor.file, floor.symbol, floor.weak) == (
+        LibcVersion(2, 34),
+        "pm_glibc_new/_core.abi3.so",
+        "close_range",
+        False,
+    )
+    (problem,) = report.check()
+    assert "claims glibc 2.17" in problem.message
+    assert "pm_glibc_new/_core.abi3.so needs GLIBC_2.34 (close_range)" in problem.message
+    assert problem.file == "pm_glibc_new/_core.abi3.so"
+
+
+def test_libstdcxx_only_wheel(wheels: dict[str, Path]) -> None:
+    """Its glibc needs fit manylinux2014; its libstdc++ needs do not."""
+    report = report_of(wheels["cxx_new"])
+    cxx = report.libstdcxx
+    assert cxx.glibcxx is not None
+    assert (cxx.glibcxx.version_name, cxx.glibcxx.symbol, cxx.glibcxx.file) == (
+        "GLIBCXX_3.4.29",
+        "_ZSt8to_charsPcS_d",
+        "pm_cxx_new/_core.abi3.so",
+    )
+    assert cxx.gcc == "GCC 11"
+    assert cxx.policy == LibcVersion(2, 34)
+    (problem,) = report.check()
+    assert "GCC 11's libstdc++" in problem.message
+    assert "manylinux_2_17 allows up to GLIBCXX_3.4.19" in problem.message
+    assert "_ZSt8to_charsPcS_d" in format_report(report)
+
+
+def test_vendored_library_needs_count_but_its_name_does_not(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["vendored"])
+    (link,) = report.vendored
+    assert (link.file, link.library, link.provider, link.on_search_path) == (
+        "pm_vendored/_core.abi3.so",
+        "libpm_vendored.so.1",
+        "pm_vendored.libs/libpm_vendored.so.1",
+        True,
+    )
+    assert {lib.library for lib in report.system_libraries} == {"libc.so.6"}
+    assert not report.non_policy_libraries
+    assert report.glibc_floor is not None
+    assert report.glibc_floor.file == "pm_vendored.libs/libpm_vendored.so.1"
+
+
+def test_vendored_library_off_the_search_path_still_counts_as_shipped(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["vendored"])
+    moved = {
+        "pm_vendored/_core.abi3.so": "site/pm_vendored/_core.abi3.so",
+        "pm_vendored.libs/libpm_vendored.so.1": "site/elsewhere/libpm_vendored.so.1",
+    }
+    again = build_report(report.wheel, report.claim, report.files, install_paths=moved)
+    (link,) = again.vendored
+    assert not link.on_search_path
+    assert again.predicted_policy == LibcVersion(2, 34)
+
+
+def test_weak_only_need_is_left_out_of_the_floor(wheels: dict[str, Path]) -> None:
+    data = weaken(member_bytes(wheels["glibc_new"], "pm_glibc_new/_core.abi3.so"), "GLIBC_2.34")
+    facts = read_elf(__import__("io").BytesIO(data), "pkg/_core.so", len(data))
+    assert facts is not None
+    claim = read_claim("pkg-1.0-cp35-abi3-manylinux2014_x86_64.whl")
+    report = build_report("pkg-1.0-cp35-abi3-manylinux2014_x86_64.whl", claim, [facts])
+    assert report.glibc_floor is not None
+    assert report.glibc_floor.version_name == "GLIBC_2.2.5"
+    (weak,) = report.weak_needs
+    assert (weak.version_name, weak.symbol, weak.weak) == ("GLIBC_2.34", "close_range", True)
+    assert report.predicted_tag == "manylinux_2_5_x86_64"
+    assert report.check() == []
+    assert "weak, not counted" in format_report(report)
+
+
+def test_non_policy_library_is_named(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["nonpolicy"])
+    assert [(n.file, n.library) for n in report.non_policy_libraries] == [
+        ("pm_nonpolicy/_core.abi3.so", "libgomp.so.1")
+    ]
+    assert report.predicted_policy is None
+    assert report.symbol_policy == LibcVersion(2, 5)
+    assert "libgomp.so.1" in report.check()[0].message
+
+
+def test_executable_in_scripts_is_judged(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["executable"])
+    assert report.glibc_floor is not None
+    assert report.glibc_floor.file == "pm_executable-1.0.data/scripts/pm-tool"
+    assert report.glibc_floor.symbol == "__libc_start_main"
+
+
+def test_arch_mismatch_against_another_claim(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["aarch64"])
+    problems = report.check(read_claim("pm_aarch64-1.0-cp35-abi3-manylinux_2_17_x86_64.whl"))
+    assert [p.kind for p in problems] == [ProblemKind.ARCH]
+    assert "built for aarch64 but the wheel is tagged x86_64" in problems[0].message
+
+
+def test_compiled_files_in_a_pure_wheel(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["honest"])
+    problems = report.check(read_claim("pm_honest-1.0-py3-none-any.whl"))
+    assert [p.kind for p in problems] == [ProblemKind.PURE_WITH_ELF]
+
+
+def test_claim_below_every_policy_of_the_arch(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["aarch64"])
+    problems = report.check(read_claim("pm_aarch64-1.0-cp35-abi3-manylinux_2_12_aarch64.whl"))
+    assert [p.kind for p in problems] == [ProblemKind.NO_POLICY]
+    assert "manylinux_2_17_aarch64" in problems[0].message
+
+
+def _facts(
+    needs: dict[str, list[str]],
+    *,
+    needed: tuple[str, ...] | None = None,
+    path: str = "pkg/_core.so",
+    interpreter: str | None = None,
+) -> ElfFacts:
+    return ElfFacts(
+        path=path,
+        arch=_X86,
+        machine="EM_X86_64",
+        elf_class=64,
+        little_endian=True,
+        elf_type="ET_DYN",
+        is_executable=False,
+        interpreter=interpreter,
+        soname=None,
+        needed=needed if needed is not None else tuple(needs),
+        rpath=(),
+        runpath=(),
+        exec_stack=False,
+        version_needs=MappingProxyType(
+            {
+                lib: tuple(VersionNeed(v, symbols=("sym",)) for v in versions)
+                for lib, versions in needs.items()
+            }
+        ),
+    )
+
+
+def _report(tag: str, *facts: ElfFacts) -> StaticReport:
+    name = f"pkg-1.0-cp35-abi3-{tag}.whl"
+    return build_report(name, read_claim(name), facts)
+
+
+@pytest.mark.parametrize(
+    ("tag", "needs", "needed", "predicted", "kinds"),
+    [
+        ("manylinux_2_20_x86_64", {"libc.so.6": ["GLIBC_2.18"]}, None, "manylinux_2_24_x86_64", []),
+        ("manylinux_2_20_x86_64", {"libc.so.6": ["GLIBC_2.21"]}, None, "manylinux_2_24_x86_64", ["glibc"]),
+        ("manylinux2014_x86_64", {"libc.so.6": ["GLIBC_PRIVATE"]}, None, None, ["symbol-version"]),
+        (
+            "manylinux2014_x86_64",
+            {"libc.so.6": ["GLIBC_2.2.5"]},
+            ("libmvec.so.1", "libc.so.6"),
+            "manylinux_2_24_x86_64",
+            ["library"],
+        ),
+        (
+            "manylinux2014_x86_64",
+            {"libgcc_s.so.1": ["GCC_7.0.0"]},
+            None,
+            "manylinux_2_27_x86_64",
+            ["symbol-version"],
+        ),
+        ("manylinux2014_x86_64", {"libfoo.so.1": ["FOO_9"]}, ("libfoo.so.1",), None, ["library"]),
+        ("manylinux2014_x86_64", {"ld-linux-x86-64.so.2": ["GLIBC_2.3"]}, None, "manylinux_2_5_x86_64", []),
+    ],
+    ids=[
+        "between-policies-ok",
+        "between-policies-over",
+        "glibc-private",
+        "library-from-later-policy",
+        "libgcc-version",
+        "unknown-library",
+        "loader-is-not-a-library-need",
+    ],
+)
+def test_synthetic_needs(
+    tag: str,
+    needs: dict[str, list[str]],
+    needed: tuple[str, ...] | None,
+    predicted: str | None,
+    kinds: list[str],
+) -> None:
+    report = _report(tag, _facts(needs, needed=needed))
+    assert report.predicted_tag == predicted
+    assert [p.kind.value for p in report.check()] == kinds
+
+
+def test_musl_wheel() -> None:
+    musl = _facts({}, needed=("libc.musl-x86_64.so.1",), interpreter=None)
+    report = _report("musllinux_1_1_x86_64", musl)
+    assert report.libc is Libc.MUSL
+    assert report.predicted_tag == "musllinux_1_1_x86_64"
+    assert report.glibc_floor is None
+    assert report.check() == []
+    glibc_file = _facts({"libc.so.6": ["GLIBC_2.17"]}, path="pkg/_other.so")
+    mixed = _report("musllinux_1_1_x86_64", musl, glibc_file)
+    assert {p.kind for p in mixed.check()} == {ProblemKind.LIBC, ProblemKind.LIBRARY}
+
+
+def test_policy_blockers_explain_each_policy(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["glibc_new"])
+    policies = report.policies.for_arch(Libc.GLIBC, _X86)
+    by_name = {p.name: report.blockers(p) for p in policies}
+    assert [b.kind for b in by_name["manylinux_2_31"]] == [ProblemKind.GLIBC]
+    assert by_name["manylinux_2_34"] == []
+
+
+def test_predict_summarises_for_the_verdict(wheels: dict[str, Path]) -> None:
+    prediction = predict(read_wheel(wheels["glibc_new"]))
+    assert prediction.floor == LibcVersion(2, 34)
+    assert "close_range" in prediction.reason
+    assert prediction.problems == ()
+    library = predict(read_wheel(wheels["nonpolicy"]))
+    assert library.floor == LibcVersion(2, 5)
+    assert any("libgomp.so.1" in p for p in library.problems)
+
+
+def test_text_and_json_show_the_same_prediction(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["vendored"])
+    data = report.to_json()
+    assert data["predicted"]["tag"] == "manylinux_2_34_x86_64"
+    assert data["predicted"]["glibc_floor"]["symbol"] == "close_range"
+    assert data["vendored"][0]["provider"] == "pm_vendored.libs/libpm_vendored.so.1"
+    assert data["ok"] is False
+    text = format_report(report, verbose=True)
+    assert "manylinux_2_34_x86_64" in text
+    assert "RUNPATH $ORIGIN/../pm_vendored.libs" in text
+    assert "libpm_vendored.so.1 (in wheel)" in text
+
+
+# -- agreement with auditwheel's symbol-version policy ------------------------------------------------
+
+AGREEMENT = [
+    "honest",
+    "glibc_new",
+    "cxx_new",
+    "vendored",
+    "executable",
+    "weak",
+    "nonpolicy",
+    "missing_lib",
+    "execstack",
+    "cp311",
+    "aarch64",
+    "undefined",
+]
+
+
+@pytest.mark.parametrize("case", AGREEMENT, ids=AGREEMENT)
+def test_symbol_policy_agrees_with_auditwheel(case: str, wheels: dict[str, Path]) -> None:
+    auditwheel = shutil.which("auditwheel")
+    if auditwheel is None:
+        pytest.skip("auditwheel is not installed (pip install 'pytest-manylinux[bench]')")
+    done = subprocess.run(
+        [auditwheel, "show", "--json", str(wheels[case])],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+    report = report_of(wheels[case])
+    assert report.symbol_policy is not None
+    assert (
+        theirs["sym_tag"]
+        == f"manylinux_{report.symbol_policy.major}_{report.symbol_policy.minor}_{report.arch}"
+    )
+    if not theirs["external_libs"] and not report.non_policy_libraries:
+        assert theirs["overall_tag"] == report.predicted_tag
+
+
+def test_replace_keeps_report_frozen(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["honest"])
+    with pytest.raises(AttributeError):
+        report.arch = "aarch64"  # type: ignore[misc]
+    assert replace(report, arch="aarch64").arch == "aarch64"
