@@ -1,7 +1,8 @@
-"""The ``pytest-manylinux`` command line: one function per subcommand, none needing a container engine.
+"""The ``pytest-manylinux`` command line: one function per subcommand.
 
-``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor. A new subcommand is
-one function in :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
+``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor (no engine needed);
+``images`` finds, pulls or builds the matrix's images. A new subcommand is one function in
+:data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
 """
 
 from __future__ import annotations
@@ -87,9 +88,44 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+def _images(parser: argparse.ArgumentParser) -> Runner:
+    """Find, pull or build every image of the distro matrix (needs the engine; builds need root)."""
+    parser.add_argument("--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)")
+    parser.add_argument("--distro", action="append", default=[], metavar="NAME_OR_GLOB", help="only these distros")
+
+    def run(args: argparse.Namespace) -> int:
+        from .distros import load_distros, select
+        from .engine import Engine
+        from .errors import ManylinuxError
+        from .images import ensure_image
+
+        try:
+            distros = select(load_distros(args.distros_file), args.distro)
+            engine = Engine.connect()
+        except ManylinuxError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        failed = 0
+        try:
+            for distro in distros:
+                try:
+                    source = ensure_image(engine, distro, lambda line: print(line, flush=True))
+                except ManylinuxError as e:
+                    print(f"{distro.name}: {e}", file=sys.stderr)
+                    failed += 1
+                    continue
+                print(f"{distro.name:<14} {distro.image:<34} {source.how:<7} {source.seconds:6.1f}s", flush=True)
+        finally:
+            engine.close()
+        return 1 if failed else EXIT_OK
+
+    return run
+
+
 #: Every subcommand, by name.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "inspect": _inspect,
+    "images": _images,
 }
 
 

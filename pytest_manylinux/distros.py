@@ -101,10 +101,14 @@ def _fail(path: Path, where: str, message: str) -> DistrosFileError:
     return DistrosFileError(f"{path}: {where}: {message}")
 
 
+_EXAMPLES = {"image": "debian:12", "debootstrap": "bookworm"}
+
+
 def _string(path: Path, where: str, table: dict[str, Any], key: str, required: bool = False) -> str | None:
     if key not in table:
         if required:
-            raise _fail(path, where, f"missing required key {key!r} (e.g. {key} = \"debian:12\")")
+            example = _EXAMPLES.get(key, "...")
+            raise _fail(path, where, f"missing required key {key!r} (e.g. {key} = \"{example}\")")
         return None
     value = table[key]
     if not isinstance(value, str) or not value.strip():

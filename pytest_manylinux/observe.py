@@ -377,9 +377,13 @@ def _decisive(findings: Iterable[Finding]) -> Finding | None:
 
 
 def _relative(document: Any, root: str) -> Any:
-    """The probe's document with container paths of the wheel shown relative to the wheel."""
+    """The probe's document with container paths of the wheel shown relative to the wheel.
+
+    Library files (purelib/platlib) are laid out under ``site/``: they are named as in the wheel.
+    """
     if isinstance(document, str):
-        return document.replace(root.rstrip("/") + "/site/", "").replace(root.rstrip("/") + "/", "")
+        text = document.replace(root.rstrip("/") + "/site/", "").replace(root.rstrip("/") + "/", "")
+        return text[len("site/"):] if text.startswith("site/") else text
     if isinstance(document, list):
         return [_relative(x, root) for x in document]
     if isinstance(document, dict):

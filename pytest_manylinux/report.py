@@ -94,7 +94,12 @@ class Results:
         schema = document.get("schema")
         if schema != SCHEMA:
             raise ResultsError(f"{source}: schema {schema!r} is not {SCHEMA!r}; was it written by pytest-manylinux?")
-        for entry in document.get("unreadable", []):
+        unreadable = document.get("unreadable", [])
+        if not isinstance(unreadable, list):
+            raise ResultsError(f"{source}: 'unreadable' must be a list, got {type(unreadable).__name__}")
+        for i, entry in enumerate(unreadable):
+            if not isinstance(entry, dict) or not isinstance(entry.get("errors", []), list):
+                raise ResultsError(f"{source}: unreadable[{i}] must be {{'file': ..., 'errors': [...]}}, got {entry!r}")
             for error in entry.get("errors", []):
                 self.add_unreadable(str(entry.get("file")), str(error))
         for i, wheel in enumerate(document["wheels"]):
@@ -104,12 +109,16 @@ class Results:
                 self.add_wheel(sha256, file)
                 for distro in wheel.get("distros", []):
                     self.add(sha256, file, Observation.from_json(distro))
-                predicted = (wheel.get("predicted") or None)
+                predicted = wheel.get("predicted") or None
+                if predicted is not None and not isinstance(predicted, dict):
+                    raise TypeError(f"'predicted' must be an object, got {predicted!r}")
                 if predicted:
                     self.add_prediction(sha256, file, prediction_from_json(predicted))
+                if not isinstance(wheel.get("errors", []), list):
+                    raise TypeError("'errors' must be a list")
                 for error in wheel.get("errors", []):
                     self.add_error(sha256, file, str(error))
-            except (KeyError, TypeError, ValueError) as e:
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise ResultsError(f"{source}: wheels[{i}] is malformed ({type(e).__name__}: {e})") from e
 
 

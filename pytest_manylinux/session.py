@@ -196,10 +196,8 @@ class ManylinuxRun:
         return self._matrix.observation(wheel, distro)
 
     def prediction(self, wheel: WheelInfo) -> Prediction | None:
-        try:  # TEMPORARY until static.py lands
-            from .static import predict
-        except ImportError:
-            return None
+        from .static import predict
+
         return predict(wheel)
 
     def verdict(self, path: Path, item: VerdictItem) -> Verdict:

@@ -609,14 +609,11 @@ def _check(report: StaticReport, claim: Claim) -> list[Problem]:
             )
         return problems
     if claim.arch is not None:
-        for m in report.arch_mismatches:
-            problems.append(
-                Problem(
-                    ProblemKind.ARCH,
-                    f"{m.file} is built for {m.arch or m.machine} but the wheel is tagged {claim.arch}",
-                    m.file,
-                )
-            )
+        for f in report.files:
+            if f.arch != claim.arch:
+                built_for = f.arch or f.machine
+                message = f"{f.path} is built for {built_for} but the wheel is tagged {claim.arch}"
+                problems.append(Problem(ProblemKind.ARCH, message, f.path))
     if (
         claim.kind not in (ClaimKind.MANYLINUX, ClaimKind.MUSLLINUX)
         or claim.floor is None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .observe import Cause, Observation, Outcome
-from .tags import Claim, Libc, LibcVersion, honest_tag
+from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
 
 
 class Kind(str, enum.Enum):
@@ -150,7 +150,8 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
                     f"({libc.value} {o.libc_version}): {o.cause.value if o.cause else 'failure'}: {o.detail}"
                 )
 
-    honest = _honest_floor(ok, failed, predicted)
+    # A pure wheel needs no platform tag at all; a linux_* one is told which tag would be true.
+    honest = None if claim.kind is ClaimKind.PURE else _honest_floor(ok, failed, predicted)
     arch = claim.arch or "x86_64"
     tag = honest_tag(libc, honest, arch) if honest is not None else None
     uncovered = _uncovered(claim, tested)
@@ -220,7 +221,8 @@ def _honest_floor(
 def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verdict:
     claim = verdict.claim
     low = verdict.lowest_working
-    works = f"lowest working: {low.distro} ({claim.libc.value if claim.libc else 'libc'} {low.libc_version})" if low else "works on no distro of the matrix"
+    family = (claim.libc or low.libc).value if (claim.libc or (low and low.libc)) else "libc"  # type: ignore[union-attr]
+    works = f"lowest working: {low.distro} ({family} {low.libc_version})" if low else "works on no distro of the matrix"
     parts = []
     if verdict.kind is Kind.OVER_CLAIM:
         if verdict.failing:
@@ -237,7 +239,8 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
                 f"{verdict.prediction.reason}; the matrix does not cover {verdict.uncovered}"
             )
     elif verdict.kind is Kind.UNDER_CLAIM:
-        parts.append(f"UNDER-CLAIM: {claim.platform.tag} promises {claim.floor} but it also works below it")
+        family = claim.libc.value if claim.libc else "libc"
+        parts.append(f"UNDER-CLAIM: {claim.platform.tag} promises {family} {claim.floor} but it also works below it")
     elif verdict.kind is Kind.HONEST:
         parts.append(f"HONEST: {claim.platform.tag} holds")
     elif verdict.kind is Kind.NO_CLAIM:

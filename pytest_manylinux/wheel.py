@@ -207,6 +207,10 @@ def _module_of(scheme_path: str) -> tuple[str, bool] | None:
             return (".".join(packages), False) if packages else None
         return ".".join(packages + [stem]), False
     match = _EXTENSION_RE.match(filename)
+    if match and filename.startswith("lib") and filename.count(".") == 1:
+        # libfoo.so beside a package's modules (torch/lib/libc10.so) is a shared library the
+        # extensions link, not a module: CPython would refuse to import it (no PyInit_libfoo).
+        return None
     if match:
         if match["name"] == "__init__":  # a compiled package (mypyc, Cython): the package itself
             return (".".join(packages), True) if packages else None

@@ -65,8 +65,10 @@ def test_default_matrix_has_a_build_recipe_for_every_distro() -> None:
         # no Ubuntu keyring is packaged here: Ubuntu suites cannot be verified
         assert recipe.check_gpg is name.startswith("debian-"), name
     # debootstrap 1.0.128 predates noble: it is built with the shared Ubuntu script
-    assert recipes["ubuntu-24.04"] is not None and recipes["ubuntu-24.04"].script == "gutsy"
-    assert recipes["ubuntu-22.04"] is not None and recipes["ubuntu-22.04"].script is None
+    assert recipes["ubuntu-24.04"] is not None
+    assert recipes["ubuntu-24.04"].script == "gutsy"
+    assert recipes["ubuntu-22.04"] is not None
+    assert recipes["ubuntu-22.04"].script is None
 
 
 def test_default_matrix_images_families_and_markers() -> None:
@@ -113,7 +115,13 @@ libc = "glibc"
 tags = ["lts", "vendor-x"]
 python = ["/opt/python/cp311-cp311/bin/python", "/usr/bin/python3"]
 notes = "anything"
-build = { debootstrap = "bookworm", script = "sid", mirror = "http://mirror.example/debian", check-gpg = false, include = ["python3", "libgomp1"], variant = "buildd" }
+[distro.custom.build]
+debootstrap = "bookworm"
+script = "sid"
+mirror = "http://mirror.example/debian"
+check-gpg = false
+include = ["python3", "libgomp1"]
+variant = "buildd"
 """
     (distro,) = load_distros(_file(tmp_path, text))
     assert distro.family == "rhel"
@@ -216,10 +224,14 @@ def test_malformed_table_names_file_table_and_key(tmp_path: Path, text: str, whe
 
 
 def test_a_lone_string_is_a_one_item_list(tmp_path: Path) -> None:
-    text = '[distro.x]\nimage = "a:1"\ntags = "lts"\nbuild = { debootstrap = "bookworm", include = "python3-dev" }\n'
+    text = (
+        '[distro.x]\nimage = "a:1"\ntags = "lts"\n'
+        'build = { debootstrap = "bookworm", include = "python3-dev" }\n'
+    )
     (distro,) = load_distros(_file(tmp_path, text))
     assert distro.tags == ("lts",)
-    assert distro.build is not None and distro.build.include == ("python3-dev",)
+    assert distro.build is not None
+    assert distro.build.include == ("python3-dev",)
 
 
 def test_build_without_debootstrap_suggests_a_suite(tmp_path: Path) -> None:

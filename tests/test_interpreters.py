@@ -49,7 +49,9 @@ def test_cp311_wheel_loads_only_on_311(distro: str) -> None:
     else:
         assert chosen is None
         short = f"cpython-{python.version[0]}.{python.version[1]}"
-        assert reason == f"no interpreter here can load cp311-cp311: /usr/bin/python3 is {short} ({python.abi})"
+        assert (
+            reason == f"no interpreter here can load cp311-cp311: /usr/bin/python3 is {short} ({python.abi})"
+        )
 
 
 @pytest.mark.parametrize(

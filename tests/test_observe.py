@@ -38,7 +38,8 @@ _CXX_STRING_REPLACE = "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE10_M
     ("line", "cause", "headline"),
     [
         (
-            "./liba.so: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found (required by ./liba.so)",
+            "./liba.so: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found "
+            "(required by ./liba.so)",
             Cause.GLIBC,
             "libc.so.6 lacks GLIBC_2.34 (needed by ./liba.so)",
         ),
@@ -60,7 +61,8 @@ _CXX_STRING_REPLACE = "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE10_M
             "libstdc++.so.6 lacks CXXABI_1.3.13 (needed by /x/_core.abi3.so)",
         ),
         (
-            "/lib/x86_64-linux-gnu/libgcc_s.so.1: version `GCC_7.0.0' not found (required by /x/_core.abi3.so)",
+            "/lib/x86_64-linux-gnu/libgcc_s.so.1: version `GCC_7.0.0' not found "
+            "(required by /x/_core.abi3.so)",
             Cause.CXX_ABI,
             "libgcc_s.so.1 lacks GCC_7.0.0 (needed by /x/_core.abi3.so)",
         ),
@@ -77,17 +79,26 @@ _CXX_STRING_REPLACE = "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE10_M
             "libgomp.so.1 not found",
         ),
         (
-            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3: version `OPENSSL_3.2.0' not found (required by /x/a.so)",
+            "/usr/lib/x86_64-linux-gnu/libcrypto.so.3: version `OPENSSL_3.2.0' not found "
+            "(required by /x/a.so)",
             Cause.MISSING_LIBRARY,
             "libcrypto.so.3 lacks OPENSSL_3.2.0 (needed by /x/a.so)",
         ),
-        ("undefined symbol: pm_nowhere\t(./liba.so)", Cause.UNDEFINED_SYMBOL, "undefined symbol pm_nowhere in ./liba.so"),
+        (
+            "undefined symbol: pm_nowhere\t(./liba.so)",
+            Cause.UNDEFINED_SYMBOL,
+            "undefined symbol pm_nowhere in ./liba.so",
+        ),
         (
             "/x/_core.abi3.so: undefined symbol: pm_nowhere_defined",
             Cause.UNDEFINED_SYMBOL,
             "undefined symbol pm_nowhere_defined",
         ),
-        (f"undefined symbol: {_CXX_STRING_REPLACE}", Cause.CXX_ABI, f"undefined symbol {_CXX_STRING_REPLACE}"),
+        (
+            f"undefined symbol: {_CXX_STRING_REPLACE}",
+            Cause.CXX_ABI,
+            f"undefined symbol {_CXX_STRING_REPLACE}",
+        ),
         (
             "/x/_core.abi3.so: cannot enable executable stack as shared object requires: Invalid argument",
             Cause.ERROR,
@@ -135,7 +146,11 @@ def test_classify_load_keeps_unrecognized_lines_as_errors() -> None:
     findings = classify_load(load)
     assert findings == [
         Finding(
-            "load", "pm_x/_core.abi3.so", Cause.MISSING_LIBRARY, "libabsent.so.1 not found", "libabsent.so.1 => not found"
+            "load",
+            "pm_x/_core.abi3.so",
+            Cause.MISSING_LIBRARY,
+            "libabsent.so.1 not found",
+            "libabsent.so.1 => not found",
         ),
         Finding(
             "load",
@@ -175,16 +190,24 @@ def test_classify_import_ok_is_no_finding() -> None:
 
 
 def test_classify_import_timeout() -> None:
-    result = _failed("pm_x._core", "timeout", "import did not finish within 30 seconds", stderr="Thread 0x...")
+    result = _failed(
+        "pm_x._core", "timeout", "import did not finish within 30 seconds", stderr="Thread 0x..."
+    )
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding == Finding(
-        "import", "pm_x._core", Cause.TIMEOUT, "import pm_x._core: import did not finish within 30 seconds", "Thread 0x..."
+        "import",
+        "pm_x._core",
+        Cause.TIMEOUT,
+        "import pm_x._core: import did not finish within 30 seconds",
+        "Thread 0x...",
     )
 
 
 @pytest.mark.parametrize("signal", ["SIGABRT", "SIGSEGV"], ids=["abort", "segv"])
 def test_classify_import_signal_is_a_crash_named_by_its_signal(signal: str) -> None:
-    result = _failed("pm_x", "signal", f"killed by {signal}", signal=signal, stderr="Fatal Python error: Aborted")
+    result = _failed(
+        "pm_x", "signal", f"killed by {signal}", signal=signal, stderr="Fatal Python error: Aborted"
+    )
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
     assert finding.cause is Cause.CRASH
@@ -217,7 +240,8 @@ def test_python35_import_error_of_a_dependency_is_a_missing_dependency() -> None
     # Python 3.5 has no ModuleNotFoundError; the ImportError carries the name all the same.
     result = _failed("pm_x", "ImportError", "No module named 'numpy'", missing="numpy")
     finding = classify_import(result, _WHEEL_MODULES)
-    assert finding is not None and finding.cause is Cause.MISSING_DEPENDENCY
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_DEPENDENCY
 
 
 @pytest.mark.parametrize("missing", ["pm_x._core", "pm_x"], ids=["submodule", "package"])
@@ -236,7 +260,9 @@ def test_chained_missing_dependency_found_in_the_traceback() -> None:
         "Traceback (most recent call last):\n"
         "ImportError: initialization failed\n"
     )
-    result = _failed("pm_x._core", "ImportError", "initialization failed", missing="pm_x._core", traceback=traceback)
+    result = _failed(
+        "pm_x._core", "ImportError", "initialization failed", missing="pm_x._core", traceback=traceback
+    )
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
     assert finding.cause is Cause.MISSING_DEPENDENCY
@@ -245,10 +271,13 @@ def test_chained_missing_dependency_found_in_the_traceback() -> None:
 
 
 def test_chained_error_naming_a_module_of_the_wheel_is_an_error() -> None:
-    traceback = "ModuleNotFoundError: No module named 'pm_x._helpers'\n...\nImportError: initialization failed\n"
+    traceback = (
+        "ModuleNotFoundError: No module named 'pm_x._helpers'\n...\nImportError: initialization failed\n"
+    )
     result = _failed("pm_x._core", "ImportError", "initialization failed", traceback=traceback)
     finding = classify_import(result, _WHEEL_MODULES)
-    assert finding is not None and finding.cause is Cause.ERROR
+    assert finding is not None
+    assert finding.cause is Cause.ERROR
 
 
 def test_syntax_error_is_an_error() -> None:
@@ -269,7 +298,10 @@ def test_import_error_carrying_a_loader_message_is_classified_by_it() -> None:
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
     assert finding.cause is Cause.GLIBC
-    assert finding.evidence == "import pm_x._core: libc.so.6 lacks GLIBC_2.34 (needed by /w/site/pm_x/_core.abi3.so)"
+    assert (
+        finding.evidence
+        == "import pm_x._core: libc.so.6 lacks GLIBC_2.34 (needed by /w/site/pm_x/_core.abi3.so)"
+    )
     assert finding.detail == f"ImportError: {message}\ntb"
 
 
@@ -288,7 +320,9 @@ _PYTHON = Interpreter("/usr/bin/python3", (3, 8, 10), abi="cp38")
 
 
 def _observe(document: dict[str, Any], modules: tuple[str, ...] = _WHEEL_MODULES) -> Observation:
-    return observation_from_check("ubuntu-20.04", "img:20.04", _FACTS, document, modules, _PYTHON, 1.5, root=_ROOT)
+    return observation_from_check(
+        "ubuntu-20.04", "img:20.04", _FACTS, document, modules, _PYTHON, 1.5, root=_ROOT
+    )
 
 
 def test_all_ok_is_ok() -> None:
@@ -336,7 +370,10 @@ def test_glibc_beats_undefined_symbol_when_a_missing_version_causes_both() -> No
     assert observation.outcome is Outcome.FAIL
     assert observation.cause is Cause.GLIBC
     # the import finding speaks first among equals; the rest are counted
-    assert observation.detail == "import pm_x._core: libc.so.6 lacks GLIBC_2.34 (needed by pm_x.libs/libpm_vendored.so.1) (+2 more)"
+    assert (
+        observation.detail
+        == "import pm_x._core: libc.so.6 lacks GLIBC_2.34 (needed by pm_x.libs/libpm_vendored.so.1) (+2 more)"
+    )
     assert [f.cause for f in observation.findings] == [Cause.UNDEFINED_SYMBOL, Cause.GLIBC, Cause.GLIBC]
 
 
@@ -377,8 +414,10 @@ def test_container_paths_are_shown_wheel_relative() -> None:
         "loads": [
             {
                 "path": f"{_ROOT}/site/pm_x/_core.abi3.so",
-                "lines": [f"{_ROOT}/site/pm_x/_core.abi3.so: cannot enable executable stack as shared object "
-                          "requires: Invalid argument"],
+                "lines": [
+                    f"{_ROOT}/site/pm_x/_core.abi3.so: cannot enable executable stack as shared object "
+                    "requires: Invalid argument"
+                ],
             },
             {"path": f"{_ROOT}/bin/pm-tool", "kind": "executable", "lines": [], "static": True},
         ],
@@ -402,7 +441,10 @@ def test_load_paths_from_the_plan_are_shown_wheel_relative() -> None:
             {
                 "path": "site/pm_x/_core.abi3.so",
                 "kind": "extension",
-                "lines": [f"{core}: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found (required by {core})"],
+                "lines": [
+                    f"{core}: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found "
+                    f"(required by {core})"
+                ],
                 "static": False,
             }
         ],
@@ -422,7 +464,9 @@ def test_crash_of_one_module_fails_the_distro() -> None:
 
 
 def test_skipped_observation_carries_the_facts() -> None:
-    observation = skipped("ubuntu-16.04", "img:16.04", Cause.PYTHON, "no interpreter here can load cp311", _FACTS)
+    observation = skipped(
+        "ubuntu-16.04", "img:16.04", Cause.PYTHON, "no interpreter here can load cp311", _FACTS
+    )
     assert observation.outcome is Outcome.SKIPPED
     assert observation.cause is Cause.PYTHON
     assert observation.libc_version == LibcVersion(2, 31)
@@ -433,7 +477,7 @@ def test_skipped_observation_carries_the_facts() -> None:
 
 
 def test_parse_probe_output_reads_the_document_after_the_last_marker() -> None:
-    stdout = f"noise\n{MARKER}\n{{\"old\": 1}}\nmore noise\n{MARKER}\n{{\"libc\": \"glibc\"}}\ntrailing\n"
+    stdout = f'noise\n{MARKER}\n{{"old": 1}}\nmore noise\n{MARKER}\n{{"libc": "glibc"}}\ntrailing\n'
     assert parse_probe_output(stdout, "ubuntu-16.04") == {"libc": "glibc"}
 
 
@@ -466,12 +510,25 @@ def test_facts_from_json() -> None:
         "libc_version": "2.23",
         "loader": "/lib64/ld-linux-x86-64.so.2",
         "machine": "x86_64",
-        "libstdcxx": {"path": "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.21", "glibcxx": "3.4.21", "cxxabi": "1.3.9"},
+        "libstdcxx": {
+            "path": "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.21",
+            "glibcxx": "3.4.21",
+            "cxxabi": "1.3.9",
+        },
         "interpreters": [
-            {"path": "/usr/bin/python3", "version": [3, 5, 2], "implementation": "cpython",
-             "soabi": "cpython-35m-x86_64-linux-gnu", "ctypes": True},
-            {"path": "/opt/python/cp313-cp313t/bin/python", "version": [3, 13, 1, "final", 0],
-             "soabi": "cpython-313t-x86_64-linux-gnu", "ctypes": False},
+            {
+                "path": "/usr/bin/python3",
+                "version": [3, 5, 2],
+                "implementation": "cpython",
+                "soabi": "cpython-35m-x86_64-linux-gnu",
+                "ctypes": True,
+            },
+            {
+                "path": "/opt/python/cp313-cp313t/bin/python",
+                "version": [3, 13, 1, "final", 0],
+                "soabi": "cpython-313t-x86_64-linux-gnu",
+                "ctypes": False,
+            },
             {"path": "/usr/local/bin/python3.9", "version": [3, 9, 2], "soabi": ""},
             {"path": "/usr/bin/python3.4", "error": "Segmentation fault"},
         ],
@@ -517,7 +574,9 @@ def test_observation_json_round_trip() -> None:
         libc=Libc.GLIBC,
         libc_version=LibcVersion(2, 23),
         findings=(
-            Finding("import", "pm_x._core", Cause.GLIBC, "import pm_x._core: libc.so.6 lacks GLIBC_2.34", "tb"),
+            Finding(
+                "import", "pm_x._core", Cause.GLIBC, "import pm_x._core: libc.so.6 lacks GLIBC_2.34", "tb"
+            ),
             Finding("load", "pm_x/_core.abi3.so", Cause.UNDEFINED_SYMBOL, "undefined symbol close_range"),
         ),
         interpreter="/usr/bin/python3 (3.5.2, distro)",

@@ -174,7 +174,8 @@ def test_over_claim_names_lowest_working_and_honest_tag(matrix_run: MatrixRun) -
 def test_under_claim_implies_a_lower_tag(matrix_run: MatrixRun) -> None:
     wheel = matrix_run.wheel("underclaim")
     assert wheel["lowest_working"]["distro"] == "ubuntu-16.04"
-    assert wheel["honest_tag"] == "manylinux_2_23_x86_64"
+    # Observed down to 2.23, and static analysis finds only GLIBC_2.2.5: the x86_64 floor, manylinux_2_5.
+    assert wheel["honest_tag"] == "manylinux_2_5_x86_64"
 
 
 def test_untestable_when_no_distro_can_judge(matrix_run: MatrixRun) -> None:

@@ -1,4 +1,4 @@
-"""Static analysis of whole wheels: predicted floors, vendored needs, problems, and agreement with auditwheel."""
+"""Static analysis of whole wheels: predicted floors, vendored needs, problems, agreement with auditwheel."""
 
 from __future__ import annotations
 
@@ -331,12 +331,15 @@ def test_symbol_policy_agrees_with_auditwheel(case: str, wheels: dict[str, Path]
     assert done.returncode == 0, done.stderr
     theirs = json.loads(done.stdout)
     report = report_of(wheels[case])
+    assert set(theirs["external_libs"]) == {n.library for n in report.non_policy_libraries}
+    if any(path is not None for path in theirs["external_libs"].values()):
+        # auditwheel found the library on this host and counts the versions *it* needs, as they would
+        # come with it when grafted; we never look at the host, so there is nothing to compare.
+        return
     assert report.symbol_policy is not None
-    assert (
-        theirs["sym_tag"]
-        == f"manylinux_{report.symbol_policy.major}_{report.symbol_policy.minor}_{report.arch}"
-    )
-    if not theirs["external_libs"] and not report.non_policy_libraries:
+    symbol_tag = f"manylinux_{report.symbol_policy.major}_{report.symbol_policy.minor}_{report.arch}"
+    assert theirs["sym_tag"] == symbol_tag
+    if not theirs["external_libs"]:
         assert theirs["overall_tag"] == report.predicted_tag
 
 

@@ -38,7 +38,13 @@ def test_perennial_tag_is_a_floor(
     platform: str, kind: ClaimKind, libc: Libc, version: LibcVersion, arch: str
 ) -> None:
     claim = parse_platform(platform)
-    assert (claim.tag, claim.kind, claim.libc, claim.version, claim.arch) == (platform, kind, libc, version, arch)
+    assert (claim.tag, claim.kind, claim.libc, claim.version, claim.arch) == (
+        platform,
+        kind,
+        libc,
+        version,
+        arch,
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,7 +106,9 @@ def test_tags_without_floor(platform: str, kind: ClaimKind, arch: str | None) ->
     ],
     ids=["2014+2.17+2.28", "2.28+2.17", "numeric-not-lexical", "manylinux1+2010", "alias-equals-perennial"],
 )
-def test_compressed_tag_set_claims_the_lowest_floor(platform: str, floor: LibcVersion, tag: str | None) -> None:
+def test_compressed_tag_set_claims_the_lowest_floor(
+    platform: str, floor: LibcVersion, tag: str | None
+) -> None:
     claim = read_claim(_wheel(platform))
     assert claim.kind is ClaimKind.MANYLINUX
     assert claim.floor == floor
@@ -163,7 +171,9 @@ def test_pure_wheel_makes_no_claim_and_says_so() -> None:
     assert claim.floor is None
     assert claim.arch is None
     assert claim.interpreters == frozenset({("py3", "none")})
-    assert claim.describe() == "pm_demo-1.0-py3-none-any.whl is a pure wheel (any): it makes no platform claim"
+    assert (
+        claim.describe() == "pm_demo-1.0-py3-none-any.whl is a pure wheel (any): it makes no platform claim"
+    )
 
 
 def test_non_linux_wheel_is_other() -> None:
@@ -229,7 +239,13 @@ def test_honest_tag_is_perennial(libc: Libc, version: LibcVersion, arch: str, ta
 
 
 def test_libc_versions_order_numerically() -> None:
-    versions = [LibcVersion(2, 17), LibcVersion(2, 5), LibcVersion(2, 10), LibcVersion(2, 9), LibcVersion(1, 2)]
+    versions = [
+        LibcVersion(2, 17),
+        LibcVersion(2, 5),
+        LibcVersion(2, 10),
+        LibcVersion(2, 9),
+        LibcVersion(1, 2),
+    ]
     assert sorted(versions) == [
         LibcVersion(1, 2),
         LibcVersion(2, 5),
@@ -256,7 +272,11 @@ def test_libc_version_parse(text: str, version: LibcVersion) -> None:
     assert LibcVersion.parse(text) == version
 
 
-@pytest.mark.parametrize("text", ["", "2", "glibc 2.17", "two.seventeen", "2_17"], ids=["empty", "major", "prefixed", "words", "underscore"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "2", "glibc 2.17", "two.seventeen", "2_17"],
+    ids=["empty", "major", "prefixed", "words", "underscore"],
+)
 def test_libc_version_parse_rejects_quoting_the_value(text: str) -> None:
     with pytest.raises(ValueError, match="not a libc version") as excinfo:
         LibcVersion.parse(text)

@@ -23,6 +23,8 @@ MATRIX = [
 ]
 
 MANYLINUX2014 = "pm_x-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
+#: what the default matrix leaves of manylinux2014's range, as reports print it (with an en dash)
+UNCOVERED_2014 = "glibc 2.17\u20132.22"
 
 
 def _claim(platform: str) -> Claim:
@@ -33,13 +35,23 @@ def _v(text: str) -> LibcVersion:
     return LibcVersion.parse(text)
 
 
-def _obs(distro: str, glibc: str, outcome: Outcome, cause: Cause | None = None, detail: str = "") -> Observation:
+def _obs(
+    distro: str, glibc: str, outcome: Outcome, cause: Cause | None = None, detail: str = ""
+) -> Observation:
     return Observation(
-        distro, f"img/{distro}", outcome, cause, detail, libc=Libc.GLIBC, libc_version=LibcVersion.parse(glibc)
+        distro,
+        f"img/{distro}",
+        outcome,
+        cause,
+        detail,
+        libc=Libc.GLIBC,
+        libc_version=LibcVersion.parse(glibc),
     )
 
 
-def _matrix(fails_below: str | None = None, cause: Cause = Cause.GLIBC, detail: str = "") -> list[Observation]:
+def _matrix(
+    fails_below: str | None = None, cause: Cause = Cause.GLIBC, detail: str = ""
+) -> list[Observation]:
     """The matrix where distros with glibc below ``fails_below`` fail with ``cause``; the rest work."""
     out = []
     for name, glibc in MATRIX:
@@ -63,12 +75,15 @@ def test_honest_when_it_works_everywhere_from_the_claim_up() -> None:
     assert verdict.decided_by == "observed"
     assert verdict.failing == ()
     assert verdict.working_below == ()
-    assert verdict.lowest_working is not None and verdict.lowest_working.distro == "ubuntu-16.04"
-    assert verdict.uncovered == "glibc 2.17–2.22"
+    assert verdict.lowest_working is not None
+    assert verdict.lowest_working.distro == "ubuntu-16.04"
+    assert verdict.uncovered == UNCOVERED_2014
     assert verdict.disagreements == ()
     assert not verdict.failed
-    assert verdict.summary.startswith("HONEST: manylinux2014_x86_64 holds; lowest working: ubuntu-16.04 (glibc 2.23)")
-    assert "glibc 2.17–2.22 not covered" in verdict.summary
+    assert verdict.summary.startswith(
+        "HONEST: manylinux2014_x86_64 holds; lowest working: ubuntu-16.04 (glibc 2.23)"
+    )
+    assert f"{UNCOVERED_2014} not covered" in verdict.summary
 
 
 def test_failures_below_the_floor_alone_are_not_an_over_claim() -> None:
@@ -77,7 +92,8 @@ def test_failures_below_the_floor_alone_are_not_an_over_claim() -> None:
     assert verdict.kind is Kind.HONEST
     assert verdict.failing == ()
     assert verdict.uncovered is None  # distros below the floor were tested
-    assert verdict.lowest_working is not None and verdict.lowest_working.distro == "ubuntu-22.04"
+    assert verdict.lowest_working is not None
+    assert verdict.lowest_working.distro == "ubuntu-22.04"
     assert not is_failure(verdict, strict=True)
 
 
@@ -114,7 +130,8 @@ def test_one_failure_at_the_top_of_the_range_is_an_over_claim() -> None:
     verdict = judge(read_claim(MANYLINUX2014), observations)
     assert verdict.kind is Kind.OVER_CLAIM
     assert _names(verdict.failing) == ["debian-13"]
-    assert verdict.lowest_working is not None and verdict.lowest_working.distro == "ubuntu-16.04"
+    assert verdict.lowest_working is not None
+    assert verdict.lowest_working.distro == "ubuntu-16.04"
 
 
 def test_works_nowhere() -> None:
@@ -128,17 +145,20 @@ def test_works_nowhere() -> None:
 
 def test_over_claim_predicted_in_the_uncovered_range() -> None:
     # Claims 2.17, needs 2.18 by static analysis; the matrix starts at 2.23, where it works.
-    prediction = Prediction(LibcVersion(2, 18), reason="pm_x/_core.abi3.so needs GLIBC_2.18 (__cxa_thread_atexit_impl)")
+    prediction = Prediction(
+        LibcVersion(2, 18), reason="pm_x/_core.abi3.so needs GLIBC_2.18 (__cxa_thread_atexit_impl)"
+    )
     verdict = judge(read_claim(MANYLINUX2014), _matrix(), prediction)
     assert verdict.kind is Kind.OVER_CLAIM
     assert verdict.decided_by == "predicted"
     assert verdict.failing == ()
-    assert verdict.uncovered == "glibc 2.17–2.22"
+    assert verdict.uncovered == UNCOVERED_2014
     assert verdict.honest_tag == "manylinux_2_18_x86_64"
     assert verdict.disagreements == ()
     assert verdict.summary.startswith(
         "OVER-CLAIM (predicted): manylinux2014_x86_64 promises 2.17 but "
-        "pm_x/_core.abi3.so needs GLIBC_2.18 (__cxa_thread_atexit_impl); the matrix does not cover glibc 2.17–2.22"
+        "pm_x/_core.abi3.so needs GLIBC_2.18 (__cxa_thread_atexit_impl); "
+        f"the matrix does not cover {UNCOVERED_2014}"
     )
     assert "decided by: predicted" in verdict.summary
     assert is_failure(verdict, strict=False)
@@ -156,7 +176,7 @@ def test_prediction_at_the_floor_is_no_over_claim() -> None:
     prediction = Prediction(LibcVersion(2, 17), reason="needs GLIBC_2.17")
     verdict = judge(read_claim(MANYLINUX2014), _matrix(), prediction)
     assert verdict.kind is Kind.HONEST
-    assert verdict.decided_by == "observed+predicted"  # the prediction speaks for 2.17–2.22
+    assert verdict.decided_by == "observed+predicted"  # the prediction speaks for 2.17 to 2.22
     assert verdict.honest_tag == "manylinux_2_17_x86_64"
 
 
@@ -169,7 +189,9 @@ def test_under_claim() -> None:
     assert verdict.decided_by == "observed"
     assert _names(verdict.working_below) == ["ubuntu-16.04", "ubuntu-18.04", "debian-11", "ubuntu-20.04"]
     assert verdict.honest_tag == "manylinux_2_23_x86_64"
-    assert verdict.summary.startswith("UNDER-CLAIM: manylinux_2_35_x86_64 promises 2.35 but it also works below it")
+    assert verdict.summary.startswith(
+        "UNDER-CLAIM: manylinux_2_35_x86_64 promises glibc 2.35 but it also works below it"
+    )
     assert "honest tag: manylinux_2_23_x86_64" in verdict.summary
     assert not verdict.failed
 
@@ -179,8 +201,15 @@ def test_under_claim() -> None:
 
 def test_untestable_when_every_distro_skipped() -> None:
     observations = [
-        Observation(n, f"img/{n}", Outcome.SKIPPED, Cause.PYTHON, f"no interpreter on {n}", libc=Libc.GLIBC,
-                    libc_version=LibcVersion.parse(g))
+        Observation(
+            n,
+            f"img/{n}",
+            Outcome.SKIPPED,
+            Cause.PYTHON,
+            f"no interpreter on {n}",
+            libc=Libc.GLIBC,
+            libc_version=LibcVersion.parse(g),
+        )
         for n, g in MATRIX
     ]
     verdict = judge(read_claim(MANYLINUX2014), observations)
@@ -189,7 +218,9 @@ def test_untestable_when_every_distro_skipped() -> None:
     assert verdict.lowest_working is None
     assert verdict.honest_tag is None
     assert verdict.uncovered == "glibc 2.17 and up"  # skipped distros cover nothing
-    assert verdict.summary.startswith("UNTESTABLE: no distro could judge it (debian-11: no interpreter on debian-11;")
+    assert verdict.summary.startswith(
+        "UNTESTABLE: no distro could judge it (debian-11: no interpreter on debian-11;"
+    )
     assert not is_failure(verdict, strict=True)
 
 
@@ -201,7 +232,9 @@ def test_untestable_without_any_observation() -> None:
 
 def test_prediction_alone_decides_when_every_distro_skipped() -> None:
     observations = [Observation("debian-12", "img", Outcome.SKIPPED, Cause.IMAGE, "pull failed")]
-    verdict = judge(read_claim(MANYLINUX2014), observations, Prediction(LibcVersion(2, 5), reason="needs GLIBC_2.2.5"))
+    verdict = judge(
+        read_claim(MANYLINUX2014), observations, Prediction(LibcVersion(2, 5), reason="needs GLIBC_2.2.5")
+    )
     assert verdict.kind is Kind.HONEST
     assert verdict.decided_by == "predicted"
 
@@ -246,7 +279,7 @@ def test_musl_claim_is_not_judged_by_glibc_distros() -> None:
 @pytest.mark.parametrize(
     ("platform", "uncovered"),
     [
-        ("manylinux2014_x86_64", "glibc 2.17–2.22"),
+        ("manylinux2014_x86_64", UNCOVERED_2014),
         ("manylinux_2_22_x86_64", "glibc 2.22"),
         ("manylinux_2_23_x86_64", None),
         ("manylinux_2_28_x86_64", None),
@@ -286,11 +319,14 @@ def test_honest_tag_keeps_the_arch() -> None:
 
 
 def test_disagreement_predicted_too_new_but_observed_fine() -> None:
-    prediction = Prediction(LibcVersion(2, 34), reason="needs GLIBC_2.34 (close_range)", weak=("close_range",))
+    prediction = Prediction(
+        LibcVersion(2, 34), reason="needs GLIBC_2.34 (close_range)", weak=("close_range",)
+    )
     verdict = judge(read_claim(MANYLINUX2014), _matrix(), prediction)
     assert verdict.kind is Kind.HONEST
     assert verdict.disagreements == (
-        "predicted to need glibc 2.34 (needs GLIBC_2.34 (close_range)) but works on ubuntu-16.04 (glibc 2.23) "
+        "predicted to need glibc 2.34 (needs GLIBC_2.34 (close_range)) "
+        "but works on ubuntu-16.04 (glibc 2.23) "
         "(weak references: close_range)",
     )
     assert verdict.honest_tag == "manylinux_2_23_x86_64"
@@ -298,10 +334,13 @@ def test_disagreement_predicted_too_new_but_observed_fine() -> None:
 
 def test_disagreement_predicted_fine_but_observed_failing() -> None:
     observations = _matrix(fails_below="2.27", cause=Cause.MISSING_LIBRARY, detail="libgomp.so.1 not found")
-    verdict = judge(read_claim(MANYLINUX2014), observations, Prediction(LibcVersion(2, 17), reason="GLIBC_2.17"))
+    verdict = judge(
+        read_claim(MANYLINUX2014), observations, Prediction(LibcVersion(2, 17), reason="GLIBC_2.17")
+    )
     assert verdict.kind is Kind.OVER_CLAIM
     assert verdict.disagreements == (
-        "predicted to work from glibc 2.17 but fails on ubuntu-16.04 (glibc 2.23): missing-library: libgomp.so.1 not found",
+        "predicted to work from glibc 2.17 but fails on ubuntu-16.04 (glibc 2.23): "
+        "missing-library: libgomp.so.1 not found",
     )
 
 
@@ -324,7 +363,14 @@ def test_no_disagreement_when_failures_are_below_the_prediction() -> None:
         ("manylinux2014_x86_64", None, True, False),
         ("linux_x86_64", "2.34", True, False),
     ],
-    ids=["over-claim", "over-claim-strict", "under-claim", "under-claim-strict", "honest-strict", "no-claim-strict"],
+    ids=[
+        "over-claim",
+        "over-claim-strict",
+        "under-claim",
+        "under-claim-strict",
+        "honest-strict",
+        "no-claim-strict",
+    ],
 )
 def test_is_failure(platform: str, fails_below: str | None, strict: bool, failure: bool) -> None:
     verdict = judge(_claim(platform), _matrix(fails_below=fails_below))
@@ -332,12 +378,19 @@ def test_is_failure(platform: str, fails_below: str | None, strict: bool, failur
 
 
 def test_verdict_to_json() -> None:
-    prediction = Prediction(LibcVersion(2, 34), reason="needs GLIBC_2.34", weak=("close_range",), problems=("p",))
+    prediction = Prediction(
+        LibcVersion(2, 34), reason="needs GLIBC_2.34", weak=("close_range",), problems=("p",)
+    )
     data = judge(read_claim(MANYLINUX2014), _matrix(fails_below="2.34"), prediction).to_json()
     assert data["verdict"] == "over-claim"
     assert data["lowest_working"] == {"distro": "ubuntu-22.04", "libc_version": "2.35"}
     assert data["honest_tag"] == "manylinux_2_34_x86_64"
-    assert data["uncovered"] == "glibc 2.17–2.22"
+    assert data["uncovered"] == UNCOVERED_2014
     assert data["decided_by"] == "observed+predicted"
-    assert data["predicted"] == {"floor": "2.34", "reason": "needs GLIBC_2.34", "weak": ["close_range"], "problems": ["p"]}
+    assert data["predicted"] == {
+        "floor": "2.34",
+        "reason": "needs GLIBC_2.34",
+        "weak": ["close_range"],
+        "problems": ["p"],
+    }
     assert data["summary"].startswith("OVER-CLAIM")

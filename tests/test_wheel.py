@@ -19,11 +19,11 @@ from wheelfactory import BAD_WHEELS, build, dist_info, make_zip, record_hash
 
 from pytest_manylinux.errors import WheelError
 from pytest_manylinux.tags import ClaimKind, LibcVersion
-from pytest_manylinux.wheel import SCHEME_DIRS, Role, WheelInfo, lay_out, open_member, read_wheel
+from pytest_manylinux.wheel import SCHEME_DIRS, Member, Role, WheelInfo, lay_out, open_member, read_wheel
 
 
 @pytest.fixture(scope="module")
-def factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+def case_wheel(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     outdir = tmp_path_factory.mktemp("wheels")
     return lambda case: build(case, outdir)
 
@@ -43,7 +43,7 @@ def _write(
     return make_zip(directory / f"{project}-1.0-{tag}.whl", files, record=record)
 
 
-def _by_path(info: WheelInfo) -> dict[str, object]:
+def _by_path(info: WheelInfo) -> dict[str, Member]:
     return {m.path: m for m in info.members}
 
 
@@ -61,7 +61,7 @@ _BAD_PROBLEM = {
 }
 
 
-@pytest.mark.parametrize("bad", sorted(BAD_WHEELS), ids=sorted(BAD_WHEELS))
+@pytest.mark.parametrize("bad", sorted(_BAD_PROBLEM), ids=sorted(_BAD_PROBLEM))
 def test_bad_wheel_error_names_file_and_problem(bad: str, tmp_path: Path) -> None:
     path = BAD_WHEELS[bad](tmp_path)
     with pytest.raises(WheelError) as excinfo:
@@ -72,8 +72,8 @@ def test_bad_wheel_error_names_file_and_problem(bad: str, tmp_path: Path) -> Non
 
 
 def test_every_bad_wheel_maker_has_an_expected_problem() -> None:
-    # A maker added to the factory must get a line in _BAD_PROBLEM above.
-    assert set(_BAD_PROBLEM) == set(BAD_WHEELS)
+    # A maker added to the factory needs a line in _BAD_PROBLEM above to be tested.
+    assert sorted(set(BAD_WHEELS) - set(_BAD_PROBLEM)) == []
 
 
 def test_unsafe_members_are_refused_before_anything_is_laid_out(tmp_path: Path) -> None:
@@ -89,7 +89,11 @@ def test_member_missing_from_record(tmp_path: Path) -> None:
     files = {**members, **dist_info(project, ["py3-none-any"], purelib=True)}
     base = f"{project}-1.0.dist-info"
     # RECORD lists everything but extra.py.
-    rows = [f"{name},{record_hash(data)},{len(data)}" for name, data in files.items() if name != f"{project}/extra.py"]
+    rows = [
+        f"{name},{record_hash(data)},{len(data)}"
+        for name, data in files.items()
+        if name != f"{project}/extra.py"
+    ]
     files[f"{base}/RECORD"] = ("\n".join([*rows, f"{base}/RECORD,,"]) + "\n").encode()
     path = make_zip(tmp_path / f"{project}-1.0-py3-none-any.whl", files, record=False)
     with pytest.raises(WheelError) as excinfo:
@@ -108,7 +112,9 @@ def test_record_lists_a_file_the_wheel_lacks(tmp_path: Path) -> None:
     rows += [f"{project}/ghost.py,{record_hash(b'')},0", f"{base}/RECORD,,"]
     files[f"{base}/RECORD"] = ("\n".join(rows) + "\n").encode()
     path = make_zip(tmp_path / f"{project}-1.0-py3-none-any.whl", files, record=False)
-    with pytest.raises(WheelError, match=r"RECORD lists files the wheel does not contain: \['pm_ghost/ghost.py'\]"):
+    with pytest.raises(
+        WheelError, match=r"RECORD lists files the wheel does not contain: \['pm_ghost/ghost.py'\]"
+    ):
         read_wheel(path)
 
 
@@ -152,8 +158,8 @@ def test_zip_without_dist_info(tmp_path: Path) -> None:
 # -- what a good wheel holds ----------------------------------------------------------------------
 
 
-def test_honest_wheel(factory: Callable[[str], Path]) -> None:
-    path = factory("honest")
+def test_honest_wheel(case_wheel: Callable[[str], Path]) -> None:
+    path = case_wheel("honest")
     info = read_wheel(path)
     assert info.path == path
     assert info.filename == path.name
@@ -167,23 +173,23 @@ def test_honest_wheel(factory: Callable[[str], Path]) -> None:
     assert info.size == path.stat().st_size
 
 
-def test_sha256_is_the_hash_of_the_whole_file(factory: Callable[[str], Path]) -> None:
-    path = factory("honest")
+def test_sha256_is_the_hash_of_the_whole_file(case_wheel: Callable[[str], Path]) -> None:
+    path = case_wheel("honest")
     assert read_wheel(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_elf_members_are_detected_by_magic(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("vendored"))
+def test_elf_members_are_detected_by_magic(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("vendored"))
     assert sorted(m.path for m in info.elf_members) == [
         "pm_vendored.libs/libpm_vendored.so.1",
         "pm_vendored/_core.abi3.so",
     ]
     members = _by_path(info)
     init = members["pm_vendored/__init__.py"]
-    assert init.is_elf is False  # type: ignore[attr-defined]
+    assert init.is_elf is False
     core = members["pm_vendored/_core.abi3.so"]
-    assert core.executable is True  # type: ignore[attr-defined]
-    assert core.size > 0  # type: ignore[attr-defined]
+    assert core.executable is True
+    assert core.size > 0
 
 
 def test_elf_detection_does_not_trust_the_name(tmp_path: Path) -> None:
@@ -198,43 +204,43 @@ def test_elf_detection_does_not_trust_the_name(tmp_path: Path) -> None:
     assert [m.path for m in info.elf_members] == ["pm_names/blob.dat"]
 
 
-def test_vendored_libs_directory_is_not_importable(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("vendored"))
+def test_vendored_libs_directory_is_not_importable(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("vendored"))
     assert info.modules == ("pm_vendored", "pm_vendored._core")
     assert not any("libs" in m for m in info.modules)
 
 
-def test_scripts_role(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("executable"))
+def test_scripts_role(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("executable"))
     tool = _by_path(info)["pm_executable-1.0.data/scripts/pm-tool"]
-    assert tool.role == Role.SCRIPTS  # type: ignore[attr-defined]
-    assert tool.scheme_path == "pm-tool"  # type: ignore[attr-defined]
-    assert tool.is_elf is True  # type: ignore[attr-defined]
-    assert tool.executable is True  # type: ignore[attr-defined]
+    assert tool.role == Role.SCRIPTS
+    assert tool.scheme_path == "pm-tool"
+    assert tool.is_elf is True
+    assert tool.executable is True
     # a script is checked by the loader, never imported
     assert info.modules == ("pm_executable", "pm_executable._core")
 
 
-def test_cp311_extension_name(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("cp311"))
+def test_cp311_extension_name(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("cp311"))
     assert info.extensions == ("pm_cp311._core",)
     assert info.claim.interpreters == frozenset({("cp311", "cp311")})
 
 
-def test_requires_python_is_read(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("requires_py38"))
+def test_requires_python_is_read(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("requires_py38"))
     assert info.requires_python == ">=3.8"
     assert info.modules == ("pm_requires_py38", "pm_requires_py38._core", "pm_requires_py38.walrus")
 
 
-def test_pure_wheel(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("pure"))
+def test_pure_wheel(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("pure"))
     assert info.claim.kind is ClaimKind.PURE
     assert info.root_is_purelib is True
     assert info.modules == ("pm_pure",)
     assert info.extensions == ()
     assert info.elf_members == ()
-    assert _by_path(info)["pm_pure/__init__.py"].role == Role.PURELIB  # type: ignore[attr-defined]
+    assert _by_path(info)["pm_pure/__init__.py"].role == Role.PURELIB
 
 
 def test_module_discovery(tmp_path: Path) -> None:
@@ -261,7 +267,9 @@ def test_module_discovery(tmp_path: Path) -> None:
         "pm_mods-1.0.data/scripts/run.py": b"#!python\n",
         "pm_mods-1.0.data/headers/x.h": b"",
     }
-    info = read_wheel(_write(tmp_path, "pm_mods", members, tag="cp311-cp311-manylinux_2_17_x86_64", purelib=False))
+    info = read_wheel(
+        _write(tmp_path, "pm_mods", members, tag="cp311-cp311-manylinux_2_17_x86_64", purelib=False)
+    )
     assert info.modules == (
         "pm_extra",
         "pm_mods",
@@ -299,15 +307,17 @@ def test_packages_come_before_their_submodules(tmp_path: Path) -> None:
 
 
 def test_plain_shared_library_in_a_package_is_not_an_extension(
-    factory: Callable[[str], Path], tmp_path: Path
+    case_wheel: Callable[[str], Path], tmp_path: Path
 ) -> None:
     # Many wheels keep ordinary libraries inside the package (torch/lib/libc10.so,
     # pyarrow/libarrow_python.so). They define no PyInit_<name>: importing one as a module fails with
     # "dynamic module does not define module export function", so they are not modules to import.
-    with zipfile.ZipFile(factory("vendored")) as zf:
+    with zipfile.ZipFile(case_wheel("vendored")) as zf:
         plain = zf.read("pm_vendored.libs/libpm_vendored.so.1")  # a real library without PyInit_
     members = {"pm_plain/__init__.py": b"", "pm_plain/lib/libpm_plain.so": plain}
-    info = read_wheel(_write(tmp_path, "pm_plain", members, tag="py3-none-manylinux_2_34_x86_64", purelib=False))
+    info = read_wheel(
+        _write(tmp_path, "pm_plain", members, tag="py3-none-manylinux_2_34_x86_64", purelib=False)
+    )
     assert "pm_plain.lib.libpm_plain" not in info.modules
     assert info.extensions == ()
 
@@ -338,9 +348,9 @@ def test_nothing_of_the_wheel_is_executed(tmp_path: Path) -> None:
 
 
 def test_lay_out_puts_library_files_under_site_and_scripts_under_bin(
-    factory: Callable[[str], Path], tmp_path: Path
+    case_wheel: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    info = read_wheel(factory("executable"))
+    info = read_wheel(case_wheel("executable"))
     target = lay_out(info, tmp_path / "stage", interpreter="/usr/bin/env python3")
     assert target == tmp_path / "stage"
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
@@ -355,7 +365,9 @@ def test_lay_out_puts_library_files_under_site_and_scripts_under_bin(
     ]
     with zipfile.ZipFile(info.path) as zf:
         assert (target / "bin/pm-tool").read_bytes() == zf.read("pm_executable-1.0.data/scripts/pm-tool")
-        assert (target / "site/pm_executable/_core.abi3.so").read_bytes() == zf.read("pm_executable/_core.abi3.so")
+        assert (target / "site/pm_executable/_core.abi3.so").read_bytes() == zf.read(
+            "pm_executable/_core.abi3.so"
+        )
     assert (target / "bin/pm-tool").stat().st_mode & stat.S_IXUSR
     assert (target / "site/pm_executable-1.0.dist-info/INSTALLER").read_bytes() == b"pytest-manylinux\n"
 
@@ -379,8 +391,10 @@ def test_lay_out_schemes(tmp_path: Path) -> None:
     assert script.splitlines()[0] == "#!/opt/py/bin/python3"  # ``#!python`` rewritten to the interpreter
 
 
-def test_lay_out_of_an_unreadable_wheel_is_a_wheel_error(factory: Callable[[str], Path], tmp_path: Path) -> None:
-    info = read_wheel(factory("honest"))
+def test_lay_out_of_an_unreadable_wheel_is_a_wheel_error(
+    case_wheel: Callable[[str], Path], tmp_path: Path
+) -> None:
+    info = read_wheel(case_wheel("honest"))
     broken = tmp_path / info.path.name
     broken.write_bytes(b"gone")
     with pytest.raises(WheelError, match="cannot lay the wheel out") as excinfo:
@@ -388,13 +402,13 @@ def test_lay_out_of_an_unreadable_wheel_is_a_wheel_error(factory: Callable[[str]
     assert str(broken) in str(excinfo.value)
 
 
-def test_open_member_streams_its_bytes(factory: Callable[[str], Path]) -> None:
-    info = read_wheel(factory("honest"))
+def test_open_member_streams_its_bytes(case_wheel: Callable[[str], Path]) -> None:
+    info = read_wheel(case_wheel("honest"))
     member = _by_path(info)["pm_honest/_core.abi3.so"]
-    with open_member(info, member) as stream:  # type: ignore[arg-type]
+    with open_member(info, member) as stream:
         data = stream.read()
     assert data[:4] == b"\x7fELF"
-    assert len(data) == member.size  # type: ignore[attr-defined]
+    assert len(data) == member.size
 
 
 # -- bounded memory -----------------------------------------------------------------------------------
@@ -411,5 +425,5 @@ def test_large_member_is_streamed(tmp_path: Path) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert _by_path(info)["pm_big/zeros.bin"].size == size  # type: ignore[attr-defined]
+    assert _by_path(info)["pm_big/zeros.bin"].size == size
     assert peak < 32 * 1024 * 1024, f"reading a 200 MB member peaked at {peak} bytes"
