@@ -434,7 +434,7 @@ def observation_from_check(
     missing = [f for f in findings if f.cause is Cause.MISSING_DEPENDENCY]
     if missing:
         detail = (
-            f"{missing[0].evidence}; give its wheels with --manylinux-wheelhouse DIR to judge this distro"
+            f"{missing[0].evidence}; use an image that has it installed (distros.toml) to judge this distro"
         )
         return Observation(distro, image, Outcome.SKIPPED, Cause.MISSING_DEPENDENCY, detail, **common)  # type: ignore[arg-type]
     return Observation(distro, image, Outcome.OK, None, "", **common)  # type: ignore[arg-type]
