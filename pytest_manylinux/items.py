@@ -16,7 +16,7 @@ from .distros import Distro
 from .errors import ManylinuxError, WheelError
 from .observe import Cause, Observation, Outcome
 from .tags import Claim, ClaimKind
-from .verdict import Kind, Verdict
+from .verdict import Kind, Verdict, is_failure
 
 if TYPE_CHECKING:  # pragma: no cover
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -139,7 +139,7 @@ class VerdictItem(_ManylinuxItem):
             pytest.skip(verdict.summary)
         if verdict.kind is Kind.UNTESTABLE:
             pytest.skip(verdict.summary)
-        if verdict.kind is Kind.OVER_CLAIM or (verdict.kind is Kind.UNDER_CLAIM and self.run.strict):
+        if is_failure(verdict, self.run.strict):
             raise VerdictFailure(verdict)
 
 
@@ -162,7 +162,6 @@ class WheelCollector(pytest.Collector):
     error: str | None
 
     def collect(self) -> Iterator[pytest.Item]:
-        common: dict[str, Any] = {}
         if self.claim is None or self.error:
             item = BadWheelItem.from_parent(self, name="wheel")
             item.message = self.error or f"{self.wheel_path}: unreadable"
@@ -171,7 +170,7 @@ class WheelCollector(pytest.Collector):
         claim = self.claim
         if claim.kind not in (ClaimKind.PURE, ClaimKind.OTHER) and not self.run.static_only:
             for distro in self.run.distros:
-                item = DistroItem.from_parent(self, name=distro.name, **common)
+                item = DistroItem.from_parent(self, name=distro.name)
                 item.distro = distro
                 for marker in distro.markers:
                     item.add_marker(marker)

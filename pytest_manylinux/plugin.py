@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from .distros import marker_name
-
 _RUN = "manylinux-run"
 
 
@@ -100,5 +98,3 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if run is not None:
         config.pluginmanager.unregister(run, _RUN)
 
-
-__all__ = ["marker_name"]

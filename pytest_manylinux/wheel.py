@@ -14,12 +14,11 @@ import hashlib
 import io
 import re
 import stat
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from .errors import WheelError
 from .tags import Claim, read_claim
@@ -348,14 +347,3 @@ def lay_out(wheel: WheelInfo, target: Path, interpreter: str) -> Path:
     except Exception as e:  # installer raises plain exceptions for many malformed inputs
         raise WheelError(f"{wheel.path}: cannot lay the wheel out ({type(e).__name__}: {e}).") from e
     return target
-
-
-def walk_files(root: Path) -> Iterator[Path]:
-    """Every file below ``root``, sorted, for deterministic archives."""
-    for p in sorted(root.rglob("*")):
-        if p.is_file() or p.is_symlink():
-            yield p
-
-
-def new_staging_dir(prefix: str = "pytest-manylinux-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))

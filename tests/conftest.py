@@ -21,6 +21,18 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: The default matrix and the glibc each distro measured (FIELD-NOTES.md), oldest first.
+MATRIX = [
+    ("ubuntu-16.04", "2.23"),
+    ("ubuntu-18.04", "2.27"),
+    ("ubuntu-20.04", "2.31"),
+    ("debian-11", "2.31"),
+    ("ubuntu-22.04", "2.35"),
+    ("debian-12", "2.36"),
+    ("ubuntu-24.04", "2.39"),
+    ("debian-13", "2.41"),
+]
+
 
 @pytest.fixture(scope="session")
 def wheel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

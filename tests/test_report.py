@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import MATRIX
 
 from pytest_manylinux.errors import ResultsError
 from pytest_manylinux.observe import Cause, Finding, Observation, Outcome
@@ -20,16 +21,6 @@ SHA_A = "a" * 64
 SHA_B = "b" * 64
 SHA_C = "c" * 64
 
-MATRIX = [
-    ("ubuntu-16.04", "2.23"),
-    ("ubuntu-18.04", "2.27"),
-    ("ubuntu-20.04", "2.31"),
-    ("debian-11", "2.31"),
-    ("ubuntu-22.04", "2.35"),
-    ("debian-12", "2.36"),
-    ("ubuntu-24.04", "2.39"),
-    ("debian-13", "2.41"),
-]
 _GLIBC_234 = "import pm_glibc_new._core: libc.so.6 lacks GLIBC_2.34 (needed by pm_glibc_new/_core.abi3.so)"
 
 

@@ -5,22 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
+from conftest import MATRIX
 
 from pytest_manylinux.observe import Cause, Observation, Outcome
 from pytest_manylinux.tags import Claim, Libc, LibcVersion, read_claim
 from pytest_manylinux.verdict import Kind, Prediction, is_failure, judge
-
-# The default matrix and its measured glibc (FIELD-NOTES.md), oldest first.
-MATRIX = [
-    ("ubuntu-16.04", "2.23"),
-    ("ubuntu-18.04", "2.27"),
-    ("ubuntu-20.04", "2.31"),
-    ("debian-11", "2.31"),
-    ("ubuntu-22.04", "2.35"),
-    ("debian-12", "2.36"),
-    ("ubuntu-24.04", "2.39"),
-    ("debian-13", "2.41"),
-]
 
 MANYLINUX2014 = "pm_x-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
 #: what the default matrix leaves of manylinux2014's range, as reports print it (with an en dash)
