@@ -400,13 +400,19 @@ def observation_from_check(
     interpreter: Interpreter,
     seconds: float,
     root: str = "",
+    supplied: tuple[str, ...] = (),
+    unsatisfied: tuple[str, ...] | None = None,
 ) -> Observation:
-    """Classify a probe ``check`` result into an observation."""
+    """Classify a probe ``check`` result into an observation.
+
+    ``supplied`` names the dependency wheels put on the import path from the wheelhouse;
+    ``unsatisfied`` the requirements the wheelhouse could not meet (``None``: no wheelhouse given).
+    """
     if root:
         document = _relative(document, root)
     modules = tuple(wheel_modules)
     findings: list[Finding] = []
-    notes: list[str] = []
+    notes: list[str] = [f"dependencies from the wheelhouse: {', '.join(supplied)}"] if supplied else []
     for load in document.get("loads", []):
         if load.get("static"):
             notes.append(f"{load['path']} is statically linked: nothing for the loader to resolve")
@@ -433,8 +439,12 @@ def observation_from_check(
         return Observation(distro, image, Outcome.FAIL, decisive.cause, detail, **common)  # type: ignore[arg-type]
     missing = [f for f in findings if f.cause is Cause.MISSING_DEPENDENCY]
     if missing:
-        detail = (
-            f"{missing[0].evidence}; use an image that has it installed (distros.toml) to judge this distro"
-        )
+        if unsatisfied is None:
+            remedy = "supply it with --manylinux-wheelhouse DIR (a directory of wheels), or use an image that has it"
+        elif unsatisfied:
+            remedy = "the wheelhouse cannot satisfy " + "; ".join(unsatisfied)
+        else:
+            remedy = "not declared in Requires-Dist, so the wheelhouse was not asked for it"
+        detail = f"{missing[0].evidence}; {remedy}"
         return Observation(distro, image, Outcome.SKIPPED, Cause.MISSING_DEPENDENCY, detail, **common)  # type: ignore[arg-type]
     return Observation(distro, image, Outcome.OK, None, "", **common)  # type: ignore[arg-type]

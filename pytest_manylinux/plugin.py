@@ -73,6 +73,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="distros to run at once (default: the CPU count; ini: manylinux_jobs)",
     )
+    group.addoption(
+        "--manylinux-wheelhouse",
+        dest="manylinux_wheelhouse",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of dependency wheels put on the import path where a wheel needs them (repeatable; "
+        "ini: manylinux_wheelhouse)",
+    )
+    parser.addini("manylinux_wheelhouse", "directories of dependency wheels", type="paths", default=[])
     parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
     parser.addini("manylinux_jobs", "distros to run at once", default="")

@@ -60,8 +60,9 @@ print(json.dumps({
 # "R {json}" after it, so the parent knows which module was being imported when the child hung or
 # died by a signal. faulthandler prints the Python traceback of a fatal signal to stderr.
 _IMPORTER = r"""
-import importlib, json, sys, traceback
-sys.path.insert(0, sys.argv[1])
+import importlib, json, os, sys, traceback
+sites = sys.argv[1].split(os.pathsep)
+sys.path[0:0] = sites
 for name in sys.argv[2:]:
     sys.stdout.write("S " + name + "\n")
     sys.stdout.flush()
@@ -350,7 +351,7 @@ def _imports(python, site, modules, timeout):
     return results
 
 
-def check(plan_path, timeout):
+def check(plan_path, timeout, dependency_sites=()):
     with open(plan_path) as f:
         plan = json.load(f)
     root = plan["root"]
@@ -359,7 +360,8 @@ def check(plan_path, timeout):
     started = time.time()
     loads = [_loader_check(loader, root, e, plan.get("libdirs", []), provided) for e in plan.get("elf", [])]
     loaded = time.time()
-    imports = _imports(sys.executable, os.path.join(root, "site"), plan.get("modules", []), timeout)
+    sites = [os.path.join(root, "site")] + list(dependency_sites)
+    imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout)
     _emit({
         "loads": loads,
         "imports": imports,
@@ -373,10 +375,10 @@ def main(argv):
     if len(argv) >= 1 and argv[0] == "facts":
         facts(argv[1:])
         return 0
-    if len(argv) == 3 and argv[0] == "check":
-        check(argv[1], float(argv[2]))
+    if len(argv) >= 3 and argv[0] == "check":
+        check(argv[1], float(argv[2]), argv[3:])
         return 0
-    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py check PLAN.json TIMEOUT\n")
+    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py check PLAN.json TIMEOUT [DEPENDENCY_SITE ...]\n")
     return 2
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 from .distros import Distro
 from .engine import Container, Engine, Limits
 from .errors import EngineError, ImageError, ManylinuxError, ProbeError, WheelError
+from .dependencies import resolve
 from .images import ensure_image
 from .interpreters import choose
 from .observe import (
@@ -54,6 +55,8 @@ class RunConfig:
     pull: bool = True
     #: extra interpreter paths or globs to look for in every image
     pythons: tuple[str, ...] = ()
+    #: dependency wheels (``--manylinux-wheelhouse``) put on the import path where a wheel needs them
+    wheelhouse: tuple[WheelInfo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,16 @@ def _probe_archive() -> bytes:
 class DistroRunner:
     """One distro's container for the session: started once, checks every wheel it is given."""
 
-    def __init__(self, engine: Engine, distro: Distro, config: RunConfig, progress: Progress) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        distro: Distro,
+        config: RunConfig,
+        progress: Progress,
+        prepare: Callable[[WheelInfo], Payload],
+    ) -> None:
         self.engine = engine
+        self.prepare = prepare
         self.distro = distro
         self.config = config
         self.progress = progress
@@ -204,16 +215,17 @@ class DistroRunner:
         interpreter, why = choose(claim.interpreters, payload.wheel.requires_python, facts.interpreters)
         if interpreter is None:
             return skip(Cause.PYTHON, why)
+        resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, facts.machine)
         started = time.monotonic()
         result = None
         try:
-            if payload.key not in self._payloads:
-                with payload.archive.open("rb") as f:
-                    self._container.put_archive("/", f)
-                self._payloads.add(payload.key)
+            sites = []
+            for dependency in (payload, *map(self.prepare, resolution.wheels)):
+                self._put(dependency)
+                sites.append(f"{dependency.plan['root']}/site")
             budget = 120 + self.config.timeout * 3 + 2 * len(payload.plan["modules"])
             result = self._container.exec(
-                [interpreter.path, PROBE_PATH, "check", payload.plan_path, str(self.config.timeout)],
+                [interpreter.path, PROBE_PATH, "check", payload.plan_path, str(self.config.timeout), *sites[1:]],
                 user=self.user,
                 timeout=budget,
             )
@@ -234,10 +246,21 @@ class DistroRunner:
             interpreter,
             time.monotonic() - started,
             root=payload.plan["root"],
+            supplied=tuple(w.filename for w in resolution.wheels),
+            unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
         )
+
+    def _put(self, payload: Payload) -> None:
+        """Copy a laid-out wheel into the container, once per container."""
+        assert self._container is not None
+        if payload.key not in self._payloads:
+            with payload.archive.open("rb") as f:
+                self._container.put_archive("/", f)
+            self._payloads.add(payload.key)
 
     def close(self) -> None:
         self._stack.close()
+
 
 
 @dataclass
@@ -288,7 +311,7 @@ class Matrix:
             self._pool.submit(self._run_distro, distro, wheels)
 
     def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
-        runner = DistroRunner(self.engine, distro, self.config, self.progress)
+        runner = DistroRunner(self.engine, distro, self.config, self.progress, self.payload)
         with self._lock:
             self._runners.append(runner)
         try:

@@ -73,6 +73,8 @@ class ManylinuxRun:
     json_path: Path | None = None
     timeout: float = 60.0
     jobs: int = 2
+    #: directories (or files) of dependency wheels
+    wheelhouse: tuple[Path, ...] = ()
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
     _engine: Engine | None = None
@@ -97,7 +99,15 @@ class ManylinuxRun:
         jobs = config.getoption("manylinux_jobs") or int(config.getini("manylinux_jobs") or 0) or (os.cpu_count() or 2)
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
+        wheelhouse = [Path(p) for p in config.getoption("manylinux_wheelhouse") or []]
+        wheelhouse += [Path(p) for p in config.getini("manylinux_wheelhouse")]
+        for path in wheelhouse:
+            if not path.is_dir() and not (path.is_file() and path.suffix == ".whl"):
+                raise pytest.UsageError(
+                    f"--manylinux-wheelhouse {str(path)!r}: not a directory of wheels (nor a .whl file)"
+                )
         return cls(
+            wheelhouse=tuple(wheelhouse),
             config=config,
             wheels=wheels,
             distros=distros,
@@ -163,7 +173,19 @@ class ManylinuxRun:
             raise pytest.UsageError(str(e)) from e
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
-        self._matrix = Matrix(engine, RunConfig(timeout=self.timeout), self._workdir, self._progress, jobs=self.jobs)
+        config = RunConfig(timeout=self.timeout, wheelhouse=self._read_wheelhouse())
+        self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs)
+
+    def _read_wheelhouse(self) -> tuple[WheelInfo, ...]:
+        from .dependencies import read_wheelhouse
+
+        try:
+            wheels, errors = read_wheelhouse(self.wheelhouse)
+        except WheelError as e:
+            raise pytest.UsageError(str(e)) from e
+        for error in errors:
+            self._progress(f"wheelhouse: skipping an unreadable wheel: {error}")
+        return wheels
 
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

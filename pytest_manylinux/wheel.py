@@ -76,6 +76,8 @@ class WheelInfo:
     dist_info: str
     #: ``Requires-Python`` from METADATA, or ``None``
     requires_python: str | None
+    #: ``Requires-Dist`` lines from METADATA, as written
+    requires_dist: tuple[str, ...]
     #: ``Root-Is-Purelib`` from WHEEL
     root_is_purelib: bool
     #: every file member
@@ -277,6 +279,7 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
         size=path.stat().st_size,
         dist_info=dist_info,
         requires_python=(metadata.get("Requires-Python") or None),
+        requires_dist=tuple(metadata.get_all("Requires-Dist") or ()),
         root_is_purelib=root_is_purelib,
         members=tuple(members),
         modules=ordered,

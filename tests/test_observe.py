@@ -406,7 +406,36 @@ def test_missing_dependency_only_is_skipped() -> None:
     assert observation.outcome is Outcome.SKIPPED
     assert observation.cause is Cause.MISSING_DEPENDENCY
     assert "pm_not_installed_dependency" in observation.detail
-    assert "use an image that has it installed" in observation.detail
+    assert "supply it with --manylinux-wheelhouse DIR" in observation.detail
+
+
+def _missing_numpy(**kwargs: object) -> Observation:
+    document = {
+        "imports": [
+            _failed("pm_x", "ModuleNotFoundError", "No module named 'numpy'", missing="numpy"),
+        ],
+    }
+    return observation_from_check("debian-12", "img", _FACTS, document, ["pm_x"], _PYTHON, 0.1, **kwargs)  # type: ignore[arg-type]
+
+
+def test_missing_dependency_names_what_the_wheelhouse_lacks() -> None:
+    observation = _missing_numpy(unsatisfied=("numpy>=2: no numpy wheel in the wheelhouse",))
+    assert observation.cause is Cause.MISSING_DEPENDENCY
+    assert observation.detail.endswith("the wheelhouse cannot satisfy numpy>=2: no numpy wheel in the wheelhouse")
+
+
+def test_missing_dependency_not_declared_says_so_when_a_wheelhouse_was_given() -> None:
+    observation = _missing_numpy(unsatisfied=())
+    assert "not declared in Requires-Dist" in observation.detail
+
+
+def test_supplied_dependencies_are_noted() -> None:
+    document = {"imports": [{"module": "pm_x", "ok": True}]}
+    observation = observation_from_check(
+        "debian-12", "img", _FACTS, document, ["pm_x"], _PYTHON, 0.1, supplied=("numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
+    )
+    assert observation.outcome is Outcome.OK
+    assert observation.notes == ("dependencies from the wheelhouse: numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
 
 
 def test_container_paths_are_shown_wheel_relative() -> None:

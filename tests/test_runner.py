@@ -135,6 +135,7 @@ def test_execstack_fails_only_where_glibc_refuses_it(matrix_run: MatrixRun) -> N
 def test_missing_dependency_is_not_a_failure(matrix_run: MatrixRun) -> None:
     result = matrix_run.distro("missing_dep", "debian-12")
     assert "pm_not_installed_dependency" in result["detail"] and "a dependency, not part of the wheel" in result["detail"]
+    assert "supply it with --manylinux-wheelhouse DIR" in result["detail"]
 
 
 VERDICTS = {

@@ -612,9 +612,10 @@ def dist_info(
     summary: str = "",
     requires_python: str | None = None,
     requires_dist: Iterable[str] = (),
+    version: str = VERSION,
 ) -> dict[str, bytes]:
-    """METADATA and WHEEL of ``<project>-1.0.dist-info`` (RECORD is written by :func:`make_zip`)."""
-    metadata = ["Metadata-Version: 2.1", f"Name: {project}", f"Version: {VERSION}"]
+    """METADATA and WHEEL of ``<project>-<version>.dist-info`` (RECORD is written by :func:`make_zip`)."""
+    metadata = ["Metadata-Version: 2.1", f"Name: {project}", f"Version: {version}"]
     if summary:
         metadata.append(f"Summary: {summary}")
     if requires_python:
@@ -626,7 +627,7 @@ def dist_info(
         f"Root-Is-Purelib: {'true' if purelib else 'false'}",
         *(f"Tag: {tag}" for tag in tags),
     ]
-    base = f"{project}-{VERSION}.dist-info"
+    base = f"{project}-{version}.dist-info"
     return {
         f"{base}/METADATA": ("\n".join(metadata) + "\n\n").encode(),
         f"{base}/WHEEL": ("\n".join(wheel) + "\n").encode(),
@@ -733,6 +734,23 @@ def record_mismatch(outdir: Path) -> Path:
     """A wheel whose ``__init__.py`` does not match the sha256 RECORD lists for it (size still right)."""
     path = _bad(outdir, "pm_record_mismatch")
     return make_zip(path, _pure_members("pm_record_mismatch"), tamper="pm_record_mismatch/__init__.py")
+
+
+def dependency_wheel(
+    outdir: Path,
+    project: str,
+    *,
+    version: str = VERSION,
+    tag: str = "py3-none-any",
+    requires_dist: Iterable[str] = (),
+    body: bytes = b"VALUE = 1\n",
+) -> Path:
+    """A small wheel of one package to put in a wheelhouse (its tag says what it claims, nothing is compiled)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    members = {f"{project}/__init__.py": body}
+    members.update(dist_info(project, [tag], purelib=tag.endswith("-any"), requires_dist=requires_dist, version=version))
+    return make_zip(outdir / f"{project}-{version}-{tag}.whl", members)
 
 
 #: The broken-wheel makers, by name.
