@@ -1,7 +1,7 @@
 """The ``pytest-manylinux`` command line: one function per subcommand.
 
 ``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor (no engine needed);
-``images`` finds, pulls or builds the matrix's images. A new subcommand is one function in
+``images`` finds, pulls or builds the matrix's images; ``combine`` merges CI jobs' JSON results. A new subcommand is one function in
 :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
 """
 
@@ -122,10 +122,64 @@ def _images(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+def _combine(parser: argparse.ArgumentParser) -> Runner:
+    """Combine the JSON results of several CI jobs into one verdict per wheel, as one run would give."""
+    parser.add_argument("files", nargs="+", type=Path, metavar="RESULTS.json", help="files written by --manylinux-json")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the combined results as JSON")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="write the matrix as markdown")
+    parser.add_argument("--strict", action="store_true", help="under-claims fail too (as --manylinux-strict)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="a row per distro, even where distros fared alike")
+    parser.epilog = (
+        "Wheels are matched by their sha256, not their path. The markdown is also appended to "
+        "$GITHUB_STEP_SUMMARY when set. Exit status: 0 when every claim holds, 1 when a wheel over-claims "
+        "(or under-claims with --strict), a wheel was unreadable or a distro could not run; 2 on unreadable input."
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from .outputs import append_step_summary, write_atomically
+        from .report import Results, dumps, markdown, run_failed, terminal_lines
+
+        results = Results()
+        for path in args.files:
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+                results.load_json(document, str(path))
+            except OSError as e:
+                return _usage_error(f"{path}: cannot read it ({e.strerror or e}); pass files written by --manylinux-json")
+            except ManylinuxError as e:
+                return _usage_error(str(e))
+            except ValueError as e:
+                return _usage_error(f"{path}: not JSON ({e}); pass files written by --manylinux-json")
+        results.order_by_libc()
+        wheels = results.wheels()
+        for line in terminal_lines(wheels, unreadable=results.unreadable, verbose=args.verbose):
+            print(line)
+        counts: dict[str, int] = {}
+        for r in wheels:
+            counts[r.verdict.kind.value] = counts.get(r.verdict.kind.value, 0) + 1
+        tally = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no wheels"
+        print(f"== {tally} from {len(args.files)} file(s) ==")
+        if args.json is not None:
+            write_atomically(args.json, dumps(results))
+        text = markdown(wheels, results.unreadable)
+        if args.markdown is not None:
+            write_atomically(args.markdown, text)
+        append_step_summary(text)
+        return 1 if run_failed(wheels, results.unreadable, args.strict) else EXIT_OK
+
+    return run
+
+
+def _usage_error(message: str) -> int:
+    print(f"pytest-manylinux combine: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 #: Every subcommand, by name.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "inspect": _inspect,
     "images": _images,
+    "combine": _combine,
 }
 
 

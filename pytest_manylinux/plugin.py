@@ -44,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the results as JSON (schema in the README)",
     )
     group.addoption(
+        "--manylinux-markdown",
+        dest="manylinux_markdown",
+        default=None,
+        metavar="PATH",
+        help="write the matrix as a markdown table (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
+    group.addoption(
         "--manylinux-strict",
         dest="manylinux_strict",
         action="store_true",

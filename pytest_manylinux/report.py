@@ -70,6 +70,22 @@ class Results:
         if message not in self.unreadable.setdefault(file, []):
             self.unreadable[file].append(message)
 
+    def order_by_libc(self) -> None:
+        """Order distros by their measured libc version, then name: how results from several jobs read best."""
+        versions: dict[str, Any] = {}
+        for observations in self._observations.values():
+            for o in observations.values():
+                if o.libc_version is not None:
+                    versions.setdefault(o.distro, o.libc_version)
+        known = sorted(versions, key=lambda n: (versions[n], n))
+        self.order = known + sorted(n for n in self.order if n not in versions)
+
+    def __contains__(self, sha256: object) -> bool:
+        return sha256 in self._files
+
+    def has_prediction(self, sha256: str) -> bool:
+        return sha256 in self._predictions
+
     def __bool__(self) -> bool:
         return bool(self._files or self.unreadable)
 
@@ -175,8 +191,38 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def terminal_lines(results: Iterable[WheelResult], width: int = 120, unreadable: dict[str, list[str]] | None = None) -> list[str]:
-    """The summary table: per wheel, one line per distro, then the verdict line."""
+def _below_floor(claim: Claim, o: Observation) -> bool:
+    return claim.floor is not None and o.libc_version is not None and o.libc_version < claim.floor
+
+
+def _libc_text(o: Observation) -> str:
+    return f"{o.libc.value} {o.libc_version}" if o.libc and o.libc_version else "?"
+
+
+def _runs(r: WheelResult, verbose: bool) -> list[list[Observation]]:
+    """Consecutive distros with the same outcome, cause and detail, as one row (each its own if verbose)."""
+    runs: list[list[Observation]] = []
+    for o in r.observations:
+        key = (o.outcome, o.cause, o.detail, _below_floor(r.claim, o))
+        last = runs[-1][-1] if runs else None
+        if not verbose and last is not None and (last.outcome, last.cause, last.detail, _below_floor(r.claim, last)) == key:
+            runs[-1].append(o)
+        else:
+            runs.append([o])
+    return runs
+
+
+def terminal_lines(
+    results: Iterable[WheelResult],
+    width: int = 120,
+    unreadable: dict[str, list[str]] | None = None,
+    verbose: bool = False,
+) -> list[str]:
+    """The summary table: per wheel, a row per run of distros that fared alike, then the verdict line.
+
+    Distros in matrix order that share outcome, cause and evidence share a row (``ubuntu-16.04 … debian-11``),
+    so an honest wheel takes one row whatever the matrix size; ``verbose`` gives every distro its row.
+    """
     lines: list[str] = []
     for file, errors in sorted((unreadable or {}).items()):
         lines.append(f"{file}  UNREADABLE")
@@ -187,24 +233,104 @@ def terminal_lines(results: Iterable[WheelResult], width: int = 120, unreadable:
         lines.append(f"{r.file}  {promise}")
         for error in r.errors:
             lines.append(f"  ERROR {error}")
-        if r.observations:
-            name_w = max(6, *(len(o.distro) for o in r.observations))
-            lines.append(f"  {'distro':<{name_w}}  {'libc':<11} {'outcome':<7} cause: detail")
-            for o in r.observations:
-                libc = f"{o.libc.value} {o.libc_version}" if o.libc and o.libc_version else "?"
-                below = (
-                    claim.floor is not None and o.libc_version is not None and o.libc_version < claim.floor
-                )
-                mark = _MARK[o.outcome] + ("*" if below and o.outcome is Outcome.FAIL else "")
-                cause = f"{o.cause.value}: " if o.cause else ""
-                # The detail is the evidence: wrapped by the terminal rather than clipped.
-                lines.append(f"  {o.distro:<{name_w}}  {libc:<11} {mark:<7} {cause}{_clip(o.detail, 300)}".rstrip())
+        rows = []
+        for run in _runs(r, verbose):
+            first, last = run[0], run[-1]
+            name = first.distro if len(run) == 1 else f"{first.distro} … {last.distro}"
+            libc = _libc_text(first)
+            if len(run) > 1 and first.libc_version != last.libc_version and last.libc_version is not None:
+                libc = f"{libc}–{last.libc_version}"
+            mark = _MARK[first.outcome] + ("*" if _below_floor(claim, first) and first.outcome is Outcome.FAIL else "")
+            cause = f"{first.cause.value}: " if first.cause else ""
+            rows.append((name, libc, mark, f"{cause}{_clip(first.detail, 300)}"))
+        if rows:
+            name_w = max(6, *(len(row[0]) for row in rows))
+            libc_w = max(11, *(len(row[1]) for row in rows))
+            lines.append(f"  {'distro':<{name_w}}  {'libc':<{libc_w}} {'outcome':<7} cause: detail")
+            # The detail is the evidence: wrapped by the terminal rather than clipped.
+            lines += [f"  {n:<{name_w}}  {c:<{libc_w}} {m:<7} {d}".rstrip() for n, c, m, d in rows]
         lines.append(f"  verdict: {r.verdict.summary}")
         for d in r.verdict.disagreements:
             lines.append(f"  disagreement: {d}")
-        if any(o.outcome is Outcome.FAIL and claim.floor and o.libc_version and o.libc_version < claim.floor for o in r.observations):
+        if any(o.outcome is Outcome.FAIL and _below_floor(claim, o) for o in r.observations):
             lines.append("  (* below the claimed floor: expected, not a broken promise)")
     return lines
+
+
+# -- markdown -------------------------------------------------------------------------------
+
+_CELL = {Outcome.OK: "✅", Outcome.FAIL: "❌", Outcome.SKIPPED: "⏭️"}
+
+
+def _md(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def markdown(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | None = None, title: str = "pytest-manylinux") -> str:
+    """The matrix as a markdown table for CI job pages: a row per wheel, a column per distro.
+
+    The lowest working distro's cell is bold, so where each wheel starts working shows at a glance;
+    failures below the claimed floor (expected) are grey. The evidence follows in a collapsed block per wheel.
+    """
+    wheels = list(results)
+    distros: dict[str, str] = {}
+    for r in wheels:
+        for o in r.observations:
+            if o.distro not in distros or distros[o.distro] == "":
+                distros[o.distro] = str(o.libc_version) if o.libc_version else ""
+    out = [f"### {title}", ""]
+    if wheels:
+        header = ["wheel", "claim", *(f"{name}<br>{version}" if version else name for name, version in distros.items()), "verdict"]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for r in wheels:
+            seen = {o.distro: o for o in r.observations}
+            lowest = r.verdict.lowest_working.distro if r.verdict.lowest_working else None
+            cells = [f"`{_md(r.file)}`", _md(str(r.claim.floor) if r.claim.floor else r.claim.platform.tag)]
+            for name in distros:
+                o = seen.get(name)
+                if o is None:
+                    cells.append("")
+                    continue
+                mark = "⚪" if o.outcome is Outcome.FAIL and _below_floor(r.claim, o) else _CELL[o.outcome]
+                cell = f"{mark} {o.cause.value}" if o.cause else mark
+                cells.append(f"**{cell}**" if name == lowest else cell)
+            verdict = f"**{r.verdict.kind.value}**"
+            if r.verdict.honest_tag:
+                verdict += f"<br>honest: `{r.verdict.honest_tag}`"
+            cells.append(verdict)
+            out.append("| " + " | ".join(cells) + " |")
+        out += ["", "✅ works · ❌ fails at or above the claimed floor · ⚪ fails below it (expected) · ⏭️ skipped · **bold**: lowest working distro", ""]
+    for r in wheels:
+        out.append(f"<details><summary><code>{_md(r.file)}</code>: {_md(r.verdict.summary)}</summary>")
+        out.append("")
+        for o in r.observations:
+            if o.cause is not None:
+                out.append(f"- {o.distro} ({_libc_text(o)}): {o.outcome.value} {o.cause.value}: {_md(o.detail)}")
+        for d in r.verdict.disagreements:
+            out.append(f"- disagreement: {_md(d)}")
+        for error in r.errors:
+            out.append(f"- error: {_md(error)}")
+        out += ["", "</details>", ""]
+    for file, errors in sorted((unreadable or {}).items()):
+        out.append(f"- `{_md(file)}` **unreadable**: {_md('; '.join(errors))}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def run_failed(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | None, strict: bool) -> bool:
+    """Whether the run fails as a pytest run would.
+
+    An over-claim (an under-claim too if ``strict``), a wheel that could not be read, and a distro whose
+    image or engine failed (its item errors in pytest) all fail it.
+    """
+    from .observe import Cause
+    from .verdict import is_failure
+
+    broken = (Cause.IMAGE, Cause.ENGINE)
+    return bool(unreadable) or any(
+        is_failure(r.verdict, strict) or r.errors or any(o.cause in broken for o in r.observations) for r in results
+    )
 
 
 def verdict_counts(results: Iterable[WheelResult]) -> dict[Kind, int]:

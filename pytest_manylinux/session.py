@@ -23,7 +23,8 @@ from .distros import Distro, load_distros, select
 from .errors import EngineError, ManylinuxError, WheelError
 from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .observe import Observation
-from .report import Results, dumps, terminal_lines
+from .outputs import append_step_summary, write_atomically
+from .report import Results, dumps, markdown, terminal_lines
 from .tags import Claim, read_claim
 from .verdict import Prediction, Verdict
 
@@ -71,6 +72,7 @@ class ManylinuxRun:
     static_only: bool = False
     strict: bool = False
     json_path: Path | None = None
+    markdown_path: Path | None = None
     timeout: float = 60.0
     jobs: int = 2
     #: directories (or files) of dependency wheels
@@ -92,6 +94,7 @@ class ManylinuxRun:
         except ManylinuxError as e:
             raise pytest.UsageError(str(e)) from e
         json_path = config.getoption("manylinux_json")
+        markdown_path = config.getoption("manylinux_markdown")
         option = config.getoption("manylinux_timeout")
         timeout = float(option if option is not None else (config.getini("manylinux_timeout") or 60))
         if timeout <= 0:
@@ -114,6 +117,7 @@ class ManylinuxRun:
             static_only=bool(config.getoption("manylinux_static_only")),
             strict=bool(config.getoption("manylinux_strict")),
             json_path=Path(json_path) if json_path else None,
+            markdown_path=Path(markdown_path) if markdown_path else None,
             timeout=timeout,
             jobs=jobs,
         )
@@ -276,8 +280,25 @@ class ManylinuxRun:
         terminalreporter.section("manylinux")
         width = getattr(terminalreporter, "_tw", None)
         columns = width.fullwidth if width is not None else 120
-        for line in terminal_lines(self.results.wheels(), width=columns, unreadable=self.results.unreadable):
+        verbose = (self.config.getoption("verbose") or 0) > 0
+        for line in terminal_lines(self.results.wheels(), width=columns, unreadable=self.results.unreadable, verbose=verbose):
             terminalreporter.write_line(line)
+
+    def _complete_predictions(self) -> None:
+        """Static predictions for wheels whose verdict item did not run (``-m ubuntu`` deselects it).
+
+        A CI job that ran a subset of distros must still carry the prediction, so that ``combine`` judges
+        the uncovered range as one run would. It is cheap: no container, a few ELF headers.
+        """
+        for path in self.wheels:
+            try:
+                wheel = self.wheel_info(path)
+            except WheelError:
+                continue
+            if wheel.sha256 in self.results and not self.results.has_prediction(wheel.sha256):
+                prediction = self.prediction(wheel)
+                if prediction is not None:
+                    self.results.add_prediction(wheel.sha256, wheel.filename, prediction)
 
     def _order_results(self) -> None:
         for d in self.distros:
@@ -294,15 +315,18 @@ class ManylinuxRun:
             self._engine.close()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
-        if self.is_worker or self.json_path is None:
+        if self.is_worker:
             return
         self._order_results()
-        target = self.json_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Written to a temporary file and renamed: a reader never sees half a report.
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        tmp.write_text(dumps(self.results))
-        tmp.replace(target)
+        self._complete_predictions()
+        if self.json_path is not None:
+            write_atomically(self.json_path, dumps(self.results))
+        if self.markdown_path is not None or os.environ.get("GITHUB_STEP_SUMMARY"):
+            text = markdown(self.results.wheels(), self.results.unreadable)
+            if self.markdown_path is not None:
+                write_atomically(self.markdown_path, text)
+            append_step_summary(text)
+
 
 
 def _prediction_json(p: Prediction) -> dict[str, Any]:

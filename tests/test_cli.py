@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import wheelfactory
+from conftest import MATRIX, MatrixRun, run_plugin
 
 from pytest_manylinux import cli
 
@@ -129,3 +131,108 @@ def test_console_script_entry_point_exists() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
+
+
+# -- combine --------------------------------------------------------------------------------------
+
+
+def _job_file(path: Path, wheel: str, sha: str, rows: list[tuple[str, str, str, str | None]]) -> Path:
+    """A results file as one CI job writes it: ``rows`` are (distro, glibc, outcome, cause)."""
+    from pytest_manylinux.observe import Cause, Observation, Outcome
+    from pytest_manylinux.report import Results, dumps
+    from pytest_manylinux.tags import Libc, LibcVersion
+
+    results = Results()
+    for distro, glibc, outcome, cause in rows:
+        detail = "libc.so.6 lacks GLIBC_2.34" if cause else ""
+        observation = Observation(
+            distro, f"img/{distro}", Outcome(outcome), Cause(cause) if cause else None, detail,
+            libc=Libc.GLIBC, libc_version=LibcVersion.parse(glibc),
+        )
+        results.add(sha, wheel, observation)
+    path.write_text(dumps(results))
+    return path
+
+
+_OVER = "pm_x-1.0-cp35-abi3-manylinux2014_x86_64.whl"
+
+
+def test_combine_joins_jobs_by_wheel_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    sha = "d" * 64
+    old = _job_file(tmp_path / "old.json", f"job1/dist/{_OVER}", sha, [("debian-13", "2.41", "ok", None)])
+    new = _job_file(tmp_path / "new.json", f"job2/{_OVER}", sha, [("ubuntu-16.04", "2.23", "fail", "glibc")])
+    out = tmp_path / "all" / "combined.json"
+    assert cli.main(["combine", str(old), str(new), "--json", str(out), "--markdown", str(tmp_path / "m.md")]) == 1
+    text = capsys.readouterr().out
+    assert text.count("claims glibc 2.17") == 1  # one wheel, though its path differs between jobs
+    rows = [line.split()[0] for line in text.splitlines() if line.startswith("  ") and line.split()[0] in ("ubuntu-16.04", "debian-13")]
+    assert rows == ["ubuntu-16.04", "debian-13"]  # ordered by measured glibc, whatever the file order
+    assert "verdict: OVER-CLAIM" in text
+    assert "== 1 over-claim from 2 file(s) ==" in text
+    (wheel,) = json.loads(out.read_text())["wheels"]
+    assert (wheel["verdict"], [d["name"] for d in wheel["distros"]]) == ("over-claim", ["ubuntu-16.04", "debian-13"])
+    assert (tmp_path / "m.md").read_text() == summary.read_text().rstrip("\n") + "\n"
+
+
+def test_combine_exit_status_is_a_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    honest = _job_file(tmp_path / "h.json", _OVER, "e" * 64, [("ubuntu-16.04", "2.23", "ok", None)])
+    assert cli.main(["combine", str(honest)]) == 0
+    under = "pm_x-1.0-cp35-abi3-manylinux_2_34_x86_64.whl"
+    under_file = _job_file(tmp_path / "u.json", under, "f" * 64, [("ubuntu-16.04", "2.23", "ok", None)])
+    assert cli.main(["combine", str(under_file)]) == 0
+    assert cli.main(["combine", "--strict", str(under_file)]) == 1
+    assert "UNDER-CLAIM" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "missing.json: cannot read it"),
+        ("{not json", "missing.json: not JSON"),
+        ('{"schema": "other/1", "wheels": []}', "missing.json: schema 'other/1' is not 'pytest-manylinux/1'"),
+    ],
+    ids=["no-such-file", "not-json", "wrong-schema"],
+)
+def test_combine_bad_input_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "missing.json"
+    if content is not None:
+        path.write_text(content)
+    assert cli.main(["combine", str(path)]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("pytest-manylinux combine: error: ") and message in err
+
+
+@pytest.mark.engine
+def test_combine_of_jobs_on_real_distros_equals_one_run(
+    engine: object, wheels: dict[str, Path], matrix_run: MatrixRun, tmp_path: Path
+) -> None:
+    """Two CI jobs (-m ubuntu, -m debian), each on its own copy of the wheels, combine to the full run's verdicts."""
+    cases = ["honest", "glibc_new", "underclaim"]
+    files = []
+    for job, marker in (("job-ubuntu", "ubuntu"), ("job-debian", "debian")):
+        dist = tmp_path / job / "dist"
+        dist.mkdir(parents=True)
+        for case in cases:
+            shutil.copy(wheels[case], dist)
+        out = tmp_path / job / "results.json"
+        proc = run_plugin([f"--manylinux-wheel={dist}", f"--manylinux-json={out}", "-m", marker, "-q"], cwd=tmp_path / job)
+        assert out.exists(), proc.stdout + proc.stderr
+        files.append(str(out))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_manylinux", "combine", *files, "--json", str(tmp_path / "all.json")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # glibc_new over-claims, as in one run
+    combined = {w["file"]: w for w in json.loads((tmp_path / "all.json").read_text())["wheels"]}
+    for case in cases:
+        full = matrix_run.wheel(case)
+        mine = combined[full["file"]]
+        assert mine["sha256"] == full["sha256"]
+        for key in ("verdict", "lowest_working", "honest_tag", "uncovered"):
+            assert mine[key] == full[key], (case, key)
+        by_glibc = sorted(MATRIX, key=lambda row: (tuple(map(int, row[1].split("."))), row[0]))
+        assert [d["name"] for d in mine["distros"]] == [name for name, _ in by_glibc]

@@ -190,3 +190,22 @@ def test_bad_wheel_reports_and_others_still_run(pytester: pytest.Pytester, wheel
             "*verdict: HONEST*",
         ]
     )
+
+
+@pytest.mark.engine
+def test_markdown_report_and_github_step_summary(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = pytester.path / "reports" / "manylinux.md"
+    _run(pytester, "--manylinux-wheel", str(wheels["glibc_new"]), str(wheels["honest"]), *TWO, "--manylinux-markdown", str(out))
+    text = out.read_text()
+    assert summary.read_text() == "earlier step\n" + text + "\n"  # appended once, on the controller
+    lines = text.splitlines()
+    assert "| wheel | claim | ubuntu-16.04<br>2.23 | debian-13<br>2.41 | verdict |" in lines
+    glibc_new = next(line for line in lines if line.startswith(f"| `{wheels['glibc_new'].name}`"))
+    assert "| 2.17 | ❌ glibc | **✅** | **over-claim**<br>honest: `manylinux_2_34_x86_64` |" in glibc_new
+    honest = next(line for line in lines if line.startswith(f"| `{wheels['honest'].name}`"))
+    assert "| **✅** | ✅ | **honest**" in honest

@@ -10,7 +10,7 @@ from conftest import MATRIX
 
 from pytest_manylinux.errors import ResultsError
 from pytest_manylinux.observe import Cause, Finding, Observation, Outcome
-from pytest_manylinux.report import SCHEMA, Results, dumps, terminal_lines, to_json, verdict_counts
+from pytest_manylinux.report import SCHEMA, Results, dumps, markdown, run_failed, terminal_lines, to_json, verdict_counts
 from pytest_manylinux.tags import Libc, LibcVersion
 from pytest_manylinux.verdict import Kind, Prediction
 
@@ -310,9 +310,9 @@ def test_load_json_malformed_unreadable_names_source(unreadable: Any) -> None:
 # -- terminal -----------------------------------------------------------------------------------------
 
 
-def test_terminal_lines() -> None:
+def test_terminal_lines_verbose_has_a_row_per_distro() -> None:
     results = _results()
-    lines = terminal_lines(results.wheels(), unreadable=results.unreadable)
+    lines = terminal_lines(results.wheels(), unreadable=results.unreadable, verbose=True)
     text = "\n".join(lines)
     assert lines[:2] == ["pm_broken-1.0-py3-none-any.whl  UNREADABLE", "  not a valid zip file"]
     assert f"dist/{GLIBC_NEW}  claims glibc 2.17 (manylinux2014_x86_64)" in lines
@@ -339,6 +339,70 @@ def test_terminal_lines() -> None:
     assert f"{PURE}  (any: no claim)" in lines
     assert "  ERROR something went wrong once" in lines
     assert "  verdict: NO CLAIM: " + PURE + " is a pure wheel (any): it makes no platform claim" in text
+
+
+def test_terminal_lines_group_distros_that_fared_alike() -> None:
+    results = _results()
+    lines = terminal_lines(results.wheels(), unreadable=results.unreadable)
+    start = lines.index(f"dist/{GLIBC_NEW}  claims glibc 2.17 (manylinux2014_x86_64)")
+    assert lines[start + 1].split() == ["distro", "libc", "outcome", "cause:", "detail"]
+    failing, working = lines[start + 2], lines[start + 3]
+    assert failing.startswith("  ubuntu-16.04 … debian-11  glibc 2.23–2.31 FAIL    glibc: import pm_glibc_new._core")
+    assert working.split() == ["ubuntu-22.04", "…", "debian-13", "glibc", "2.35–2.41", "ok"]
+    assert lines[start + 4].startswith("  verdict: OVER-CLAIM")
+    # a distro that fared differently breaks the run: the honest wheel's skipped ubuntu-16.04 stands alone
+    honest = lines[lines.index(f"{HONEST}  claims glibc 2.17 (manylinux2014_x86_64)") :]
+    assert honest[2].split()[:5] == ["ubuntu-16.04", "glibc", "2.23", "skip", "python:"]
+    assert honest[3].split() == ["ubuntu-18.04", "…", "debian-13", "glibc", "2.27–2.41", "ok"]
+
+
+def test_markdown_is_a_matrix_with_the_lowest_working_distro_in_bold() -> None:
+    results = _results()
+    text = markdown(results.wheels(), results.unreadable)
+    lines = text.splitlines()
+    assert lines[0] == "### pytest-manylinux"
+    header = next(line for line in lines if line.startswith("| wheel"))
+    assert header == (
+        "| wheel | claim | " + " | ".join(f"{name}<br>{glibc}" for name, glibc in MATRIX) + " | verdict |"
+    )
+    row = next(line for line in lines if line.startswith(f"| `dist/{GLIBC_NEW}`"))
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    assert cells[1] == "2.17"
+    assert cells[2:6] == ["❌ glibc"] * 4
+    assert cells[6:10] == ["**✅**", "✅", "✅", "✅"]
+    assert cells[10] == "**over-claim**<br>honest: `manylinux_2_34_x86_64`"
+    pure = next(line for line in lines if line.startswith(f"| `{PURE}`"))
+    assert pure.count("|") == len(header.split(" | ")) + 1  # the same number of columns, blanks where not run
+    assert f"<details><summary><code>dist/{GLIBC_NEW}</code>: OVER-CLAIM" in text
+    assert "- ubuntu-16.04 (glibc 2.23): fail glibc: import pm_glibc_new._core: libc.so.6 lacks GLIBC_2.34" in text
+    assert "- `pm_broken-1.0-py3-none-any.whl` **unreadable**: not a valid zip file" in text
+
+
+def test_markdown_greys_expected_failures_and_escapes_cells() -> None:
+    results = Results()
+    name = "pm_x-1.0-cp35-abi3-manylinux_2_34_x86_64.whl"
+    results.add(SHA_A, name, _obs("ubuntu-16.04", "2.23", Outcome.FAIL, Cause.GLIBC, "a | b <c>"))
+    results.add(SHA_A, name, _obs("ubuntu-22.04", "2.35", Outcome.OK))
+    text = markdown(results.wheels())
+    row = next(line for line in text.splitlines() if line.startswith(f"| `{name}`"))
+    assert "| ⚪ glibc | **✅** |" in row
+    assert "fail glibc: a \\| b &lt;c>" in text
+
+
+def test_run_failed_matches_a_pytest_run() -> None:
+    results = _results()
+    assert run_failed(results.wheels(), {}, strict=False)  # glibc_new over-claims
+    honest = Results()
+    honest.add(SHA_A, HONEST, _obs("ubuntu-16.04", "2.23", Outcome.OK))
+    assert not run_failed(honest.wheels(), {}, strict=False)
+    assert run_failed(honest.wheels(), {"x.whl": ["bad"]}, strict=False)
+    under = Results()
+    under.add(SHA_A, "pm_x-1.0-cp35-abi3-manylinux_2_34_x86_64.whl", _obs("ubuntu-16.04", "2.23", Outcome.OK))
+    assert not run_failed(under.wheels(), {}, strict=False)
+    assert run_failed(under.wheels(), {}, strict=True)
+    broken = Results()
+    broken.add(SHA_A, HONEST, _obs("ubuntu-16.04", "2.23", Outcome.SKIPPED, Cause.IMAGE, "cannot build"))
+    assert run_failed(broken.wheels(), {}, strict=False)
 
 
 def test_terminal_marks_failures_below_the_floor() -> None:
