@@ -31,6 +31,10 @@ class SelectionError(ManylinuxError, ValueError):
     """Options select nothing, or name a distro or wheel that does not exist."""
 
 
+class NotRunnable(ManylinuxError):
+    """No wheel under test can run on a distro (architecture, libc, or no interpreter for its tags)."""
+
+
 class EngineError(ManylinuxError, RuntimeError):
     """The container engine is unreachable or failed an operation."""
 

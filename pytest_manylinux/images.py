@@ -22,6 +22,9 @@ from typing import Callable, Iterator
 
 from .distros import BuildRecipe, Distro
 from .engine import LABEL, Engine
+
+#: the label carrying the reference an image was built for
+LABEL_IMAGE = f"{LABEL}.image"
 from .errors import ImageError
 
 Progress = Callable[[str], None]
@@ -125,7 +128,9 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
             tail = "\n".join(log[-15:])
             raise ImageError(f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}")
         progress(f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine")
-        changes = ['CMD ["/bin/sh"]', f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}"]
+        # Provenance: what it was built from, and for which reference (a dangling image of an earlier build
+        # of the same reference would carry it too: that is how a test sees that a build happened once).
+        changes = ['CMD ["/bin/sh"]', f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}", f"LABEL {LABEL_IMAGE}={distro.image}"]
         with subprocess.Popen(["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE) as tar:
             assert tar.stdout is not None
             image_id = engine.import_image(tar.stdout, distro.image, changes)

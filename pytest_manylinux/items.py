@@ -85,7 +85,9 @@ class _ManylinuxItem(pytest.Item):
     claim: Claim
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.wheel_path, None, self.nodeid
+        # The domain is the failure headline. Not the node id: pytest's terminal would show the dots of a
+        # wheel's name as '::' in a domain the node id ends with (pm_x-1::0-...::whl).
+        return self.wheel_path, None, f"{self.name} ({self.wheel_path.name})"
 
     def repr_failure(  # type: ignore[override]
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

@@ -99,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from .session import ManylinuxRun, load_matrix
 
     config.addinivalue_line("markers", "manylinux: a check made by pytest-manylinux")
+    config.addinivalue_line(
+        "markers",
+        "manylinux_distros(*names): run a test using manylinux_env only on distros matching these names or globs",
+    )
     distros = load_matrix(config)
     seen: set[str] = {"manylinux"}
     for distro in distros:
@@ -115,3 +119,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if run is not None:
         config.pluginmanager.unregister(run, _RUN)
 
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test using ``manylinux_env`` runs once per selected distro, carrying that distro's markers."""
+    if "manylinux_env" in metafunc.fixturenames:
+        from .session import environment_params
+
+        run = metafunc.config.pluginmanager.get_plugin(_RUN)
+        metafunc.parametrize("manylinux_env", environment_params(run, metafunc.definition), indirect=True)
+
+
+@pytest.fixture
+def manylinux_env(request: pytest.FixtureRequest) -> object:
+    """A running container of one distro of the matrix with the wheels under test installed.
+
+    ``manylinux_env.run("mytool --version")`` and ``manylinux_env.python_run("import mypkg")`` return a
+    ``subprocess.CompletedProcess`` (``returncode``, ``stdout``, ``stderr``). Narrow the distros with
+    ``@pytest.mark.manylinux_distros("ubuntu-*")``; select them with ``-m``, like the checks.
+    """
+    from .session import environment_for
+
+    return environment_for(request.config.pluginmanager.get_plugin(_RUN), getattr(request, "param", None))

@@ -20,13 +20,15 @@ from typing import Any, Callable, Iterable
 
 from .distros import Distro
 from .engine import Container, Engine, Limits
-from .errors import EngineError, ImageError, ManylinuxError, ProbeError, WheelError
+from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, ProbeError, WheelError
 from .dependencies import resolve
+from .environment import Environment, shim_archive
 from .images import ensure_image
 from .interpreters import choose
 from .observe import (
     Cause,
     DistroFacts,
+    Interpreter,
     Observation,
     facts_from_json,
     observation_from_check,
@@ -40,6 +42,9 @@ Progress = Callable[[str], None]
 #: where the plugin puts its files inside containers
 CONTAINER_ROOT = "/opt/pytest-manylinux"
 PROBE_PATH = f"{CONTAINER_ROOT}/probe.py"
+#: where ``python3`` and ``python`` name the interpreter of the container's environment (``manylinux_env``):
+#: wheel scripts are laid out with this shebang, so they run with the interpreter the wheels were chosen for
+SHIM_DIR = f"{CONTAINER_ROOT}/bin"
 _INSTALLED_DIR = {Role.PURELIB: "site", Role.PLATLIB: "site", Role.SCRIPTS: "bin", Role.DATA: "data", Role.HEADERS: "include"}
 
 
@@ -109,7 +114,7 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     """Lay a wheel out and archive it for containers (once per wheel per session)."""
     key = wheel.sha256[:16]
     stage = workdir / key
-    lay_out(wheel, stage, interpreter="/usr/bin/env python3")
+    lay_out(wheel, stage, interpreter=f"{SHIM_DIR}/python3")
     root = f"{CONTAINER_ROOT}/wheels/{key}"
     plan = plan_for(wheel, root)
     (stage / "plan.json").write_text(json.dumps(plan, indent=1))
@@ -165,9 +170,17 @@ class DistroRunner:
         self._stack = contextlib.ExitStack()
         self._container: Container | None = None
         self._payloads: set[str] = set()
+        self._opened = False
+        self._lock = threading.Lock()
 
     def open(self) -> None:
-        """Get the image, start the container and measure it; failures make every check skip."""
+        """Get the image, start the container and measure it, once; failures make every check skip."""
+        with self._lock:
+            if not self._opened:
+                self._opened = True
+                self._open()
+
+    def _open(self) -> None:
         try:
             ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             self._container = self._stack.enter_context(
@@ -202,19 +215,12 @@ class DistroRunner:
             return self.unavailable
         assert self.facts is not None and self._container is not None
         facts = self.facts
-        claim = payload.wheel.claim
         name, image = self.distro.name, self.distro.image
 
-        def skip(cause: Cause, detail: str) -> Observation:
-            return skipped(name, image, cause, detail, facts)
-
-        if claim.arch and facts.machine and claim.arch != facts.machine:
-            return skip(Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}")
-        if claim.libc and facts.libc and claim.libc is not facts.libc:
-            return skip(Cause.LIBC, f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro")
-        interpreter, why = choose(claim.interpreters, payload.wheel.requires_python, facts.interpreters)
+        interpreter, cause, why = self._fit(payload.wheel)
         if interpreter is None:
-            return skip(Cause.PYTHON, why)
+            assert cause is not None
+            return skipped(name, image, cause, why, facts)
         resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, facts.machine)
         started = time.monotonic()
         result = None
@@ -250,6 +256,61 @@ class DistroRunner:
             unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
         )
 
+    def _fit(self, wheel: WheelInfo) -> tuple[Interpreter | None, Cause | None, str]:
+        """The interpreter that judges ``wheel`` here, or why none can (the skip's cause and reason)."""
+        assert self.facts is not None
+        facts, claim = self.facts, wheel.claim
+        if claim.arch and facts.machine and claim.arch != facts.machine:
+            return None, Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}"
+        if claim.libc and facts.libc and claim.libc is not facts.libc:
+            return None, Cause.LIBC, f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro"
+        interpreter, why = choose(claim.interpreters, wheel.requires_python, facts.interpreters)
+        return interpreter, (None if interpreter else Cause.PYTHON), why
+
+    def environment(self, payloads: Iterable[Payload]) -> Environment:
+        """This distro's container, for users' own tests, with the wheels under test it can load installed.
+
+        The interpreter is the one that loads the most of them (the first such, on a tie); one wheel per
+        project, the first given; their wheelhouse dependencies come along. Raises :class:`NotRunnable`
+        when no wheel can be loaded here, :class:`EngineError` when the distro itself is unavailable.
+        """
+        self.open()
+        if self.unavailable is not None:
+            raise EngineError(f"distro {self.distro.name!r} is unavailable: {self.unavailable.detail}")
+        assert self.facts is not None and self._container is not None
+        groups: dict[Interpreter, list[Payload]] = {}
+        reasons = []
+        for payload in payloads:
+            interpreter, _cause, why = self._fit(payload.wheel)
+            if interpreter is None:
+                reasons.append(f"{payload.wheel.filename}: {why}")
+                continue
+            group = groups.setdefault(interpreter, [])
+            if all(p.wheel.claim.name != payload.wheel.claim.name for p in group):
+                group.append(payload)
+        if not groups:
+            raise NotRunnable(f"no wheel under test can run on {self.distro.name}: " + "; ".join(reasons))
+        interpreter, chosen = max(groups.items(), key=lambda item: len(item[1]))
+        sites, bins = [], []
+        for payload in chosen:
+            resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, self.facts.machine)
+            for laid_out in (payload, *map(self.prepare, resolution.wheels)):
+                self._put(laid_out)
+                if f"{laid_out.plan['root']}/site" not in sites:
+                    sites.append(f"{laid_out.plan['root']}/site")
+                    bins.append(f"{laid_out.plan['root']}/bin")
+        self._container.put_archive("/", shim_archive(SHIM_DIR, interpreter.path))
+        return Environment(
+            container=self._container,
+            distro=self.distro,
+            facts=self.facts,
+            interpreter=interpreter,
+            wheels=tuple(p.wheel.filename for p in chosen),
+            path=(SHIM_DIR, *bins),
+            pythonpath=tuple(sites),
+            user=self.user,
+        )
+
     def _put(self, payload: Payload) -> None:
         """Copy a laid-out wheel into the container, once per container."""
         assert self._container is not None
@@ -275,7 +336,7 @@ class Matrix:
     _futures: dict[tuple[str, str], Future[Observation]] = field(default_factory=dict)
     _payloads: dict[str, Future[Payload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _runners: list[DistroRunner] = field(default_factory=list)
+    _runners: dict[str, DistroRunner] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _pool: ThreadPoolExecutor | None = None
 
@@ -310,13 +371,22 @@ class Matrix:
         for distro, wheels in by_distro.values():
             self._pool.submit(self._run_distro, distro, wheels)
 
-    def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
-        runner = DistroRunner(self.engine, distro, self.config, self.progress, self.payload)
+    def runner(self, distro: Distro) -> DistroRunner:
+        """The distro's runner, its container started by the first caller; it lives until :meth:`close`."""
         with self._lock:
-            self._runners.append(runner)
+            if self._stopping.is_set():
+                raise EngineError(f"the run was stopped before distro {distro.name!r} started")
+            runner = self._runners.get(distro.name)
+            if runner is None:
+                runner = self._runners[distro.name] = DistroRunner(
+                    self.engine, distro, self.config, self.progress, self.payload
+                )
+        runner.open()
+        return runner
+
+    def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
         try:
-            if not self._stopping.is_set():
-                runner.open()
+            runner = self.runner(distro)
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
                 if self._stopping.is_set():
@@ -332,8 +402,9 @@ class Matrix:
                 except Exception as e:  # an engine hiccup must not hang the items waiting on it
                     observation = skipped(distro.name, distro.image, Cause.ENGINE, f"{type(e).__name__}: {e}", runner.facts)
                 future.set_result(observation)
+        except ManylinuxError:
+            pass  # stopped: the futures are failed below
         finally:
-            runner.close()
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
                 if not future.done():
@@ -350,7 +421,7 @@ class Matrix:
         """Stop scheduling, remove every container; safe to call more than once."""
         self._stopping.set()
         with self._lock:
-            runners = list(self._runners)
+            runners = list(self._runners.values())
         for runner in runners:
             runner.close()
         if self._pool is not None:

@@ -7,6 +7,7 @@ the engine and the matrix when the first test is about to run, gathers observati
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .distros import Distro, load_distros, select
-from .errors import EngineError, ManylinuxError, WheelError
+from .errors import EngineError, ManylinuxError, NotRunnable, WheelError
 from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .observe import Observation
 from .outputs import append_step_summary, write_atomically
@@ -30,6 +31,7 @@ from .verdict import Prediction, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Engine
+    from .environment import Environment
     from .runner import Matrix
     from .wheel import WheelInfo
 
@@ -84,6 +86,7 @@ class ManylinuxRun:
     _workdir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _engine_error: str | None = None
+    _environments: dict[str, Environment] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: pytest.Config, all_distros: tuple[Distro, ...]) -> ManylinuxRun:
@@ -196,6 +199,26 @@ class ManylinuxRun:
         with self._lock:
             if reporter is not None:
                 reporter.write_line(f"[manylinux] {message}")
+
+    def environment(self, distro: Distro) -> Environment:
+        """The distro's container with the wheels under test installed (for ``manylinux_env``)."""
+        with self._lock:
+            known = self._environments.get(distro.name)
+        if known is not None:
+            return known
+        if self._matrix is None:
+            self._start()
+        assert self._matrix is not None
+        payloads = []
+        for path in self.wheels:
+            try:
+                payloads.append(self._matrix.payload(self.wheel_info(path)))
+            except WheelError:
+                continue  # its own items report it
+        environment = self._matrix.runner(distro).environment(payloads)
+        with self._lock:
+            self._environments[distro.name] = environment
+        return environment
 
     def wheel_info(self, path: Path) -> WheelInfo:
         """The wheel read and validated once per session (or the error it raised, again)."""
@@ -327,6 +350,31 @@ class ManylinuxRun:
                 write_atomically(self.markdown_path, text)
             append_step_summary(text)
 
+
+
+def environment_params(run: ManylinuxRun | None, definition: pytest.Item) -> list[Any]:
+    """``manylinux_env``'s parameters: the run's distros, narrowed by ``manylinux_distros`` markers."""
+    if run is None:
+        return [pytest.param(None, id="no-wheel")]
+    distros = list(run.distros)
+    for marker in definition.iter_markers("manylinux_distros"):
+        patterns = [str(p) for p in marker.args]
+        distros = [d for d in distros if any(fnmatch.fnmatchcase(d.name, p) for p in patterns)]
+    return [
+        pytest.param(d, id=d.name, marks=[getattr(pytest.mark, m) for m in d.markers]) for d in distros
+    ]
+
+
+def environment_for(run: ManylinuxRun | None, distro: Distro | None) -> Environment:
+    """The fixture's value; a skip when there is no wheel under test or none can run on the distro."""
+    if run is None or distro is None:
+        pytest.skip("manylinux_env needs wheels under test: pass --manylinux-wheel dist/*.whl")
+    if run.static_only:
+        pytest.skip("manylinux_env needs containers: --manylinux-static-only runs none")
+    try:
+        return run.environment(distro)
+    except NotRunnable as e:
+        pytest.skip(str(e))
 
 
 def _prediction_json(p: Prediction) -> dict[str, Any]:

@@ -85,6 +85,17 @@ class MatrixRun:
         raise AssertionError(f"{name} is not in the results of {case}")
 
 
+def containers_of(engine: Any, pid: int | None = None) -> list[Any]:
+    """Containers the plugin created from process ``pid`` (this one: pytester's in-process runs) that still exist.
+
+    Filtering by creator keeps the check true when other pytest runs share the engine.
+    """
+    from pytest_manylinux.engine import LABEL_PID
+
+    label = f"{LABEL_PID}={os.getpid() if pid is None else pid}"
+    return list(engine.client.containers.list(all=True, filters={"label": label}))
+
+
 def run_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run pytest with the plugin in a subprocess (as a user would)."""
     environ = dict(os.environ)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_manylinux.engine import LABEL
+from conftest import containers_of
+
+from pytest_manylinux.images import LABEL_IMAGE
 
 ONE = ["--manylinux-distro", "ubuntu-16.04"]
 TWO = ["--manylinux-distro", "ubuntu-16.04", "--manylinux-distro", "debian-13"]
@@ -142,7 +147,7 @@ def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[st
 def test_exitfirst_stops_and_removes_containers(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["crash"]), str(wheels["honest"]), "-x", "-p", "no:randomly")
     result.assert_outcomes(failed=1)
-    assert engine.client.containers.list(all=True, filters={"label": LABEL}) == []
+    assert containers_of(engine) == []
 
 
 @pytest.mark.engine
@@ -209,3 +214,38 @@ def test_markdown_report_and_github_step_summary(
     assert "| 2.17 | ❌ glibc | **✅** | **over-claim**<br>honest: `manylinux_2_34_x86_64` |" in glibc_new
     honest = next(line for line in lines if line.startswith(f"| `{wheels['honest'].name}`"))
     assert "| **✅** | ✅ | **honest**" in honest
+
+
+@pytest.mark.engine
+def test_xdist_builds_once_removes_containers_and_reports_once(
+    wheels: dict[str, Path], engine: Any, tmp_path: Path
+) -> None:
+    """-n 2 with an image nobody has yet: one build (the other worker waits on its lock), one complete JSON."""
+    from conftest import run_plugin
+
+    ref = f"pytest-manylinux-test/xdist:{os.getpid()}-{int(time.time())}"
+    (tmp_path / "distros.toml").write_text(
+        f'[distro.scratch]\nimage = "{ref}"\nbuild = {{ debootstrap = "xenial", check-gpg = false }}\n'
+        '[distro."debian-13"]\nimage = "pytest-manylinux/debian:13"\n'
+    )
+    (tmp_path / "test_user.py").write_text("def test_env(manylinux_env):\n    assert manylinux_env.run('true').returncode == 0\n")
+    out = tmp_path / "results.json"
+    try:
+        proc = run_plugin(
+            ["-n", "2", "--manylinux-distros-file=distros.toml", f"--manylinux-json={out}",
+             *(f"--manylinux-wheel={wheels[c]}" for c in ("honest", "glibc_new", "underclaim", "crash"))],
+            cwd=tmp_path,
+        )
+        images = engine.client.images.list(all=True, filters={"label": f"{LABEL_IMAGE}={ref}"})
+    finally:
+        with contextlib.suppress(Exception):
+            engine.client.images.remove(ref, force=True)
+    assert len(images) == 1, f"the image was built {len(images)} times"
+    assert proc.stdout.count("= manylinux =") == 1, proc.stdout[-3000:]
+    assert "2 workers" in proc.stdout
+    document = json.loads(out.read_text())
+    verdicts = {w["file"].split("-")[0]: w["verdict"] for w in document["wheels"]}
+    assert verdicts == {"pm_honest": "honest", "pm_glibc_new": "over-claim", "pm_underclaim": "under-claim", "pm_crash": "over-claim"}
+    assert all([d["name"] for d in w["distros"]] == ["scratch", "debian-13"] for w in document["wheels"])
+    assert list(tmp_path.glob(".results.json.tmp*")) == []
+    assert engine.leftovers() == [], "every worker removed its containers"

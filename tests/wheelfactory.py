@@ -744,11 +744,18 @@ def dependency_wheel(
     tag: str = "py3-none-any",
     requires_dist: Iterable[str] = (),
     body: bytes = b"VALUE = 1\n",
+    console_scripts: Mapping[str, str] | None = None,
 ) -> Path:
-    """A small wheel of one package to put in a wheelhouse (its tag says what it claims, nothing is compiled)."""
+    """A small wheel of one package (for a wheelhouse, or users' own tests): nothing is compiled.
+
+    ``console_scripts`` maps script names to ``module:function`` entry points (``entry_points.txt``).
+    """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     members = {f"{project}/__init__.py": body}
+    if console_scripts:
+        lines = ["[console_scripts]", *(f"{name} = {target}" for name, target in console_scripts.items())]
+        members[f"{project}-{version}.dist-info/entry_points.txt"] = ("\n".join(lines) + "\n").encode()
     members.update(dist_info(project, [tag], purelib=tag.endswith("-any"), requires_dist=requires_dist, version=version))
     return make_zip(outdir / f"{project}-{version}-{tag}.whl", members)
 
