@@ -69,21 +69,28 @@ class Engine:
     def connect(cls) -> Engine:
         """Connect through ``DOCKER_HOST`` (or the default socket) and check the engine answers."""
         import docker
+        import docker.constants
         import docker.errors
 
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        client = None
+        # When the engine is unreachable, the SDK's constructor raises with a socket it never closes (its
+        # unix connection does not close a socket whose connect failed). So a unix socket is tried with a
+        # socket of our own first, and the first client does not ask the engine for its API version in its
+        # constructor; the real one is made once the engine answered, so it negotiates that version.
+        probe = docker.from_env(timeout=API_TIMEOUT, version=docker.constants.MINIMUM_DOCKER_API_VERSION)
         try:
+            if where.startswith("unix://"):
+                _try_unix_socket(where[len("unix://"):])
+            probe.ping()
             client = docker.from_env(timeout=API_TIMEOUT)
-            client.ping()
         except (docker.errors.DockerException, OSError) as e:
-            if client is not None:
-                client.close()
             raise EngineError(
                 f"cannot reach the container engine at {where} ({e}). Start the Docker engine "
                 "(e.g. `dockerd &`) or point DOCKER_HOST at a running one, or use "
                 "--manylinux-static-only to judge wheels without containers."
             ) from e
+        finally:
+            probe.close()
         return cls(client)
 
     def close(self) -> None:
@@ -234,6 +241,13 @@ class Engine:
                 filters={"label": f"{LABEL_SESSION}={self.session}"},
             )
         )
+
+
+def _try_unix_socket(path: str) -> None:
+    """Connect to a unix socket and close it again; raises OSError when nothing listens there."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(API_TIMEOUT)
+        probe.connect(path)
 
 
 def _alive(pid: int) -> bool:

@@ -166,7 +166,7 @@ def test_governing_policy_is_the_highest_not_above_the_floor() -> None:
 
 def test_data_matches_installed_auditwheel() -> None:
     """policy.json copies auditwheel's symbol versions and allow-lists unchanged (auditwheel 6.x)."""
-    auditwheel = pytest.importorskip("auditwheel")
+    import auditwheel  # a test dependency: the check must run, not skip
     source = Path(auditwheel.__file__).parent / "policy"
     ours = json.loads(POLICY_FILE.read_text())
     for family in ("manylinux", "musllinux"):
