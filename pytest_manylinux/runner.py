@@ -183,6 +183,7 @@ class DistroRunner:
         self._stack = contextlib.ExitStack()
         self._container: Container | None = None
         self._payloads: set[str] = set()
+        self._closing = threading.Lock()
 
     def open(self) -> None:
         """Get the image, start the container and measure it; failures make every check skip."""
@@ -332,7 +333,9 @@ class DistroRunner:
         return self._skip(Cause.ENGINE, f"{error}{tail}")
 
     def close(self) -> None:
-        self._stack.close()
+        """Remove the container; safe to call more than once, from any thread."""
+        with self._closing:
+            self._stack.close()
 
 
 @dataclass
@@ -350,6 +353,7 @@ class Matrix:
     _runners: list[DistroRunner] = field(default_factory=list)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _pool: ThreadPoolExecutor | None = None
+    _removals: ThreadPoolExecutor | None = None
 
     def payload(self, wheel: WheelInfo) -> Payload:
         """The wheel's payload, prepared by the first thread that needs it."""
@@ -409,7 +413,12 @@ class Matrix:
             for (future, _), observation in zip(ready, observations):
                 future.set_result(observation)
         finally:
-            runner.close()
+            # The container is removed aside: the results are in, and this thread can start the
+            # next distro meanwhile. close() waits for every removal.
+            with self._lock:
+                if self._removals is None:
+                    self._removals = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="manylinux-rm")
+                self._removals.submit(runner.close)
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
                 if not future.done():
@@ -431,3 +440,5 @@ class Matrix:
             runner.close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._removals is not None:
+            self._removals.shutdown(wait=True)
