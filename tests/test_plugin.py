@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_manylinux.engine import LABEL
+from pytest_manylinux.engine import LABEL, LABEL_PID
 
 ONE = ["--manylinux-distro", "ubuntu-16.04"]
 TWO = ["--manylinux-distro", "ubuntu-16.04", "--manylinux-distro", "debian-13"]
@@ -155,7 +156,9 @@ def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[st
 def test_exitfirst_stops_and_removes_containers(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["crash"]), str(wheels["honest"]), "-x", "-p", "no:randomly")
     result.assert_outcomes(failed=1)
-    assert engine.client.containers.list(all=True, filters={"label": LABEL}) == []
+    # The run was in this process: its containers carry this PID (other sessions may share the engine).
+    mine = engine.client.containers.list(all=True, filters={"label": [LABEL, f"{LABEL_PID}={os.getpid()}"]})
+    assert mine == []
 
 
 @pytest.mark.engine
