@@ -105,6 +105,14 @@ def run_plugin(directory: Path, expected: int, cwd: Path, report: Path) -> tuple
     return seconds, checks
 
 
+def run_collect(directory: Path, cwd: Path) -> float:
+    """pytest alone: the same command with ``--collect-only`` (start-up, plugins, collection; no engine)."""
+    argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", "-q", "-p", "no:cacheprovider"]
+    seconds, done = _timed([*argv, "--collect-only"], cwd=cwd)
+    _check(done, " ".join(argv))
+    return seconds
+
+
 def run_naive(script: Path, parallel: int) -> float:
     """The loop: ``sh`` runs the commands one after another, or ``xargs -P`` runs ``parallel`` at once."""
     if parallel <= 1:
@@ -178,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
 
     k, m = args.wheels, args.extra
     samples: dict[str, list[float]] = {
-        "plugin_k": [], "plugin_km": [], "loop": [], "loop_parallel": [], "exec_api": [], "exec_cli": [],
-        "check_in_run": [],
+        "plugin_k": [], "plugin_km": [], "collect_only": [], "loop": [], "loop_parallel": [],
+        "exec_api": [], "exec_cli": [], "check_in_run": [],
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pm-bench-matrix-") as tmp:
         root = Path(tmp)
@@ -203,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
             samples["plugin_km"].append(seconds)
             samples["check_in_run"] += checks
             print(f"  plugin, {k + m} wheels          {seconds:6.2f} s", flush=True)
+            seconds = run_collect(dir_k, empty)
+            samples["collect_only"].append(seconds)
+            print(f"  pytest --collect-only    {seconds:6.2f} s", flush=True)
             seconds = run_naive(script, 1)
             samples["loop"].append(seconds)
             print(f"  docker run loop          {seconds:6.2f} s", flush=True)
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": jobs,
         "repeat": args.repeat,
         "plugin_s": plugin,
+        "collect_only_s": statistics.median(samples["collect_only"]),
         "loop_s": loop,
         "loop_parallel_s": loop_parallel,
         "speedup": loop / plugin,
@@ -245,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{k} wheels x {len(distros)} distros = {n} checks; medians of {args.repeat} runs; {jobs} CPUs",
         f"  (a) plugin, {k} wheels             : {_s(samples['plugin_k'])}",
         f"      plugin, {k + m} wheels            : {_s(samples['plugin_km'])}",
+        f"      of (a), pytest alone          : {_s(samples['collect_only'])}   (--collect-only)",
         f"  (b) docker run loop, sequential   : {_s(samples['loop'])}",
         f"      docker run loop, xargs -P{args.parallel}    : {_s(samples['loop_parallel'])}",
         f"  (b)/(a) sequential loop / plugin  : {speedup:6.1f}x   (target >= 3x: {_met(speedup >= 3)})",
