@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from .errors import EngineError, ImageError
 
@@ -274,7 +274,8 @@ class Container:
     def id(self) -> str:
         return str(self.raw.id)
 
-    def put_archive(self, path: str, data: bytes | IO[bytes]) -> None:
+    def put_archive(self, path: str, data: bytes | IO[bytes] | Iterable[bytes]) -> None:
+        """Extract a tar archive at ``path``; an iterable of chunks is streamed as it is produced."""
         ok = self.engine._call(f"copy files into {self.distro}", self.raw.put_archive, path, data)
         if not ok:
             raise EngineError(f"the engine refused to copy files into {path!r} of distro {self.distro!r}")

@@ -143,6 +143,7 @@ class Observation:
     #: the interpreter that ran the imports, described
     interpreter: str = ""
     glibcxx: str | None = None
+    #: how long this wheel's checks took in the container (its loader runs and imports)
     seconds: float = 0.0
     #: non-failure notes (missing dependencies, weak symbols, ...)
     notes: tuple[str, ...] = field(default=())
@@ -199,6 +200,23 @@ def skipped(distro: str, image: str, cause: Cause, detail: str, facts: DistroFac
 
 
 # -- reading the probe ------------------------------------------------------------------------
+
+
+def parse_probe_documents(stdout: str) -> list[dict[str, Any]]:
+    """Every whole JSON document the probe printed after a marker line, in order (``check``: one per wheel).
+
+    A document cut short (the probe was killed while printing it) ends the list.
+    """
+    documents = []
+    for chunk in stdout.split(MARKER)[1:]:
+        try:
+            document = json.loads(chunk.strip().splitlines()[0])
+        except (ValueError, IndexError):
+            break
+        if not isinstance(document, dict):
+            break
+        documents.append(document)
+    return documents
 
 
 def parse_probe_output(stdout: str, what: str) -> dict[str, Any]:

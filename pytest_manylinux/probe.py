@@ -4,13 +4,19 @@ It runs inside distro containers under whatever python they have, down to Python
 16.04), so it is written in Python 3.5 syntax: no f-strings, no annotations, no newer stdlib calls.
 It prints one JSON document after a marker line; the host reads and classifies it (observe.py).
 
-  python3 probe.py facts [EXTRA_INTERPRETER ...]
-  PYTHON probe.py check PLAN.json TIMEOUT_SECONDS
+  python3 probe.py facts [--user NAME] [EXTRA_INTERPRETER ...]
+  PYTHON probe.py check TIMEOUT_SECONDS PLAN.json [PLAN.json ...]
+
+``check`` takes every wheel a distro runs under one interpreter, so a distro costs one exec, not
+one per wheel; each wheel is still checked apart (its own loader runs, its own import child) and
+its document is printed as soon as it is done, so the host knows which wheel the probe was on if
+the probe itself dies.
 """
 
 import glob
 import json
 import os
+import pwd
 import re
 import select
 import signal
@@ -198,7 +204,7 @@ def _interpreter_facts(path):
     return facts
 
 
-def facts(extra):
+def facts(extra, user=None):
     seen = set()
     interpreters = []
     for pattern in tuple(extra) + _INTERPRETER_GLOBS:
@@ -219,7 +225,19 @@ def facts(extra):
         "libstdcxx": _libstdcxx(),
         "interpreters": interpreters,
         "uid": os.getuid(),
+        # Whether the user checks run as exists here, asked now to save an exec per distro.
+        "user": _existing_user(user),
     })
+
+
+def _existing_user(name):
+    if not name:
+        return None
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return None
+    return name
 
 
 def _provided_by_interpreter():
@@ -351,18 +369,26 @@ def _imports(python, site, modules, timeout):
     return results
 
 
-def check(plan_path, timeout, dependency_sites=()):
+def check(plan_args, timeout):
+    """Check each wheel: ``PLAN.json``, or ``PLAN.json=SITE:SITE`` with its dependencies' site directories."""
+    _libc_name, _version, loader = _libc()
+    provided = _provided_by_interpreter()
+    for arg in plan_args:
+        plan_path, _, extra = arg.partition("=")
+        _check_one(plan_path, timeout, loader, provided, extra.split(os.pathsep) if extra else [])
+
+
+def _check_one(plan_path, timeout, loader, provided, dependency_sites):
     with open(plan_path) as f:
         plan = json.load(f)
     root = plan["root"]
-    _libc_name, _version, loader = _libc()
-    provided = _provided_by_interpreter()
     started = time.time()
     loads = [_loader_check(loader, root, e, plan.get("libdirs", []), provided) for e in plan.get("elf", [])]
     loaded = time.time()
     sites = [os.path.join(root, "site")] + list(dependency_sites)
     imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout)
     _emit({
+        "plan": plan_path,
         "loads": loads,
         "imports": imports,
         "python": list(sys.version_info[:3]),
@@ -373,12 +399,17 @@ def check(plan_path, timeout, dependency_sites=()):
 
 def main(argv):
     if len(argv) >= 1 and argv[0] == "facts":
-        facts(argv[1:])
+        if len(argv) >= 3 and argv[1] == "--user":
+            facts(argv[3:], user=argv[2])
+        else:
+            facts(argv[1:])
         return 0
     if len(argv) >= 3 and argv[0] == "check":
-        check(argv[1], float(argv[2]), argv[3:])
+        check(argv[2:], float(argv[1]))
         return 0
-    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py check PLAN.json TIMEOUT [DEPENDENCY_SITE ...]\n")
+    sys.stderr.write(
+        "usage: probe.py facts [--user NAME] [PYTHON ...] | probe.py check TIMEOUT PLAN.json[=SITE:...] ...\n"
+    )
     return 2
 
 

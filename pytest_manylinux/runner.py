@@ -1,8 +1,9 @@
 """Running wheels in distro containers: one container per distro per session, reused for every wheel.
 
-A wheel is laid out once (pypa/installer) and archived once; each container gets the archive once
-through the API. Distros run in parallel threads; each (wheel, distro) result is a future the
-pytest items wait on.
+A wheel is laid out once (pypa/installer) and archived once. A distro's container gets every wheel it
+runs in one copy through the API and checks them all in one exec (per interpreter): the engine calls a
+distro costs do not grow with the wheels. Distros run in parallel threads; each (wheel, distro) result
+is a future the pytest items wait on.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ import io
 import json
 import tarfile
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .distros import Distro
-from .engine import Container, Engine, Limits
-from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, ProbeError, WheelError
-from .dependencies import resolve
+from .dependencies import Resolution, resolve
+from .engine import Container, Engine, ExecResult, Limits
 from .environment import Environment, shim_archive
+from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, ProbeError, WheelError
 from .images import ensure_image
 from .interpreters import choose
 from .observe import (
@@ -32,6 +32,7 @@ from .observe import (
     Observation,
     facts_from_json,
     observation_from_check,
+    parse_probe_documents,
     parse_probe_output,
     skipped,
 )
@@ -75,6 +76,8 @@ class Payload:
     archive: Path
     #: what the probe checks: ELF files, modules, library directories
     plan: dict[str, Any]
+    #: bytes of the archive before its end-of-archive blocks: archives cut there can be concatenated
+    members_end: int = 0
 
     @property
     def plan_path(self) -> str:
@@ -121,7 +124,26 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(stage, arcname=root.lstrip("/"), filter=_world_readable)
-    return Payload(wheel, key, archive, plan)
+        members_end = tar.offset
+    return Payload(wheel, key, archive, plan, members_end)
+
+
+def concatenated(
+    payloads: Sequence[Payload], head: bytes = b"", chunk: int = 1 << 20
+) -> Iterator[bytes]:
+    """One tar stream: ``head`` (tar members), then the payloads' archives, read from disk as it is sent."""
+    if head:
+        yield head
+    for payload in payloads:
+        with payload.archive.open("rb") as f:
+            left = payload.members_end
+            while left > 0:
+                data = f.read(min(chunk, left))
+                if not data:
+                    raise EngineError(f"the archive of {payload.wheel.filename} ended early: {payload.archive}")
+                left -= len(data)
+                yield data
+    yield bytes(2 * tarfile.BLOCKSIZE)  # the end-of-archive marker
 
 
 def _world_readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -132,8 +154,13 @@ def _world_readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def _probe_archive() -> bytes:
-    source = Path(__file__).with_name("probe.py").read_bytes()
+def _probe_source() -> str:
+    return Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
+
+
+def _probe_members() -> bytes:
+    """The probe and the plugin's directories, as tar members without the end-of-archive blocks."""
+    source = _probe_source().encode("utf-8")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for directory in ("opt", CONTAINER_ROOT.lstrip("/"), f"{CONTAINER_ROOT.lstrip('/')}/wheels"):
@@ -145,7 +172,8 @@ def _probe_archive() -> bytes:
         info.size = len(source)
         info.mode = 0o644
         tar.addfile(info, io.BytesIO(source))
-    return buffer.getvalue()
+        end = tar.offset
+    return buffer.getvalue()[:end]
 
 
 class DistroRunner:
@@ -172,6 +200,8 @@ class DistroRunner:
         self._payloads: set[str] = set()
         self._opened = False
         self._lock = threading.Lock()
+        self._closing = threading.Lock()
+        self._closed = False
 
     def open(self) -> None:
         """Get the image, start the container and measure it, once; failures make every check skip."""
@@ -183,78 +213,163 @@ class DistroRunner:
     def _open(self) -> None:
         try:
             ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
-            self._container = self._stack.enter_context(
+            container = self._stack.enter_context(
                 self.engine.container(self.distro.image, self.distro.name, self.config.limits)
             )
-            self._container.put_archive("/", _probe_archive())
+            with self._closing:
+                if self._closed:  # closed while the image was made or the container started
+                    self._stack.close()
+                    raise EngineError(f"the run was stopped while distro {self.distro.name!r} started")
+                self._container = container
             self.facts = self._measure(self._container)
-            self.user = self._user(self._container)
         except ImageError as e:
             self.unavailable = skipped(self.distro.name, self.distro.image, Cause.IMAGE, str(e))
         except (EngineError, ProbeError) as e:
             self.unavailable = skipped(self.distro.name, self.distro.image, Cause.ENGINE, str(e))
 
     def _measure(self, container: Container) -> DistroFacts:
+        # The probe's source goes in as ``-c``: its file is copied in with the first wheels (one
+        # copy less per distro). It also says whether the user checks run as exists (one exec less).
+        ask = ["--user", self.config.limits.user] if self.config.limits.user else []
+        source = _probe_source()
         for python in ("python3", "/usr/bin/python3", "python"):
-            result = container.exec([python, PROBE_PATH, "facts", *self.config.pythons], timeout=120)
+            result = container.exec([python, "-c", source, "facts", *ask, *self.config.pythons], timeout=120)
             if result.exit_code == 0:
-                return facts_from_json(parse_probe_output(result.stdout, f"distro {self.distro.name!r}"))
+                document = parse_probe_output(result.stdout, f"distro {self.distro.name!r}")
+                user = document.get("user")
+                self.user = user if isinstance(user, str) else None
+                return facts_from_json(document)
         # No python at all: measure nothing more here; the check is skipped with that reason.
         return DistroFacts(None, None, "", None)
 
-    def _user(self, container: Container) -> str | None:
-        user = self.config.limits.user
-        if not user:
-            return None
-        result = container.exec(["id", "-u", user], timeout=30)
-        return user if result.exit_code == 0 else None
-
     def observe(self, payload: Payload) -> Observation:
         """Run one wheel's checks here."""
-        if self.unavailable is not None:
-            return self.unavailable
-        assert self.facts is not None and self._container is not None
-        facts = self.facts
-        name, image = self.distro.name, self.distro.image
+        return self.observe_all([payload])[0]
 
+    def observe_all(self, payloads: Sequence[Payload]) -> list[Observation]:
+        """Run these wheels' checks here: their files copied in at once, one exec per interpreter.
+
+        The probe still checks each wheel apart (its own loader runs, its own import child), so one
+        wheel's crash or hang touches no other wheel's result.
+        """
+        if self.unavailable is not None:
+            return [self.unavailable] * len(payloads)
+        results: dict[int, Observation] = {}
+        batches: dict[str, tuple[Interpreter, list[tuple[int, Payload]]]] = {}
+        for i, payload in enumerate(payloads):
+            screened = self._screen(payload)
+            if isinstance(screened, Observation):
+                results[i] = screened
+            else:
+                batches.setdefault(screened.path, (screened, []))[1].append((i, payload))
+        needs = {i: self._dependencies(payload, interpreter) for interpreter, batch in batches.values() for i, payload in batch}
+        try:
+            wheels = [payload for _, batch in batches.values() for _, payload in batch]
+            self._put(wheels + [d for _, laid_out in needs.values() for d in laid_out])
+        except EngineError as e:
+            failure = self._failure(e, None)
+            return [results.get(i, failure) for i in range(len(payloads))]
+        for interpreter, batch in batches.values():
+            results.update(self._check(interpreter, batch, needs))
+        return [results[i] for i in range(len(payloads))]
+
+    def _skip(self, cause: Cause, detail: str) -> Observation:
+        return skipped(self.distro.name, self.distro.image, cause, detail, self.facts)
+
+    def _screen(self, payload: Payload) -> Interpreter | Observation:
+        """The interpreter to check the wheel with here, or why it cannot run here at all."""
         interpreter, cause, why = self._fit(payload.wheel)
         if interpreter is None:
             assert cause is not None
-            return skipped(name, image, cause, why, facts)
-        resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, facts.machine)
-        started = time.monotonic()
-        result = None
-        try:
-            sites = []
-            for dependency in (payload, *map(self.prepare, resolution.wheels)):
-                self._put(dependency)
-                sites.append(f"{dependency.plan['root']}/site")
-            budget = 120 + self.config.timeout * 3 + 2 * len(payload.plan["modules"])
-            result = self._container.exec(
-                [interpreter.path, PROBE_PATH, "check", payload.plan_path, str(self.config.timeout), *sites[1:]],
-                user=self.user,
-                timeout=budget,
+            return self._skip(cause, why)
+        return interpreter
+
+    def _dependencies(self, payload: Payload, interpreter: Interpreter) -> tuple[Resolution, list[Payload]]:
+        """The wheelhouse wheels ``payload`` needs under ``interpreter``, laid out (once per session)."""
+        assert self.facts is not None
+        resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, self.facts.machine)
+        return resolution, [self.prepare(w) for w in resolution.wheels]
+
+    def _put(self, payloads: Sequence[Payload]) -> None:
+        """Copy the wheels not yet in the container into it, in one call (the probe with the first)."""
+        assert self._container is not None
+        new = list({p.key: p for p in payloads if p.key not in self._payloads}.values())
+        if not new:
+            return
+        self._container.put_archive("/", concatenated(new, b"" if self._payloads else _probe_members()))
+        self._payloads.update(p.key for p in new)
+
+    def _budget(self, payload: Payload) -> float:
+        return 120 + self.config.timeout * 3 + 2 * len(payload.plan["modules"])
+
+    def _check(
+        self, interpreter: Interpreter, batch: list[tuple[int, Payload]], needs: dict[int, tuple[Resolution, list[Payload]]]
+    ) -> dict[int, Observation]:
+        """Check wheels in one exec; if the probe dies, the wheel it was on fails and the rest go on."""
+        assert self._container is not None
+        assert self.facts is not None
+        results: dict[int, Observation] = {}
+        pending = list(batch)
+        while pending:
+            # PLAN.json, or PLAN.json=SITE:SITE when the wheelhouse supplies dependencies
+            plans = []
+            for i, payload in pending:
+                sites = ":".join(f"{d.plan['root']}/site" for d in needs[i][1])
+                plans.append(f"{payload.plan_path}={sites}" if sites else payload.plan_path)
+            result = None
+            try:
+                result = self._container.exec(
+                    [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
+                    user=self.user,
+                    timeout=sum(self._budget(payload) for _, payload in pending),
+                )
+            except EngineError as e:
+                failure = self._failure(e, None)
+                results.update((i, failure) for i, _ in pending)
+                return results
+            # The probe prints one document per wheel, in order: the first wheel without one is the
+            # one it was checking when it stopped.
+            documents = {d.get("plan"): d for d in parse_probe_documents(result.stdout)}
+            done = 0
+            for i, payload in pending:
+                document = documents.get(payload.plan_path)
+                if document is None:
+                    break
+                seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
+                resolution = needs[i][0]
+                results[i] = observation_from_check(
+                    self.distro.name,
+                    self.distro.image,
+                    self.facts,
+                    document,
+                    payload.wheel.modules,
+                    interpreter,
+                    seconds,
+                    root=payload.plan["root"],
+                    supplied=tuple(w.filename for w in resolution.wheels),
+                    unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
+                )
+                done += 1
+            if done == len(pending):
+                break
+            i, payload = pending[done]
+            what = f"{payload.wheel.filename} on {self.distro.name}"
+            error = ProbeError(
+                f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
             )
-            document = parse_probe_output(result.stdout, f"{payload.wheel.filename} on {name}")
-        except (EngineError, ProbeError) as e:
-            state = self._container.state()
-            if state.get("OOMKilled"):
-                detail = f"the container was killed for memory (limit {self.config.limits.memory})"
-                return skip(Cause.ENGINE, detail)
-            tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
-            return skip(Cause.ENGINE, f"{e}{tail}")
-        return observation_from_check(
-            name,
-            image,
-            facts,
-            document,
-            payload.wheel.modules,
-            interpreter,
-            time.monotonic() - started,
-            root=payload.plan["root"],
-            supplied=tuple(w.filename for w in resolution.wheels),
-            unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
-        )
+            results[i] = self._failure(error, result)
+            pending = pending[done + 1 :]
+        return results
+
+    def _failure(self, error: ManylinuxError, result: ExecResult | None) -> Observation:
+        """A check that could not run: the container ran out of memory, or the engine or probe failed."""
+        assert self._container is not None
+        state = self._container.state()
+        if state.get("OOMKilled"):
+            limit = self.config.limits.memory
+            return self._skip(Cause.ENGINE, f"the container was killed for memory (limit {limit})")
+        tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
+        return self._skip(Cause.ENGINE, f"{error}{tail}")
 
     def _fit(self, wheel: WheelInfo) -> tuple[Interpreter | None, Cause | None, str]:
         """The interpreter that judges ``wheel`` here, or why none can (the skip's cause and reason)."""
@@ -291,14 +406,14 @@ class DistroRunner:
         if not groups:
             raise NotRunnable(f"no wheel under test can run on {self.distro.name}: " + "; ".join(reasons))
         interpreter, chosen = max(groups.items(), key=lambda item: len(item[1]))
-        sites, bins = [], []
+        installed: list[Payload] = []
         for payload in chosen:
-            resolution = resolve(payload.wheel, self.config.wheelhouse, interpreter, self.facts.machine)
-            for laid_out in (payload, *map(self.prepare, resolution.wheels)):
-                self._put(laid_out)
-                if f"{laid_out.plan['root']}/site" not in sites:
-                    sites.append(f"{laid_out.plan['root']}/site")
-                    bins.append(f"{laid_out.plan['root']}/bin")
+            for laid_out in (payload, *self._dependencies(payload, interpreter)[1]):
+                if laid_out not in installed:
+                    installed.append(laid_out)
+        self._put(installed)
+        sites = [f"{p.plan['root']}/site" for p in installed]
+        bins = [f"{p.plan['root']}/bin" for p in installed]
         self._container.put_archive("/", shim_archive(SHIM_DIR, interpreter.path))
         return Environment(
             container=self._container,
@@ -311,22 +426,17 @@ class DistroRunner:
             user=self.user,
         )
 
-    def _put(self, payload: Payload) -> None:
-        """Copy a laid-out wheel into the container, once per container."""
-        assert self._container is not None
-        if payload.key not in self._payloads:
-            with payload.archive.open("rb") as f:
-                self._container.put_archive("/", f)
-            self._payloads.add(payload.key)
 
     def close(self) -> None:
-        self._stack.close()
-
+        """Remove the container; safe to call more than once, from any thread, even while it opens."""
+        with self._closing:
+            self._closed = True
+            self._stack.close()
 
 
 @dataclass
 class Matrix:
-    """The session's runs: distros in parallel, wheels in order within each distro."""
+    """The session's runs: distros in parallel, each distro's wheels checked together."""
 
     engine: Engine
     config: RunConfig
@@ -356,7 +466,7 @@ class Matrix:
         return future.result()
 
     def submit(self, work: Iterable[tuple[WheelInfo, Distro]]) -> None:
-        """Schedule (wheel, distro) checks; each distro's checks run in one thread, in order."""
+        """Schedule (wheel, distro) checks; each distro's checks run in one thread, as one batch."""
         by_distro: dict[str, tuple[Distro, list[WheelInfo]]] = {}
         for wheel, distro in work:
             key = (wheel.sha256, distro.name)
@@ -387,20 +497,24 @@ class Matrix:
     def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
         try:
             runner = self.runner(distro)
+            ready: list[tuple[Future[Observation], Payload]] = []
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
-                if self._stopping.is_set():
-                    future.set_exception(EngineError("the run was stopped before this check"))
-                    continue
                 try:
-                    observation = runner.observe(self.payload(wheel))
+                    ready.append((future, self.payload(wheel)))
                 except WheelError as e:
                     future.set_exception(e)
-                    continue
-                except ManylinuxError as e:
-                    observation = skipped(distro.name, distro.image, Cause.ENGINE, str(e), runner.facts)
-                except Exception as e:  # an engine hiccup must not hang the items waiting on it
-                    observation = skipped(distro.name, distro.image, Cause.ENGINE, f"{type(e).__name__}: {e}", runner.facts)
+            if self._stopping.is_set():
+                for future, _ in ready:
+                    future.set_exception(EngineError("the run was stopped before this check"))
+                return
+            try:
+                observations = runner.observe_all([payload for _, payload in ready])
+            except Exception as e:  # an engine hiccup must not hang the items waiting on it
+                detail = str(e) if isinstance(e, ManylinuxError) else f"{type(e).__name__}: {e}"
+                failure = skipped(distro.name, distro.image, Cause.ENGINE, detail, runner.facts)
+                observations = [failure] * len(ready)
+            for (future, _), observation in zip(ready, observations):
                 future.set_result(observation)
         except ManylinuxError:
             pass  # stopped: the futures are failed below
@@ -422,7 +536,12 @@ class Matrix:
         self._stopping.set()
         with self._lock:
             runners = list(self._runners.values())
-        for runner in runners:
-            runner.close()
+        # Containers live until here (users' tests may still use them through manylinux_env). They are
+        # removed in parallel, a removal being about as slow as a start; checks still running in them
+        # then fail fast, and a runner still starting its container removes it itself.
+        if runners:
+            with ThreadPoolExecutor(max_workers=min(8, len(runners)), thread_name_prefix="manylinux-rm") as removals:
+                for runner in runners:
+                    removals.submit(runner.close)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

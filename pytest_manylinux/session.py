@@ -102,7 +102,7 @@ class ManylinuxRun:
         timeout = float(option if option is not None else (config.getini("manylinux_timeout") or 60))
         if timeout <= 0:
             raise pytest.UsageError(f"--manylinux-timeout {timeout!r}: must be a positive number of seconds")
-        jobs = config.getoption("manylinux_jobs") or int(config.getini("manylinux_jobs") or 0) or (os.cpu_count() or 2)
+        jobs = _jobs(config.getoption("manylinux_jobs"), str(config.getini("manylinux_jobs") or ""))
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
         wheelhouse = [Path(p) for p in config.getoption("manylinux_wheelhouse") or []]
@@ -375,6 +375,18 @@ def environment_for(run: ManylinuxRun | None, distro: Distro | None) -> Environm
         return run.environment(distro)
     except NotRunnable as e:
         pytest.skip(str(e))
+
+
+def _jobs(option: int | None, ini: str) -> int:
+    """Distros run at once: the option, else the ini value, else the CPU count (0 is an error, not a default)."""
+    if option is not None:
+        return option
+    if ini.strip():
+        try:
+            return int(ini)
+        except ValueError:
+            raise pytest.UsageError(f"manylinux_jobs = {ini!r}: expected a whole number of distros") from None
+    return os.cpu_count() or 2
 
 
 def _prediction_json(p: Prediction) -> dict[str, Any]:

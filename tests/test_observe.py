@@ -24,6 +24,7 @@ from pytest_manylinux.observe import (
     classify_message,
     facts_from_json,
     observation_from_check,
+    parse_probe_documents,
     parse_probe_output,
     skipped,
 )
@@ -526,6 +527,14 @@ def test_parse_probe_output_errors(stdout: str, says: str) -> None:
     message = str(excinfo.value)
     assert "debian-13 facts" in message
     assert says in message
+
+
+def test_parse_probe_documents_reads_each_wheel_in_order_up_to_a_cut() -> None:
+    # A batched check prints one document per wheel; a document cut short (the probe was killed
+    # while printing it) and anything after it are not results.
+    stdout = f'{MARKER}\n{{"plan": "a"}}\nnoise\n{MARKER}\n{{"plan": "b"}}\n{MARKER}\n{{"plan": "c", "lo'
+    assert parse_probe_documents(stdout) == [{"plan": "a"}, {"plan": "b"}]
+    assert parse_probe_documents("Traceback (most recent call last):\n") == []
 
 
 def test_probe_error_quotes_the_end_of_the_output() -> None:

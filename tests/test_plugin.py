@@ -37,6 +37,18 @@ def test_collect_only_shows_readable_ids_without_the_engine(
     assert result.ret == 0
 
 
+def test_collection_and_selection_make_no_engine_call(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
+    # Stronger than an unreachable engine: the Docker SDK cannot even be imported, so any engine call
+    # (or a client made "just in case") while collecting, marking or deselecting would be an error.
+    pytester.makeconftest("import sys\n\nsys.modules['docker'] = None  # import docker raises ImportError\n")
+    several = [f"--manylinux-wheel={wheels[case]}" for case in ("honest", "glibc_new", "cxx_new", "crash")]
+    selection = ["--collect-only", "-q", "-m", "ubuntu and lts"]
+    result = pytester.runpytest_subprocess("-p", "no:benchmark", "-p", "no:cacheprovider", *several, *selection)
+    assert result.ret == 0, result.stderr.str()
+    crash = wheels["crash"].name
+    result.stdout.fnmatch_lines([f"{crash}::ubuntu-16.04", "*20/36 tests collected (16 deselected)*"])
+
+
 def test_no_engine_is_one_clear_error(pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), *ONE)
@@ -52,8 +64,9 @@ def test_no_engine_is_one_clear_error(pytester: pytest.Pytester, wheels: dict[st
         (["--manylinux-wheel", "nope/*.whl"], "*--manylinux-wheel 'nope/*.whl': the pattern matches no file*"),
         (["--manylinux-distro", "fedora-*"], "*--manylinux-distro 'fedora-*' matches no distro; known: ubuntu-16.04*"),
         (["--manylinux-timeout", "0"], "*--manylinux-timeout 0.0: must be a positive number of seconds*"),
+        (["--manylinux-jobs", "0"], "*--manylinux-jobs 0: must be at least 1*"),
     ],
-    ids=["missing-file", "empty-glob", "unknown-distro", "bad-timeout"],
+    ids=["missing-file", "empty-glob", "unknown-distro", "bad-timeout", "no-jobs"],
 )
 def test_bad_options_are_usage_errors(
     pytester: pytest.Pytester, wheels: dict[str, Path], args: list[str], message: str

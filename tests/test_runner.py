@@ -6,7 +6,8 @@ wheelfactory.py, checked with readelf there) and what the distro measured in its
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import wheelfactory
@@ -14,6 +15,9 @@ from conftest import MatrixRun
 
 from pytest_manylinux.distros import load_distros
 from pytest_manylinux.engine import LABEL
+from pytest_manylinux.observe import Cause, Outcome
+from pytest_manylinux.runner import DistroRunner, RunConfig, prepare
+from pytest_manylinux.wheel import read_wheel
 
 pytestmark = pytest.mark.engine
 
@@ -203,8 +207,9 @@ def test_junit_has_one_testcase_per_wheel_and_distro(matrix_run: MatrixRun) -> N
 
 
 def test_nothing_left_on_the_engine(matrix_run: MatrixRun, engine: Any) -> None:
-    left = engine.client.containers.list(all=True, filters={"label": LABEL})
-    assert left == []
+    # The run's process is gone: anything it created and left would be a leftover now. (Not every
+    # labelled container: other pytest sessions may share the engine.)
+    assert engine.leftovers() == []
 
 
 def _json_shape(w: dict[str, Any]) -> None:
@@ -218,3 +223,50 @@ def test_json_schema(matrix_run: MatrixRun) -> None:
     assert matrix_run.document["schema"] == "pytest-manylinux/1"
     for w in matrix_run.document["wheels"]:
         _json_shape(w)
+
+
+# -- one distro, several wheels ---------------------------------------------------------------------
+
+
+def test_a_distro_gets_its_wheels_in_one_copy_and_checks_them_in_one_exec(
+    engine: Any, wheels: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distro = next(d for d in load_distros() if d.name == "debian-12")
+    payloads = [prepare(read_wheel(wheels[case]), tmp_path) for case in ("honest", "glibc_new", "crash")]
+    runner = DistroRunner(engine, distro, RunConfig(timeout=10), lambda _: None, lambda w: prepare(w, tmp_path))
+    calls: list[str] = []
+
+    def counted(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return call(*args, **kwargs)
+
+        return wrapper
+
+    try:
+        runner.open()
+        container = runner._container
+        assert container is not None
+        monkeypatch.setattr(container, "put_archive", counted("put_archive", container.put_archive))
+        monkeypatch.setattr(container, "exec", counted("exec", container.exec))
+        first = runner.observe_all(payloads)
+        assert [(o.outcome, o.cause) for o in first] == [
+            (Outcome.OK, None),
+            (Outcome.OK, None),
+            (Outcome.FAIL, Cause.CRASH),
+        ]
+        assert calls == ["put_archive", "exec"]
+        assert all(o.seconds > 0 for o in first)
+
+        # The probe dies on the second wheel (its plan is gone): that wheel cannot be judged, the
+        # crash of the third is still observed, in a second exec, and nothing is copied again.
+        container.exec(["rm", payloads[1].plan_path])
+        calls.clear()
+        again = runner.observe_all(payloads)
+        assert [o.outcome for o in again] == [Outcome.OK, Outcome.SKIPPED, Outcome.FAIL]
+        assert again[1].cause is Cause.ENGINE
+        assert f"printed no result for {payloads[1].wheel.filename} on debian-12" in again[1].detail
+        assert again[2].cause is Cause.CRASH
+        assert calls == ["exec", "exec"]
+    finally:
+        runner.close()

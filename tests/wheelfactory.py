@@ -639,16 +639,33 @@ def _newest_input(case: Case) -> float:
     return max(p.stat().st_mtime for p in inputs)
 
 
-def build(case: str, outdir: Path) -> Path:
-    """Build the wheel of ``CASES[case]`` in ``outdir`` and return its path.
+def variant(case: str, name: str) -> Case:
+    """``CASES[case]`` as project ``pm_<name>``: same sources, flags and tags, its own module and bytes.
+
+    The benchmark (benchmarks/matrix.py) builds several wheels whose checks cost the same this way.
+    """
+    base = CASES[case]
+    old, new = f"{base.project}/", f"pm_{name}/"
+
+    def moved(elf: Elf) -> Elf:
+        return replace(elf, path=new + elf.path.removeprefix(old)) if elf.path.startswith(old) else elf
+
+    return replace(base, name=name, elves=tuple(map(moved, base.elves)))
+
+
+def build(case: str | Case, outdir: Path) -> Path:
+    """Build the wheel of ``CASES[case]`` (or of a :class:`Case`, e.g. a :func:`variant`) in ``outdir``.
 
     A wheel already there and newer than its sources and this script is returned as it is. The file appears
     atomically (written aside, then renamed), so parallel test workers may build the same case.
     """
-    try:
-        spec = CASES[case]
-    except KeyError:
-        raise FactoryError(f"no test wheel case {case!r}; the cases are: {', '.join(CASES)}") from None
+    if isinstance(case, Case):
+        spec = case
+    else:
+        try:
+            spec = CASES[case]
+        except KeyError:
+            raise FactoryError(f"no test wheel case {case!r}; the cases are: {', '.join(CASES)}") from None
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / spec.filename
