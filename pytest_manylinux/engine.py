@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import socket
 import time
@@ -29,6 +30,22 @@ LABEL_DISTRO = "pytest-manylinux.distro"
 
 #: how long one API call may take before the engine counts as hung (exec runs are bounded in-container)
 API_TIMEOUT = 900
+
+
+#: the smallest memory limit Docker accepts for a container
+MIN_MEMORY = 6 * 1024 * 1024
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a memory size in the engine's notation (``512m``, ``2g``, ``1073741824``)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)b?\s*", text.lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a size; write a number with an optional unit: 512m, 2g")
+    size = int(match[1]) * _UNITS[match[2]]
+    if size < MIN_MEMORY:
+        raise ValueError(f"{text!r} is below the engine's minimum of 6m")
+    return size
 
 
 @dataclass(frozen=True)

@@ -221,8 +221,9 @@ class DistroRunner:
         except (EngineError, ProbeError) as e:
             state = self._container.state()
             if state.get("OOMKilled"):
-                detail = f"the container was killed for memory (limit {self.config.limits.memory})"
-                return skip(Cause.ENGINE, detail)
+                limit = self.config.limits.memory
+                detail = f"the container was killed for memory (limit {limit}); raise --manylinux-memory"
+                return skip(Cause.MEMORY, detail)
             tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
             return skip(Cause.ENGINE, f"{e}{tail}")
         return observation_from_check(

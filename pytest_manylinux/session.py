@@ -72,6 +72,8 @@ class ManylinuxRun:
     strict: bool = False
     json_path: Path | None = None
     timeout: float = 60.0
+    #: each distro container's memory limit, in the engine's notation
+    memory: str = "2g"
     jobs: int = 2
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
@@ -94,6 +96,13 @@ class ManylinuxRun:
         timeout = float(option if option is not None else (config.getini("manylinux_timeout") or 60))
         if timeout <= 0:
             raise pytest.UsageError(f"--manylinux-timeout {timeout!r}: must be a positive number of seconds")
+        memory = str(config.getoption("manylinux_memory") or config.getini("manylinux_memory") or "2g")
+        from .engine import memory_bytes
+
+        try:
+            memory_bytes(memory)
+        except ValueError as e:
+            raise pytest.UsageError(f"--manylinux-memory: {e}") from e
         jobs = config.getoption("manylinux_jobs") or int(config.getini("manylinux_jobs") or 0) or (os.cpu_count() or 2)
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
@@ -105,6 +114,7 @@ class ManylinuxRun:
             strict=bool(config.getoption("manylinux_strict")),
             json_path=Path(json_path) if json_path else None,
             timeout=timeout,
+            memory=memory,
             jobs=jobs,
         )
 
@@ -153,7 +163,7 @@ class ManylinuxRun:
         self._matrix.submit(work)
 
     def _start(self) -> None:
-        from .engine import Engine
+        from .engine import Engine, Limits
         from .runner import Matrix, RunConfig
 
         try:
@@ -163,7 +173,8 @@ class ManylinuxRun:
             raise pytest.UsageError(str(e)) from e
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
-        self._matrix = Matrix(engine, RunConfig(timeout=self.timeout), self._workdir, self._progress, jobs=self.jobs)
+        config = RunConfig(timeout=self.timeout, limits=Limits(memory=self.memory))
+        self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs)
 
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
