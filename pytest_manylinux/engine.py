@@ -254,13 +254,20 @@ class Engine:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs. A zombie does not: it died, and only waits for its
+    parent to collect it (a killed xdist worker stays one until its controller ends)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[-1].split()[:1]
+    except OSError:
+        return True  # no procfs: the signal said it exists
+    return state != ["Z"]
 
 
 class Container:
@@ -322,11 +329,15 @@ class Container:
     def state(self) -> dict[str, Any]:
         """The engine's view of the container (``OOMKilled``, ``Running``, ...)."""
         import docker.errors
+        import requests.exceptions
 
         try:
             self.raw.reload()
         except docker.errors.NotFound:
             return {"Running": False, "Gone": True}
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            what = f"inspect the container of {self.distro}"
+            raise EngineError(f"the container engine failed to {what}: {e}") from e
         return dict(self.raw.attrs.get("State", {}))
 
     def logs(self) -> str:

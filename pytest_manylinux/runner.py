@@ -219,7 +219,10 @@ class DistroRunner:
             )
             document = parse_probe_output(result.stdout, f"{payload.wheel.filename} on {name}")
         except (EngineError, ProbeError) as e:
-            state = self._container.state()
+            try:
+                state = self._container.state()
+            except EngineError:
+                state = {}  # the engine itself is gone: the first error says what happened
             if state.get("OOMKilled"):
                 limit = self.config.limits.memory
                 detail = f"the container was killed for memory (limit {limit}); raise --manylinux-memory"

@@ -176,6 +176,28 @@ class ManylinuxRun:
         config = RunConfig(timeout=self.timeout, limits=Limits(memory=self.memory))
         self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """On the xdist controller: a worker died without its ``finally`` (killed, crashed), so its
+        containers are removed now rather than by some later run's start."""
+        from .engine import Engine
+
+        if error is None or self.static_only:
+            return
+        try:
+            engine = Engine.connect()
+        except EngineError:
+            return  # nothing can be removed; the next run that reaches the engine reaps them
+        try:
+            removed = engine.reap()
+        except EngineError:
+            removed = 0
+        finally:
+            engine.close()
+        if removed:
+            worker = getattr(getattr(node, "gateway", None), "id", "?")
+            self._progress(f"removed {removed} container(s) left by crashed worker {worker}")
+
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         with self._lock:
