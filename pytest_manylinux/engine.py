@@ -91,6 +91,12 @@ class Engine:
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         client = None
         try:
+            if where.startswith("unix://"):
+                # Tried first with a socket of our own: a Docker client that cannot connect while it
+                # is being made leaks its socket (a ResourceWarning later, wherever the GC runs).
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(30)
+                    probe.connect(where[len("unix://") :])
             client = docker.from_env(timeout=API_TIMEOUT)
             client.ping()
         except (docker.errors.DockerException, OSError) as e:
