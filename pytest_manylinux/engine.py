@@ -217,15 +217,22 @@ class Engine:
         finally:
             container.remove()
 
+    def _labelled(self, label: str) -> list[Any]:
+        """Containers carrying ``label`` (``key`` or ``key=value``), as the engine's list shows them.
+
+        Sparse: the SDK's full listing inspects each container after listing them all, and fails
+        when another session removes one of its own in between (xdist workers, parallel runs).
+        """
+        listing = self.client.containers.list
+        return list(self._call("list containers", listing, all=True, filters={"label": label}, sparse=True))
+
     def leftovers(self, *, all_hosts: bool = False) -> list[Any]:
         """Containers created by pytest-manylinux whose creating process is gone."""
-        found = self._call(
-            "list containers", self.client.containers.list, all=True, filters={"label": LABEL}
-        )
+        found = self._labelled(LABEL)
         host = socket.gethostname()
         stale = []
         for c in found:
-            labels = c.labels or {}
+            labels = c.attrs.get("Labels") or {}
             if labels.get(LABEL_HOST) != host and not all_hosts:
                 continue
             if labels.get(LABEL_SESSION) == self.session:
@@ -249,14 +256,7 @@ class Engine:
 
     def session_containers(self) -> list[Any]:
         """Containers this session created that still exist (should be none after the run)."""
-        return list(
-            self._call(
-                "list containers",
-                self.client.containers.list,
-                all=True,
-                filters={"label": f"{LABEL_SESSION}={self.session}"},
-            )
-        )
+        return self._labelled(f"{LABEL_SESSION}={self.session}")
 
 
 def _alive(pid: int) -> bool:
