@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import socket
 import time
@@ -29,6 +30,22 @@ LABEL_DISTRO = "pytest-manylinux.distro"
 
 #: how long one API call may take before the engine counts as hung (exec runs are bounded in-container)
 API_TIMEOUT = 900
+
+
+#: the smallest memory limit Docker accepts for a container
+MIN_MEMORY = 6 * 1024 * 1024
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a memory size in the engine's notation (``512m``, ``2g``, ``1073741824``)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmg]?)b?\s*", text.lower())
+    if not match:
+        raise ValueError(f"{text!r} is not a size; write a number with an optional unit: 512m, 2g")
+    size = int(match[1]) * _UNITS[match[2]]
+    if size < MIN_MEMORY:
+        raise ValueError(f"{text!r} is below the engine's minimum of 6m")
+    return size
 
 
 @dataclass(frozen=True)
@@ -69,19 +86,16 @@ class Engine:
     def connect(cls) -> Engine:
         """Connect through ``DOCKER_HOST`` (or the default socket) and check the engine answers."""
         import docker
-        import docker.constants
         import docker.errors
 
         where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        # When the engine is unreachable, the SDK's constructor raises with a socket it never closes (its
-        # unix connection does not close a socket whose connect failed). So a unix socket is tried with a
-        # socket of our own first, and the first client does not ask the engine for its API version in its
-        # constructor; the real one is made once the engine answered, so it negotiates that version.
-        probe = docker.from_env(timeout=API_TIMEOUT, version=docker.constants.MINIMUM_DOCKER_API_VERSION)
         try:
             if where.startswith("unix://"):
-                _try_unix_socket(where[len("unix://"):])
-            probe.ping()
+                # Tried first with a socket of our own: a Docker client that cannot connect while it
+                # is being made leaks its socket (a ResourceWarning later, wherever the GC runs).
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                    probe.settimeout(30)
+                    probe.connect(where[len("unix://") :])
             client = docker.from_env(timeout=API_TIMEOUT)
         except (docker.errors.DockerException, OSError) as e:
             raise EngineError(
@@ -89,8 +103,6 @@ class Engine:
                 "(e.g. `dockerd &`) or point DOCKER_HOST at a running one, or use "
                 "--manylinux-static-only to judge wheels without containers."
             ) from e
-        finally:
-            probe.close()
         return cls(client)
 
     def close(self) -> None:
@@ -201,15 +213,22 @@ class Engine:
         finally:
             container.remove()
 
+    def _labelled(self, label: str) -> list[Any]:
+        """Containers carrying ``label`` (``key`` or ``key=value``), as the engine's list shows them.
+
+        Sparse: the SDK's full listing inspects each container after listing them all, and fails
+        when another session removes one of its own in between (xdist workers, parallel runs).
+        """
+        listing = self.client.containers.list
+        return list(self._call("list containers", listing, all=True, filters={"label": label}, sparse=True))
+
     def leftovers(self, *, all_hosts: bool = False) -> list[Any]:
         """Containers created by pytest-manylinux whose creating process is gone."""
-        found = self._call(
-            "list containers", self.client.containers.list, all=True, filters={"label": LABEL}
-        )
+        found = self._labelled(LABEL)
         host = socket.gethostname()
         stale = []
         for c in found:
-            labels = c.labels or {}
+            labels = c.attrs.get("Labels") or {}
             if labels.get(LABEL_HOST) != host and not all_hosts:
                 continue
             if labels.get(LABEL_SESSION) == self.session:
@@ -233,31 +252,24 @@ class Engine:
 
     def session_containers(self) -> list[Any]:
         """Containers this session created that still exist (should be none after the run)."""
-        return list(
-            self._call(
-                "list containers",
-                self.client.containers.list,
-                all=True,
-                filters={"label": f"{LABEL_SESSION}={self.session}"},
-            )
-        )
-
-
-def _try_unix_socket(path: str) -> None:
-    """Connect to a unix socket and close it again; raises OSError when nothing listens there."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(API_TIMEOUT)
-        probe.connect(path)
+        return self._labelled(f"{LABEL_SESSION}={self.session}")
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs. A zombie does not: it died, and only waits for its
+    parent to collect it (a killed xdist worker stays one until its controller ends)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[-1].split()[:1]
+    except OSError:
+        return True  # no procfs: the signal said it exists
+    return state != ["Z"]
 
 
 class Container:
@@ -320,11 +332,15 @@ class Container:
     def state(self) -> dict[str, Any]:
         """The engine's view of the container (``OOMKilled``, ``Running``, ...)."""
         import docker.errors
+        import requests.exceptions
 
         try:
             self.raw.reload()
         except docker.errors.NotFound:
             return {"Running": False, "Gone": True}
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            what = f"inspect the container of {self.distro}"
+            raise EngineError(f"the container engine failed to {what}: {e}") from e
         return dict(self.raw.attrs.get("State", {}))
 
     def logs(self) -> str:

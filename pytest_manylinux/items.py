@@ -116,8 +116,8 @@ class DistroItem(_ManylinuxItem):
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
         self.user_properties.append((PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()})))
         if observation.outcome is Outcome.SKIPPED:
-            if observation.cause in (Cause.IMAGE, Cause.ENGINE):
-                # The check could not run at all: that is a failure of the run, not of the wheel.
+            if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY):
+                # The check could not run (to its end): that is a failure of the run, not of the wheel.
                 raise ManylinuxError(f"{self.distro.name}: {observation.detail}")
             pytest.skip(f"{self.distro.name}: {observation.detail}")
         if observation.outcome is Outcome.FAIL:

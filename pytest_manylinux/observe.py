@@ -38,6 +38,7 @@ class Cause(str, enum.Enum):
     ERROR = "error"  #: any other failure (an exception at import, a loader refusal)
     # Not failures: reasons a distro could not judge the wheel.
     MISSING_DEPENDENCY = "missing-dependency"  #: a module the wheel does not contain is not installed
+    MEMORY = "memory"  #: an import was killed for memory at the container's limit (--manylinux-memory)
     PYTHON = "python"  #: no interpreter in the image can load the wheel's Python tag
     ARCH = "arch"  #: the wheel is for another CPU architecture than the engine's
     LIBC = "libc"  #: the distro's libc family is not the one the wheel is built for
@@ -362,6 +363,9 @@ def classify_import(result: dict[str, Any], wheel_modules: Iterable[str]) -> Fin
         return Finding("import", module, Cause.TIMEOUT, f"import {module}: {message}", detail)
     if kind == "signal":
         return Finding("import", module, Cause.CRASH, f"import {module} {message}", detail)
+    if kind == "memory":
+        # A resource limit of this run, not a property of the wheel on this distro: no judgement.
+        return Finding("import", module, Cause.MEMORY, f"import {module} was {message}", detail)
     if kind == "exit":
         return Finding("import", module, Cause.ERROR, message, detail)
     missing = result.get("missing")
@@ -455,6 +459,10 @@ def observation_from_check(
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
         detail = where + decisive.evidence + more
         return Observation(distro, image, Outcome.FAIL, decisive.cause, detail, **common)  # type: ignore[arg-type]
+    memory = [f for f in findings if f.cause is Cause.MEMORY]
+    if memory:
+        detail = f"{memory[0].evidence}; raise --manylinux-memory to judge this distro"
+        return Observation(distro, image, Outcome.SKIPPED, Cause.MEMORY, detail, **common)  # type: ignore[arg-type]
     missing = [f for f in findings if f.cause is Cause.MISSING_DEPENDENCY]
     if missing:
         if unsatisfied is None:

@@ -73,6 +73,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds one import may take before it counts as a hang (default 60; ini: manylinux_timeout)",
     )
     group.addoption(
+        "--manylinux-memory",
+        dest="manylinux_memory",
+        default=None,
+        metavar="SIZE",
+        help="memory limit of each distro's container, e.g. 512m or 4g (default 2g; ini: manylinux_memory)",
+    )
+    group.addoption(
         "--manylinux-jobs",
         dest="manylinux_jobs",
         type=int,
@@ -92,6 +99,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("manylinux_wheelhouse", "directories of dependency wheels", type="paths", default=[])
     parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
+    parser.addini("manylinux_memory", "memory limit of each distro's container (512m, 4g)", default="")
     parser.addini("manylinux_jobs", "distros to run at once", default="")
 
 

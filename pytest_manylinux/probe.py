@@ -310,6 +310,39 @@ def _signal_name(number):
         return "signal %d" % number
 
 
+def _cgroup_value(paths, key=None):
+    """An integer from the first readable cgroup file (v2, then v1), or None.
+
+    With ``key``, the file holds "key value" lines (memory.events, memory.oom_control).
+    """
+    for path in paths:
+        try:
+            with open(path) as f:
+                for line in f:
+                    words = line.split()
+                    if key is None and words:
+                        return int(words[0]) if words[0].isdigit() else None
+                    if len(words) == 2 and words[0] == key:
+                        return int(words[1])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _oom_kills():
+    """How many processes the kernel has killed for memory in this container, or None if unknown.
+
+    The out-of-memory killer picks the largest process of the container, the importing child, and
+    sends it SIGKILL: only this counter tells that SIGKILL from any other.
+    """
+    paths = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+    return _cgroup_value(paths, "oom_kill")
+
+
+def _memory_limit():
+    return _cgroup_value(("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
 def _imports(python, site, modules, timeout):
     """Import every module in a child process; return one result per module."""
     results = []
@@ -317,6 +350,7 @@ def _imports(python, site, modules, timeout):
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LC_ALL": "C.UTF-8", "PYTHONFAULTHANDLER": "1"}
     while pending:
         argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, site] + pending
+        oom_before = _oom_kills()
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         current = None
         deadline = time.time() + timeout
@@ -358,7 +392,24 @@ def _imports(python, site, modules, timeout):
         culprit = current if current is not None else pending[0]
         result = {"module": culprit, "ok": False, "stderr": stderr_text[-8000:]}
         if timed_out:
-            result.update({"type": "timeout", "message": "import did not finish within %s seconds" % timeout})
+            message = "import did not finish within %s seconds" % timeout
+            # Importing a module inside it imports it first, in a fresh child: it would hang again,
+            # once per module, and the whole check would outlast its budget.
+            inside = [m for m in pending if m.startswith(culprit + ".")]
+            for name in inside:
+                pending.remove(name)
+            if inside:
+                message += "; %d module%s inside it not tried" % (len(inside), "s" if len(inside) > 1 else "")
+            result.update({"type": "timeout", "message": message, "not_tried": inside})
+        elif code == -signal.SIGKILL and oom_before is not None and (_oom_kills() or 0) > oom_before:
+            limit = _memory_limit()
+            where = " of %d MiB" % (limit // (1 << 20)) if limit and limit < (1 << 50) else ""
+            result.update({
+                "type": "memory",
+                "limit": limit,
+                "message": "killed for memory: the kernel's out-of-memory killer ended it at the container's "
+                "limit" + where,
+            })
         elif code < 0:
             name = _signal_name(-code)
             result.update({"type": "signal", "signal": name, "message": "killed by %s" % name})

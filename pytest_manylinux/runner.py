@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .distros import Distro
 from .dependencies import Resolution, resolve
+from .distros import Distro
 from .engine import Container, Engine, ExecResult, Limits
 from .environment import Environment, shim_archive
 from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, ProbeError, WheelError
@@ -364,10 +364,13 @@ class DistroRunner:
     def _failure(self, error: ManylinuxError, result: ExecResult | None) -> Observation:
         """A check that could not run: the container ran out of memory, or the engine or probe failed."""
         assert self._container is not None
-        state = self._container.state()
+        try:
+            state = self._container.state()
+        except EngineError:
+            state = {}  # the engine itself is gone: the first error says what happened
         if state.get("OOMKilled"):
             limit = self.config.limits.memory
-            return self._skip(Cause.ENGINE, f"the container was killed for memory (limit {limit})")
+            return self._skip(Cause.MEMORY, f"the container was killed for memory (limit {limit}); raise --manylinux-memory")
         tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
         return self._skip(Cause.ENGINE, f"{error}{tail}")
 

@@ -76,6 +76,8 @@ class ManylinuxRun:
     json_path: Path | None = None
     markdown_path: Path | None = None
     timeout: float = 60.0
+    #: each distro container's memory limit, in the engine's notation
+    memory: str = "2g"
     jobs: int = 2
     #: directories (or files) of dependency wheels
     wheelhouse: tuple[Path, ...] = ()
@@ -102,6 +104,13 @@ class ManylinuxRun:
         timeout = float(option if option is not None else (config.getini("manylinux_timeout") or 60))
         if timeout <= 0:
             raise pytest.UsageError(f"--manylinux-timeout {timeout!r}: must be a positive number of seconds")
+        memory = str(config.getoption("manylinux_memory") or config.getini("manylinux_memory") or "2g")
+        from .engine import memory_bytes
+
+        try:
+            memory_bytes(memory)
+        except ValueError as e:
+            raise pytest.UsageError(f"--manylinux-memory: {e}") from e
         jobs = _jobs(config.getoption("manylinux_jobs"), str(config.getini("manylinux_jobs") or ""))
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
@@ -122,6 +131,7 @@ class ManylinuxRun:
             json_path=Path(json_path) if json_path else None,
             markdown_path=Path(markdown_path) if markdown_path else None,
             timeout=timeout,
+            memory=memory,
             jobs=jobs,
         )
 
@@ -161,6 +171,11 @@ class ManylinuxRun:
             return
         self._start()
         assert self._matrix is not None
+        if self.is_worker:
+            # An xdist worker is sent its items a few at a time and collected them all: scheduling every
+            # collected check here would run the whole matrix on every worker. Its items schedule their
+            # own checks as they run (Matrix.observation).
+            return
         work = []
         for item in selected:
             try:
@@ -170,7 +185,7 @@ class ManylinuxRun:
         self._matrix.submit(work)
 
     def _start(self) -> None:
-        from .engine import Engine
+        from .engine import Engine, Limits
         from .runner import Matrix, RunConfig
 
         try:
@@ -180,7 +195,7 @@ class ManylinuxRun:
             raise pytest.UsageError(str(e)) from e
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
-        config = RunConfig(timeout=self.timeout, wheelhouse=self._read_wheelhouse())
+        config = RunConfig(timeout=self.timeout, limits=Limits(memory=self.memory), wheelhouse=self._read_wheelhouse())
         self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs)
 
     def _read_wheelhouse(self) -> tuple[WheelInfo, ...]:
@@ -193,6 +208,28 @@ class ManylinuxRun:
         for error in errors:
             self._progress(f"wheelhouse: skipping an unreadable wheel: {error}")
         return wheels
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """On the xdist controller: a worker died without its ``finally`` (killed, crashed), so its
+        containers are removed now rather than by some later run's start."""
+        from .engine import Engine
+
+        if error is None or self.static_only:
+            return
+        try:
+            engine = Engine.connect()
+        except EngineError:
+            return  # nothing can be removed; the next run that reaches the engine reaps them
+        try:
+            removed = engine.reap()
+        except EngineError:
+            removed = 0
+        finally:
+            engine.close()
+        if removed:
+            worker = getattr(getattr(node, "gateway", None), "id", "?")
+            self._progress(f"removed {removed} container(s) left by crashed worker {worker}")
 
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

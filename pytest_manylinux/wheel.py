@@ -12,8 +12,10 @@ import csv
 import email.parser
 import hashlib
 import io
+import lzma
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,6 +26,21 @@ from .errors import WheelError
 from .tags import Claim, read_claim
 
 _CHUNK = 1 << 20
+# What zipfile raises for a damaged archive or member besides BadZipFile: truncated or corrupt
+# streams (EOFError, zlib/lzma errors, OSError from bz2), zip features it does not implement
+# (NotImplementedError: "compressed patched data", unknown compression methods), an encrypted
+# member (RuntimeError), and offsets that make no sense (ValueError, struct.error).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    struct.error,
+)
 _ELF_MAGIC = b"\x7fELF"
 # The suffixes CPython on Linux loads extension modules from, most specific first
 # (importlib.machinery.EXTENSION_SUFFIXES: '.cpython-311-x86_64-linux-gnu.so', '.abi3.so', '.so').
@@ -102,6 +119,8 @@ class WheelInfo:
 
 def _safe_name(wheel: Path, info: zipfile.ZipInfo) -> str:
     name = info.filename
+    if not name:
+        raise WheelError(f"{wheel}: a member has an empty name (or one that starts with a NUL byte).")
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         raise WheelError(
@@ -125,8 +144,8 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
         raise WheelError(f"{path}: not a valid zip file ({e}); is the wheel truncated or not a wheel?") from e
-    except OSError as e:
-        raise WheelError(f"{path}: cannot read the wheel ({e}).") from e
+    except _ZIP_ERRORS as e:
+        raise WheelError(f"{path}: cannot read the wheel ({type(e).__name__}: {e}).") from e
 
 
 def _find_dist_info(path: Path, names: list[str], claim: Claim) -> str:
@@ -146,8 +165,11 @@ def _read_text(zf: zipfile.ZipFile, path: Path, member: str) -> str:
         data = zf.read(member)
     except KeyError:
         raise WheelError(f"{path}: missing {member!r}; the wheel's metadata is incomplete.") from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-        raise WheelError(f"{path}: cannot read {member!r} ({e}); the wheel is corrupt.") from e
+    except _ZIP_ERRORS as e:
+        raise WheelError(
+            f"{path}: cannot read {member!r} ({e}); the wheel is corrupt, or uses a zip feature "
+            "a wheel may not."
+        ) from e
     return data.decode("utf-8", errors="replace")
 
 
@@ -225,8 +247,9 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
     claim = read_claim(path.name)
     with _open_zip(path) as zf:
         try:
-            infos = [i for i in zf.infolist() if not i.is_dir()]
-        except (zipfile.BadZipFile, OSError) as e:
+            # Not ZipInfo.is_dir(): it fails on a member with an empty name, which _safe_name refuses.
+            infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
+        except _ZIP_ERRORS as e:
             raise WheelError(f"{path}: cannot list the zip's members ({e}); the wheel is corrupt.") from e
         names = [_safe_name(path, i) for i in infos]
         if len(set(names)) != len(names):
@@ -236,7 +259,11 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
         wheel_meta = email.parser.Parser().parsestr(_read_text(zf, path, f"{dist_info}/WHEEL"))
         metadata = email.parser.Parser().parsestr(_read_text(zf, path, f"{dist_info}/METADATA"))
         record_text = _read_text(zf, path, f"{dist_info}/RECORD")
-        record = {row[0]: row for row in csv.reader(io.StringIO(record_text)) if row}
+        try:
+            record = {row[0]: row for row in csv.reader(io.StringIO(record_text, newline="")) if row}
+        except csv.Error as e:
+            message = f"{dist_info}/RECORD is not a valid CSV file ({e}); rebuild the wheel."
+            raise WheelError(f"{path}: {message}") from e
         root_is_purelib = (wheel_meta.get("Root-Is-Purelib") or "true").strip().lower() == "true"
 
         members: list[Member] = []
@@ -244,8 +271,11 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
             name = info.filename
             try:
                 actual, size, head = _hash_member(zf, info)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-                raise WheelError(f"{path}: cannot read member {name!r} ({e}); the wheel is truncated or corrupt.") from e
+            except _ZIP_ERRORS as e:
+                raise WheelError(
+                    f"{path}: cannot read member {name!r} ({e}); the wheel is truncated or corrupt, or "
+                    "uses a zip feature wheels may not (encryption, an unusual compression)."
+                ) from e
             if check_record:
                 signature = name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in ("RECORD.jws", "RECORD.p7s")
                 row = record.get(name)
@@ -292,7 +322,7 @@ def open_member(wheel: WheelInfo, member: Member) -> IO[bytes]:
     zf = _open_zip(wheel.path)
     try:
         stream = zf.open(member.path)
-    except (KeyError, zipfile.BadZipFile, OSError) as e:
+    except (KeyError, *_ZIP_ERRORS) as e:
         zf.close()
         raise WheelError(f"{wheel.path}: cannot open member {member.path!r} ({e}).") from e
     return _ClosingStream(stream, zf)

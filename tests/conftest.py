@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -70,6 +73,8 @@ class MatrixRun:
     stdout: str
     document: dict[str, Any]
     junit: ET.Element
+    #: the plugin process's PID: what its containers are labelled with
+    pid: int
 
     def wheel(self, case: str) -> dict[str, Any]:
         filename = wheelfactory.CASES[case].filename
@@ -85,39 +90,92 @@ class MatrixRun:
         raise AssertionError(f"{name} is not in the results of {case}")
 
 
-def containers_of(engine: Any, pid: int | None = None) -> list[Any]:
-    """Containers the plugin created from process ``pid`` (this one: pytester's in-process runs) that still exist.
-
-    Filtering by creator keeps the check true when other pytest runs share the engine.
-    """
-    from pytest_manylinux.engine import LABEL_PID
-
-    label = f"{LABEL_PID}={os.getpid() if pid is None else pid}"
-    return list(engine.client.containers.list(all=True, filters={"label": label}))
+def _plugin_argv_env(args: list[str], env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    environ = dict(os.environ)
+    environ.update(env or {})
+    environ.pop("PYTEST_ADDOPTS", None)
+    return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:benchmark", *args], environ
 
 
 def run_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run pytest with the plugin in a subprocess (as a user would)."""
-    environ = dict(os.environ)
-    environ.update(env or {})
-    environ.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:benchmark", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    argv, environ = _plugin_argv_env(args, env)
+    return subprocess.run(argv, cwd=cwd, env=environ, capture_output=True, text=True, timeout=1800)
+
+
+def start_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start pytest with the plugin in a subprocess, to watch its containers or signal it meanwhile."""
+    argv, environ = _plugin_argv_env(args, env)
+    pipe = subprocess.PIPE
+    return subprocess.Popen(argv, cwd=cwd, env=environ, stdout=pipe, stderr=pipe, text=True)
+
+
+def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
+    """What the plugin processes ``pids`` of this host created that is still on the engine.
+
+    Containers are matched by the creating PID label, so other sessions using the same engine at the
+    same time do not count; the plugin creates no volume or network, so any labelled one counts.
+    """
+    from pytest_manylinux.engine import LABEL, LABEL_HOST, LABEL_PID
+
+    wanted = {str(p) for p in pids}
+    host = socket.gethostname()
+    found = [
+        f"container {c.attrs['Names']} ({c.attrs['State']}, pid {labels_of(c).get(LABEL_PID)})"
+        for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)
+        if labels_of(c).get(LABEL_HOST) == host and labels_of(c).get(LABEL_PID) in wanted
+    ]
+    found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": LABEL})]
+    found += [f"network {n.name}" for n in client.networks.list(filters={"label": LABEL})]
+    return found
+
+
+def containers_of(client: Any, pids: Iterable[int]) -> list[Any]:
+    """Running containers the plugin processes ``pids`` of this host created (sparse: see labels_of)."""
+    from pytest_manylinux.engine import LABEL_HOST, LABEL_PID
+
+    host = socket.gethostname()
+    return [
+        c
+        for p in pids
+        for c in client.containers.list(filters={"label": f"{LABEL_PID}={p}"}, sparse=True)
+        if labels_of(c).get(LABEL_HOST) == host
+    ]
+
+
+def labels_of(container: Any) -> dict[str, str]:
+    """A container's labels, from a sparse listing (top-level) or a full inspection (under Config).
+
+    Listings are sparse in these tests: a full one inspects each container afterwards and fails when
+    another session removes one in between.
+    """
+    attrs = container.attrs
+    return attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 300, proc: subprocess.Popen[str] | None = None
+) -> Any:
+    """Poll ``condition`` until it returns something true; fail naming ``what`` (and the run's output)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the run ended before {what}:\n{out[-3000:]}\n{err[-3000:]}")
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
-def matrix_run(engine: Any, wheel_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MatrixRun]:
+def matrix_run(engine: Any, wheel_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> MatrixRun:
     """The whole default matrix on every factory wheel, once: many tests read its results."""
     work = tmp_path_factory.mktemp("matrix")
     out = work / "results.json"
     junit = work / "junit.xml"
-    proc = run_plugin(
+    proc = start_plugin(
         [
             "--manylinux-wheel",
             str(wheel_dir),
@@ -131,6 +189,6 @@ def matrix_run(engine: Any, wheel_dir: Path, tmp_path_factory: pytest.TempPathFa
         ],
         cwd=work,
     )
-    assert out.exists(), f"no JSON written; pytest said:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    yield MatrixRun(proc.returncode, proc.stdout, json.loads(out.read_text()), ET.parse(junit).getroot())
-    assert engine.session_containers() == []
+    stdout, stderr = proc.communicate(timeout=1800)
+    assert out.exists(), f"no JSON written; pytest said:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+    return MatrixRun(proc.returncode, stdout, json.loads(out.read_text()), ET.parse(junit).getroot(), proc.pid)

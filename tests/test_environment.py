@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import wheelfactory
-from conftest import containers_of
+from conftest import left_behind
 
 from pytest_manylinux.environment import shim_archive
 
@@ -67,7 +68,7 @@ def test_user_tests_run_on_every_selected_distro(
     assert "test_only_on_debian[ubuntu-16.04]" not in result.stdout.str()
     # the honest wheel's checks and verdict, the pure wheel's verdict (no claim: skipped), 7 user tests
     result.assert_outcomes(passed=10, skipped=1)
-    assert containers_of(engine) == []
+    assert left_behind(engine.client, [os.getpid()]) == []
 
 
 @pytest.mark.engine

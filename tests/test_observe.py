@@ -175,6 +175,7 @@ def test_failure_causes() -> None:
         Cause.ERROR,
     }
     assert not Cause.MISSING_DEPENDENCY.is_failure
+    assert not Cause.MEMORY.is_failure
 
 
 # -- classify_import ------------------------------------------------------------------------------------
@@ -437,6 +438,33 @@ def test_supplied_dependencies_are_noted() -> None:
     )
     assert observation.outcome is Outcome.OK
     assert observation.notes == ("dependencies from the wheelhouse: numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
+
+
+_KILLED_FOR_MEMORY = (
+    "killed for memory: the kernel's out-of-memory killer ended it at the container's limit of 256 MiB"
+)
+
+
+def test_classify_import_killed_for_memory() -> None:
+    finding = classify_import(_failed("pm_x", "memory", _KILLED_FOR_MEMORY, limit=256 << 20), _WHEEL_MODULES)
+    assert finding == Finding("import", "pm_x", Cause.MEMORY, f"import pm_x was {_KILLED_FOR_MEMORY}", "")
+
+
+def test_memory_kill_only_is_skipped_saying_how_to_judge() -> None:
+    # The run's limit, not the distro, stopped the import: no verdict either way from this distro.
+    imports = [_failed("pm_x", "memory", _KILLED_FOR_MEMORY), {"module": "pm_x.walrus", "ok": True}]
+    document = {"loads": [], "imports": imports}
+    observation = _observe(document)
+    assert (observation.outcome, observation.cause) == (Outcome.SKIPPED, Cause.MEMORY)
+    assert observation.detail == (
+        f"import pm_x was {_KILLED_FOR_MEMORY}; raise --manylinux-memory to judge this distro"
+    )
+
+
+def test_failure_beats_memory_kill() -> None:
+    crash = _failed("pm_x._core", "signal", "killed by SIGSEGV")
+    observation = _observe({"loads": [], "imports": [_failed("pm_x", "memory", _KILLED_FOR_MEMORY), crash]})
+    assert (observation.outcome, observation.cause) == (Outcome.FAIL, Cause.CRASH)
 
 
 def test_container_paths_are_shown_wheel_relative() -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import containers_of
+import wheelfactory
+from conftest import left_behind, start_plugin
+from wheelfactory import BAD_WHEEL_PROBLEMS
 
 from pytest_manylinux.images import LABEL_IMAGE
 
@@ -65,8 +69,10 @@ def test_no_engine_is_one_clear_error(pytester: pytest.Pytester, wheels: dict[st
         (["--manylinux-distro", "fedora-*"], "*--manylinux-distro 'fedora-*' matches no distro; known: ubuntu-16.04*"),
         (["--manylinux-timeout", "0"], "*--manylinux-timeout 0.0: must be a positive number of seconds*"),
         (["--manylinux-jobs", "0"], "*--manylinux-jobs 0: must be at least 1*"),
+        (["--manylinux-memory", "lots"], "*--manylinux-memory: 'lots' is not a size; write a number*"),
+        (["--manylinux-memory", "1m"], "*--manylinux-memory: '1m' is below the engine's minimum of 6m*"),
     ],
-    ids=["missing-file", "empty-glob", "unknown-distro", "bad-timeout", "no-jobs"],
+    ids=["missing-file", "empty-glob", "unknown-distro", "bad-timeout", "no-jobs", "bad-memory", "too-little-memory"],
 )
 def test_bad_options_are_usage_errors(
     pytester: pytest.Pytester, wheels: dict[str, Path], args: list[str], message: str
@@ -146,8 +152,6 @@ def test_over_claim_fails_the_run_with_evidence(pytester: pytest.Pytester, wheel
 
 @pytest.mark.engine
 def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, tmp_path: Path) -> None:
-    import wheelfactory
-
     wheel = wheelfactory.build("glibc_new", tmp_path)
     relabeled = tmp_path / wheel.name.replace("manylinux2014_x86_64.manylinux_2_17_x86_64", "manylinux_2_34_x86_64")
     relabeled.write_bytes(wheel.read_bytes())
@@ -160,7 +164,8 @@ def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[st
 def test_exitfirst_stops_and_removes_containers(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["crash"]), str(wheels["honest"]), "-x", "-p", "no:randomly")
     result.assert_outcomes(failed=1)
-    assert containers_of(engine) == []
+    # pytester runs the plugin in this process: its containers carry this PID (others' runs do not).
+    assert left_behind(engine.client, [os.getpid()]) == []
 
 
 @pytest.mark.engine
@@ -194,20 +199,119 @@ def test_strict_fails_under_claims(pytester: pytest.Pytester, wheels: dict[str, 
     strict.stdout.fnmatch_lines(["*UNDER-CLAIM*honest tag: manylinux_2_5_x86_64*"])
 
 
-@pytest.mark.engine
-def test_bad_wheel_reports_and_others_still_run(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, tmp_path: Path) -> None:
-    import wheelfactory
+# -- bad input, all in one run against the real engine: each says what is wrong, the rest still runs ----
 
-    bad = wheelfactory.record_mismatch(tmp_path)
-    result = _run(pytester, "--manylinux-wheel", str(bad), str(wheels["honest"]), *ONE)
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            f"*WheelError: {bad}:*does not match its RECORD hash*",
-            "*pm_record_mismatch-1.0-py3-none-any.whl  UNREADABLE*",
-            "*verdict: HONEST*",
-        ]
+_UNBUILDABLE = (
+    '[distro."ubuntu-16.04"]\nimage = "pytest-manylinux/ubuntu:16.04"\n\n'
+    # Not local, not pullable, and a recipe this debootstrap cannot build.
+    '[distro.ghost]\nimage = "pytest-manylinux-test/ghost:none"\nbuild = { debootstrap = "no-such-suite" }\n'
+)
+
+
+@dataclass(frozen=True)
+class BadInputRun:
+    returncode: int
+    stdout: str
+    document: dict[str, Any]
+    paths: dict[str, Path]
+    pid: int
+
+    def distro(self, case: str, name: str) -> dict[str, Any]:
+        (wheel,) = [w for w in self.document["wheels"] if w["file"] == self.paths[case].name]
+        (observation,) = [d for d in wheel["distros"] if d["name"] == name]
+        return observation  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def bad_input_run(
+    engine: Any, wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> BadInputRun:
+    work = tmp_path_factory.mktemp("bad-input")
+    paths = {name: make(work / "bad") for name, make in wheelfactory.BAD_WHEELS.items()}
+    paths.update({case: wheels[case] for case in ("honest", "aarch64", "linux_tag")})
+    (work / "distros.toml").write_text(_UNBUILDABLE)
+    out = work / "results.json"
+    args = ["--manylinux-wheel", *map(str, paths.values()), "--manylinux-distros-file", "distros.toml"]
+    proc = start_plugin([*args, "--manylinux-json", str(out), "-rfEsx"], cwd=work)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert out.exists(), f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    return BadInputRun(proc.returncode, stdout, json.loads(out.read_text()), paths, proc.pid)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("bad", sorted(BAD_WHEEL_PROBLEMS), ids=sorted(BAD_WHEEL_PROBLEMS))
+def test_unreadable_wheel_fails_naming_file_and_problem(bad_input_run: BadInputRun, bad: str) -> None:
+    path = bad_input_run.paths[bad]
+    assert f"WheelError: {path}: " in bad_input_run.stdout
+    line = next(x for x in bad_input_run.stdout.splitlines() if x.startswith(f"WheelError: {path}: "))
+    assert BAD_WHEEL_PROBLEMS[bad] in line
+    (entry,) = [u for u in bad_input_run.document["unreadable"] if u["file"] == path.name]
+    assert BAD_WHEEL_PROBLEMS[bad] in entry["errors"][0]
+    assert f"{path.name}  UNREADABLE" in bad_input_run.stdout
+
+
+@pytest.mark.engine
+def test_other_wheels_still_run_beside_bad_input(bad_input_run: BadInputRun) -> None:
+    assert bad_input_run.distro("honest", "ubuntu-16.04")["outcome"] == "ok"
+    assert "verdict: HONEST: manylinux2014_x86_64 holds" in bad_input_run.stdout
+    assert bad_input_run.returncode == pytest.ExitCode.TESTS_FAILED
+    assert "INTERNALERROR" not in bad_input_run.stdout
+
+
+@pytest.mark.engine
+def test_wheel_for_another_architecture_is_skipped_with_the_reason(bad_input_run: BadInputRun) -> None:
+    observation = bad_input_run.distro("aarch64", "ubuntu-16.04")
+    reason = "the wheel is for aarch64; this engine runs x86_64"
+    assert (observation["outcome"], observation["cause"]) == ("skipped", "arch")
+    assert observation["detail"] == reason
+    assert f"ubuntu-16.04: {reason}" in bad_input_run.stdout
+
+
+@pytest.mark.engine
+def test_linux_tag_makes_no_claim_but_is_run(bad_input_run: BadInputRun) -> None:
+    name = bad_input_run.paths["linux_tag"].name
+    (wheel,) = [w for w in bad_input_run.document["wheels"] if w["file"] == name]
+    assert wheel["verdict"] == "no-claim"
+    assert wheel["summary"].startswith(f"NO CLAIM: {name} is tagged linux_x86_64: it makes no portability")
+    # Still run, so the report can say which manylinux tag it could honestly carry.
+    assert bad_input_run.distro("linux_tag", "ubuntu-16.04")["outcome"] == "ok"
+    assert wheel["honest_tag"] == "manylinux_2_5_x86_64"
+
+
+@pytest.mark.engine
+def test_image_that_cannot_be_found_pulled_or_built_fails_that_distro_only(
+    bad_input_run: BadInputRun,
+) -> None:
+    observation = bad_input_run.distro("honest", "ghost")
+    assert (observation["outcome"], observation["cause"]) == ("skipped", "image")
+    assert "distro 'ghost': this debootstrap does not know suite 'no-such-suite'" in observation["detail"]
+    assert "pulling failed first: cannot pull 'pytest-manylinux-test/ghost:none'" in observation["detail"]
+    assert "ManylinuxError: ghost: distro 'ghost': this debootstrap does not know" in bad_input_run.stdout
+    assert bad_input_run.distro("honest", "ubuntu-16.04")["outcome"] == "ok"
+
+
+@pytest.mark.engine
+def test_bad_input_leaves_nothing(bad_input_run: BadInputRun, engine: Any) -> None:
+    assert left_behind(engine.client, [bad_input_run.pid]) == []
+
+
+@pytest.mark.engine
+def test_very_large_wheel_runs_in_bounded_memory(engine: Any, tmp_path: Path) -> None:
+    """A 320 MiB member (it deflates to 320 KiB) is streamed through reading, hashing, static analysis,
+    layout and the copy into the container: the run's peak RSS stays far below the member's size."""
+    big = wheelfactory.big_data(tmp_path, megabytes=320)
+    measure = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+        "print('maxrss-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "sys.exit(done.returncode)"
     )
+    argv = ["-m", "pytest", "-p", "no:cacheprovider", "--manylinux-wheel", str(big), *ONE, "-q"]
+    wrapped = [sys.executable, "-c", measure, sys.executable, *argv]
+    done = subprocess.run(wrapped, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "2 passed" in done.stdout
+    peak = int(done.stdout.split("maxrss-kib ")[1].split()[0]) * 1024
+    assert peak < 128 << 20, f"peak RSS {peak >> 20} MiB for a 320 MiB member"
 
 
 @pytest.mark.engine

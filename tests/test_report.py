@@ -10,7 +10,16 @@ from conftest import MATRIX
 
 from pytest_manylinux.errors import ResultsError
 from pytest_manylinux.observe import Cause, Finding, Observation, Outcome
-from pytest_manylinux.report import SCHEMA, Results, dumps, markdown, run_failed, terminal_lines, to_json, verdict_counts
+from pytest_manylinux.report import (
+    SCHEMA,
+    Results,
+    dumps,
+    markdown,
+    run_failed,
+    terminal_lines,
+    to_json,
+    verdict_counts,
+)
 from pytest_manylinux.tags import Libc, LibcVersion
 from pytest_manylinux.verdict import Kind, Prediction
 

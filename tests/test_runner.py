@@ -11,10 +11,9 @@ from typing import Any, Callable
 
 import pytest
 import wheelfactory
-from conftest import MatrixRun
+from conftest import MatrixRun, left_behind
 
 from pytest_manylinux.distros import load_distros
-from pytest_manylinux.engine import LABEL
 from pytest_manylinux.observe import Cause, Outcome
 from pytest_manylinux.runner import DistroRunner, RunConfig, prepare
 from pytest_manylinux.wheel import read_wheel
@@ -207,9 +206,8 @@ def test_junit_has_one_testcase_per_wheel_and_distro(matrix_run: MatrixRun) -> N
 
 
 def test_nothing_left_on_the_engine(matrix_run: MatrixRun, engine: Any) -> None:
-    # The run's process is gone: anything it created and left would be a leftover now. (Not every
-    # labelled container: other pytest sessions may share the engine.)
-    assert engine.leftovers() == []
+    # By the run's PID: other sessions may be using the engine at the same time.
+    assert left_behind(engine.client, [matrix_run.pid]) == []
 
 
 def _json_shape(w: dict[str, Any]) -> None:

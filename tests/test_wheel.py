@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import struct
 import sys
 import tracemalloc
 import zipfile
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from wheelfactory import BAD_WHEELS, build, dist_info, make_zip, record_hash
+from wheelfactory import BAD_WHEEL_PROBLEMS, BAD_WHEELS, build, dist_info, make_zip, record_hash
 
 from pytest_manylinux.errors import WheelError
 from pytest_manylinux.tags import ClaimKind, LibcVersion
@@ -49,31 +50,19 @@ def _by_path(info: WheelInfo) -> dict[str, Member]:
 
 # -- bad wheels ---------------------------------------------------------------------------------------
 
-# What each broken wheel's error must say, beyond naming the file.
-_BAD_PROBLEM = {
-    "not_a_zip": "not a valid zip file",
-    "truncated_zip": "not a valid zip file",
-    "escaping_member": "'../evil.py' escapes the wheel",
-    "absolute_member": "'/tmp/evil.py' has an absolute path",
-    "symlink_member": "'pm_symlink_member/link.py' is a symlink",
-    "no_record": "missing 'pm_no_record-1.0.dist-info/RECORD'",
-    "record_mismatch": "'pm_record_mismatch/__init__.py' does not match its RECORD hash",
-}
-
-
-@pytest.mark.parametrize("bad", sorted(_BAD_PROBLEM), ids=sorted(_BAD_PROBLEM))
+@pytest.mark.parametrize("bad", sorted(BAD_WHEEL_PROBLEMS), ids=sorted(BAD_WHEEL_PROBLEMS))
 def test_bad_wheel_error_names_file_and_problem(bad: str, tmp_path: Path) -> None:
     path = BAD_WHEELS[bad](tmp_path)
     with pytest.raises(WheelError) as excinfo:
         read_wheel(path)
     message = str(excinfo.value)
     assert str(path) in message
-    assert _BAD_PROBLEM[bad] in message
+    assert BAD_WHEEL_PROBLEMS[bad] in message
 
 
 def test_every_bad_wheel_maker_has_an_expected_problem() -> None:
-    # A maker added to the factory needs a line in _BAD_PROBLEM above to be tested.
-    assert sorted(set(BAD_WHEELS) - set(_BAD_PROBLEM)) == []
+    # A maker added to the factory needs a line in BAD_WHEEL_PROBLEMS to be tested.
+    assert sorted(set(BAD_WHEELS) - set(BAD_WHEEL_PROBLEMS)) == []
 
 
 def test_unsafe_members_are_refused_before_anything_is_laid_out(tmp_path: Path) -> None:
@@ -132,6 +121,58 @@ def test_corrupt_member_data_is_a_wheel_error(tmp_path: Path) -> None:
         read_wheel(path)
     assert str(path) in str(excinfo.value)
     assert "'pm_damaged/big.py'" in str(excinfo.value)
+
+
+def _patch_central_directory(data: bytes, member: str, offset: int, value: int) -> bytes:
+    """Set the 16-bit field at ``offset`` of ``member``'s central directory entry (8: flags, 10: method)."""
+    patched = bytearray(data)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        (name_length,) = struct.unpack_from("<H", data, at + 28)
+        if data[at + 46 : at + 46 + name_length] == member.encode():
+            struct.pack_into("<H", patched, at + offset, value)
+            return bytes(patched)
+        at = data.find(b"PK\x01\x02", at + 46)
+    raise AssertionError(f"no central directory entry for {member!r}")
+
+
+# Found by tests/test_fuzz.py: zipfile raises more than BadZipFile for such members.
+@pytest.mark.parametrize(
+    ("offset", "value", "says"),
+    [
+        (8, 0x1, "is encrypted"),
+        (8, 0x20, "compressed patched data"),
+        (10, 99, "compression method is not supported"),
+    ],
+    ids=["encrypted", "patched-data", "unknown-compression"],
+)
+def test_member_using_a_zip_feature_wheels_may_not_is_a_wheel_error(
+    tmp_path: Path, offset: int, value: int, says: str
+) -> None:
+    path = _write(tmp_path, "pm_feature", {"pm_feature/__init__.py": b"X = 1\n"})
+    path.write_bytes(_patch_central_directory(path.read_bytes(), "pm_feature/__init__.py", offset, value))
+    with pytest.raises(WheelError, match=says) as excinfo:
+        read_wheel(path)
+    assert f"{path}: cannot read member 'pm_feature/__init__.py'" in str(excinfo.value)
+
+
+def test_member_with_an_empty_name_is_a_wheel_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "pm_nameless", {"pm_nameless/__init__.py": b""})
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(zipfile.ZipInfo("\x00evil.py"), b"")  # zipfile cuts a name at its NUL byte: ""
+    with pytest.raises(WheelError, match="a member has an empty name") as excinfo:
+        read_wheel(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_record_that_is_not_csv_is_a_wheel_error(tmp_path: Path) -> None:
+    project = "pm_badcsv"
+    files = {f"{project}/__init__.py": b"", **dist_info(project, ["py3-none-any"], purelib=True)}
+    files[f"{project}-1.0.dist-info/RECORD"] = b"x" * 200_000 + b"\n"  # over csv's field size limit
+    path = make_zip(tmp_path / f"{project}-1.0-py3-none-any.whl", files, record=False)
+    with pytest.raises(WheelError, match=r"pm_badcsv-1.0.dist-info/RECORD is not a valid CSV") as excinfo:
+        read_wheel(path)
+    assert str(path) in str(excinfo.value)
 
 
 def test_missing_file_is_a_wheel_error(tmp_path: Path) -> None:

@@ -791,6 +791,130 @@ BAD_WHEELS: dict[str, Callable[[Path], Path]] = {
     )
 }
 
+#: What each broken wheel's error says, beyond naming the file.
+BAD_WHEEL_PROBLEMS: dict[str, str] = {
+    "not_a_zip": "not a valid zip file",
+    "truncated_zip": "not a valid zip file",
+    "escaping_member": "'../evil.py' escapes the wheel",
+    "absolute_member": "'/tmp/evil.py' has an absolute path",
+    "symlink_member": "'pm_symlink_member/link.py' is a symlink",
+    "no_record": "missing 'pm_no_record-1.0.dist-info/RECORD'",
+    "record_mismatch": "'pm_record_mismatch/__init__.py' does not match its RECORD hash",
+}
+
+
+# -- wheels for the fault and isolation tests ------------------------------------------------------------
+# Python-only, but tagged manylinux so that the plugin runs them on every distro (a pure wheel makes no
+# claim and is not run). Their code runs on Python 3.5 (Ubuntu 16.04): no f-strings.
+
+_FAULT_TAG = "py3-none-manylinux_2_17_x86_64"
+
+
+def _fault_wheel(outdir: Path, project: str, members: Mapping[str, bytes]) -> Path:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    files = {**members, **dist_info(project, [_FAULT_TAG], purelib=False)}
+    return make_zip(outdir / f"{project}-{VERSION}-{_FAULT_TAG}.whl", files)
+
+
+def greedy(outdir: Path, megabytes: int = 1024) -> Path:
+    """A wheel whose import fills ``megabytes`` of memory: killed for memory below that limit."""
+    code = '"""Fills %d MiB at import (touched, so it is resident)."""\nHOG = b"x" * (%d << 20)\n'
+    members = {"pm_greedy/__init__.py": (code % (megabytes, megabytes)).encode()}
+    return _fault_wheel(outdir, "pm_greedy", members)
+
+
+_INSIDE = '''"""Reports what the import sees of its sandbox, failing on purpose so the report carries it."""
+import json, os, socket
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError as e:
+        return "unreadable: %s" % e
+
+
+def _first(*paths):
+    for path in paths:
+        value = _read(path)
+        if not value.startswith("unreadable"):
+            return value
+    return None
+
+
+def _status(key):
+    for line in _read("/proc/self/status").splitlines():
+        if line.startswith(key + ":"):
+            return line.split(":", 1)[1].strip()
+
+
+def _connect():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(3)
+    try:
+        s.connect(("1.1.1.1", 53))
+        return "connected"
+    except OSError as e:
+        return "%s: %s" % (type(e).__name__, e)
+    finally:
+        s.close()
+
+
+SEEN = {
+    "uid": os.getuid(),
+    "euid": os.geteuid(),
+    "cap_eff": _status("CapEff"),
+    "no_new_privs": _status("NoNewPrivs"),
+    "interfaces": sorted(l.split(":")[0].strip() for l in _read("/proc/net/dev").splitlines()[2:]),
+    "connect": _connect(),
+    "memory_limit": _first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+    "pids_max": _first("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
+    "pid1": _read("/proc/1/comm"),
+}
+raise RuntimeError("PM_INSIDE " + json.dumps(SEEN, sort_keys=True))
+'''
+
+
+def inside(outdir: Path) -> Path:
+    """A wheel whose import reports its user, capabilities, network and limits, in its error message."""
+    return _fault_wheel(outdir, "pm_inside", {"pm_inside/__init__.py": _INSIDE.encode()})
+
+
+def big_data(outdir: Path, megabytes: int) -> Path:
+    """A wheel with a ``megabytes`` data member of zeros (deflates ~1000:1, so writing it is quick).
+
+    The member is streamed into the zip, so the test process never holds it either.
+    """
+    project = "pm_big_data"
+    base = f"{project}-{VERSION}.dist-info"
+    path = Path(outdir) / f"{project}-{VERSION}-{_FAULT_TAG}.whl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    small = {f"{project}/__init__.py": b"VALUE = 1\n", **dist_info(project, [_FAULT_TAG], purelib=False)}
+    chunk = bytes(1 << 20)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(_zip_info(f"{project}/zeros.bin"), "w", force_zip64=True) as member:
+            for _ in range(megabytes):
+                member.write(chunk)
+                digest.update(chunk)
+        zeros = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+        rows = [f"{project}/zeros.bin,sha256={zeros},{megabytes << 20}"]
+        for name, data in small.items():
+            zf.writestr(_zip_info(name), data)
+            rows.append(f"{name},{record_hash(data)},{len(data)}")
+        zf.writestr(_zip_info(f"{base}/RECORD"), "".join(f"{row}\n" for row in [*rows, f"{base}/RECORD,,"]))
+    return path
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.external_attr = (stat.S_IFREG | 0o644) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    return info
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
