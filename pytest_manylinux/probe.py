@@ -5,6 +5,7 @@ It runs inside distro containers under whatever python they have, down to Python
 It prints one JSON document after a marker line; the host reads and classifies it (observe.py).
 
   python3 probe.py facts [EXTRA_INTERPRETER ...]
+  python3 probe.py interpreter PATH      (one interpreter, e.g. a portable CPython just brought in)
   PYTHON probe.py check PLAN.json TIMEOUT_SECONDS
 """
 
@@ -373,10 +374,13 @@ def main(argv):
     if len(argv) >= 1 and argv[0] == "facts":
         facts(argv[1:])
         return 0
+    if len(argv) == 2 and argv[0] == "interpreter":
+        _emit(_interpreter_facts(argv[1]))
+        return 0
     if len(argv) == 3 and argv[0] == "check":
         check(argv[1], float(argv[2]))
         return 0
-    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py check PLAN.json TIMEOUT\n")
+    sys.stderr.write("usage: probe.py facts [PYTHON ...] | probe.py interpreter PATH | probe.py check PLAN.json TIMEOUT\n")
     return 2
 
 
