@@ -8,6 +8,7 @@ one wheel. Formatting returns strings; the caller writes them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -175,6 +176,12 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+def python_column(interpreter: str) -> str:
+    """``/usr/bin/python3 (3.5.2, distro)`` -> ``3.5.2 distro``: which interpreter ran the check ("-": none)."""
+    match = re.search(r"\(([^,()]+), (\w+)\)$", interpreter)
+    return f"{match.group(1)} {match.group(2)}" if match else "-"
+
+
 def terminal_lines(results: Iterable[WheelResult], width: int = 120, unreadable: dict[str, list[str]] | None = None) -> list[str]:
     """The summary table: per wheel, one line per distro, then the verdict line."""
     lines: list[str] = []
@@ -189,7 +196,7 @@ def terminal_lines(results: Iterable[WheelResult], width: int = 120, unreadable:
             lines.append(f"  ERROR {error}")
         if r.observations:
             name_w = max(6, *(len(o.distro) for o in r.observations))
-            lines.append(f"  {'distro':<{name_w}}  {'libc':<11} {'outcome':<7} cause: detail")
+            lines.append(f"  {'distro':<{name_w}}  {'libc':<11} {'outcome':<7} {'python':<15} cause: detail")
             for o in r.observations:
                 libc = f"{o.libc.value} {o.libc_version}" if o.libc and o.libc_version else "?"
                 below = (
@@ -197,8 +204,11 @@ def terminal_lines(results: Iterable[WheelResult], width: int = 120, unreadable:
                 )
                 mark = _MARK[o.outcome] + ("*" if below and o.outcome is Outcome.FAIL else "")
                 cause = f"{o.cause.value}: " if o.cause else ""
+                python = python_column(o.interpreter)
                 # The detail is the evidence: wrapped by the terminal rather than clipped.
-                lines.append(f"  {o.distro:<{name_w}}  {libc:<11} {mark:<7} {cause}{_clip(o.detail, 300)}".rstrip())
+                lines.append(
+                    f"  {o.distro:<{name_w}}  {libc:<11} {mark:<7} {python:<15} {cause}{_clip(o.detail, 300)}".rstrip()
+                )
         lines.append(f"  verdict: {r.verdict.summary}")
         for d in r.verdict.disagreements:
             lines.append(f"  disagreement: {d}")

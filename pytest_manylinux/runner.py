@@ -1,8 +1,8 @@
 """Running wheels in distro containers: one container per distro per session, reused for every wheel.
 
 A wheel is laid out once (pypa/installer) and archived once; each container gets the archive once
-through the API. Distros run in parallel threads; each (wheel, distro) result is a future the
-pytest items wait on.
+through the API, and so does a portable CPython when a wheel needs one the distro lacks. Distros run
+in parallel threads; each (wheel, distro) result is a future the pytest items wait on.
 """
 
 from __future__ import annotations
@@ -18,20 +18,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .distros import Distro
+from .distros import Distro, PythonConfig
 from .engine import Container, Engine, Limits
-from .errors import EngineError, ImageError, ManylinuxError, ProbeError, WheelError
+from .errors import EngineError, ImageError, ManylinuxError, PortableError, ProbeError, WheelError
 from .images import ensure_image
-from .interpreters import choose
+from .interpreters import choose, in_order, portable_version
 from .observe import (
     Cause,
     DistroFacts,
+    Interpreter,
     Observation,
     facts_from_json,
+    interpreter_from_json,
     observation_from_check,
     parse_probe_output,
     skipped,
 )
+from .portable import Provider, put_tree
+from .tags import Libc
 from .wheel import Role, WheelInfo, lay_out
 
 Progress = Callable[[str], None]
@@ -54,6 +58,8 @@ class RunConfig:
     pull: bool = True
     #: extra interpreter paths or globs to look for in every image
     pythons: tuple[str, ...] = ()
+    #: where interpreters come from (distros.toml's ``[python]``)
+    python: PythonConfig = PythonConfig()
 
 
 @dataclass(frozen=True)
@@ -143,11 +149,21 @@ def _probe_archive() -> bytes:
 class DistroRunner:
     """One distro's container for the session: started once, checks every wheel it is given."""
 
-    def __init__(self, engine: Engine, distro: Distro, config: RunConfig, progress: Progress) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        distro: Distro,
+        config: RunConfig,
+        progress: Progress,
+        portables: Provider | None = None,
+    ) -> None:
         self.engine = engine
         self.distro = distro
         self.config = config
         self.progress = progress
+        self.portables = portables
+        #: portable interpreters brought into this container, by X.Y (or why that failed)
+        self.brought: dict[str, Interpreter | str] = {}
         self.facts: DistroFacts | None = None
         self.unavailable: Observation | None = None
         self.user: str | None = None
@@ -170,9 +186,17 @@ class DistroRunner:
         except (EngineError, ProbeError) as e:
             self.unavailable = skipped(self.distro.name, self.distro.image, Cause.ENGINE, str(e))
 
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Where this distro's interpreters come from, in order."""
+        return self.distro.interpreters or self.config.python.order
+
     def _measure(self, container: Container) -> DistroFacts:
+        # Paths the order names are looked for too (the probe finds only the usual places itself).
+        paths = [e for e in self.order if e.startswith("/")]
+        extra = list(dict.fromkeys([*(self.distro.pythons or ()), *paths, *self.config.pythons]))
         for python in ("python3", "/usr/bin/python3", "python"):
-            result = container.exec([python, PROBE_PATH, "facts", *self.config.pythons], timeout=120)
+            result = container.exec([python, PROBE_PATH, "facts", *extra], timeout=120)
             if result.exit_code == 0:
                 return facts_from_json(parse_probe_output(result.stdout, f"distro {self.distro.name!r}"))
         # No python at all: measure nothing more here; the check is skipped with that reason.
@@ -201,7 +225,7 @@ class DistroRunner:
             return skip(Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}")
         if claim.libc and facts.libc and claim.libc is not facts.libc:
             return skip(Cause.LIBC, f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro")
-        interpreter, why = choose(claim.interpreters, payload.wheel.requires_python, facts.interpreters)
+        interpreter, why = self.choose(claim.interpreters, payload.wheel.requires_python)
         if interpreter is None:
             return skip(Cause.PYTHON, why)
         started = time.monotonic()
@@ -236,6 +260,78 @@ class DistroRunner:
             root=payload.plan["root"],
         )
 
+    def choose(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
+        """The interpreter that judges a wheel here, in :attr:`order`; a portable one is brought in if need be."""
+        assert self.facts is not None
+        natives: list[Interpreter] = []
+        portable_why = ""
+        for entry, group in zip(self.order, in_order(self.order, self.facts.interpreters)):
+            if entry == "portable":
+                interpreter, portable_why = self._portable_for(pairs, requires_python)
+            else:
+                natives += group
+                interpreter, _ = choose(pairs, requires_python, group)
+            if interpreter is not None:
+                return interpreter, ""
+        none_found = "no python interpreter in the image"
+        if not natives and self.facts.interpreters:
+            found = ", ".join(i.path for i in self.facts.interpreters)
+            none_found = f"the interpreter order {list(self.order)} takes none of {found}"
+        _, why = choose(pairs, requires_python, natives, none_found)
+        return None, f"{why}; {portable_why}" if portable_why else why
+
+    def _portable_for(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
+        assert self.facts is not None
+        if self.portables is None or not self.portables.versions:
+            return None, "no portable CPython is configured"
+        if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
+            here = f"{self.facts.libc.value if self.facts.libc else 'an unknown libc'} on {self.facts.machine or '?'}"
+            return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
+        ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
+        version, why = portable_version(pairs, requires_python, self.portables.versions, ready)
+        if version is None:
+            return None, why
+        brought = self.bring(version)
+        if isinstance(brought, str):
+            return None, brought
+        return choose(pairs, requires_python, [brought])
+
+    def bring(self, version: str) -> Interpreter | str:
+        """The portable CPython X.Y in this container (put in and measured once), or why it cannot be."""
+        known = self.brought.get(version)
+        if known is not None:
+            return known
+        assert self.portables is not None
+        assert self._container is not None
+        assert self.facts is not None
+        try:
+            portable = self.portables.get(version)
+            floor, here = portable.glibc, self.facts.libc_version
+            if floor is not None and here is not None and here < floor:
+                raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")
+            started = time.monotonic()
+            self._container.put_archive("/", put_tree(portable))
+            with portable.archive.open("rb") as f:
+                self._container.put_archive(portable.container_dir, f)
+            # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
+            # nothing of the image, not even a python3.
+            path = portable.container_path
+            result = self._container.exec([path, PROBE_PATH, "interpreter", path], user=self.user, timeout=120)
+            if result.exit_code != 0:
+                raise PortableError(f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}")
+            data = parse_probe_output(result.stdout, f"the portable CPython {version} on {self.distro.name}")
+            if "error" in data:
+                raise PortableError(f"it does not run on {self.distro.name}: {data['error']}")
+            interpreter: Interpreter | str = interpreter_from_json(data, "portable")
+            self.progress(
+                f"{self.distro.name}: portable CPython {portable.short} ({portable.detail}) brought in "
+                f"in {time.monotonic() - started:.1f}s"
+            )
+        except (PortableError, EngineError) as e:
+            interpreter = f"portable CPython {version}: {e}"
+        self.brought[version] = interpreter
+        return interpreter
+
     def close(self) -> None:
         self._stack.close()
 
@@ -249,6 +345,8 @@ class Matrix:
     workdir: Path
     progress: Progress
     jobs: int = 2
+    #: the session's portable CPythons (``None``: only the interpreters images have)
+    portables: Provider | None = None
     _futures: dict[tuple[str, str], Future[Observation]] = field(default_factory=dict)
     _payloads: dict[str, Future[Payload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -288,7 +386,7 @@ class Matrix:
             self._pool.submit(self._run_distro, distro, wheels)
 
     def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
-        runner = DistroRunner(self.engine, distro, self.config, self.progress)
+        runner = DistroRunner(self.engine, distro, self.config, self.progress, self.portables)
         with self._lock:
             self._runners.append(runner)
         try:

@@ -7,6 +7,7 @@ the engine and the matrix when the first test is about to run, gathers observati
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .distros import Distro, load_distros, select
+from .distros import Distro, DistrosFile, PythonConfig, load_distros_file, select
 from .errors import EngineError, ManylinuxError, WheelError
 from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .observe import Observation
@@ -73,6 +74,10 @@ class ManylinuxRun:
     json_path: Path | None = None
     timeout: float = 60.0
     jobs: int = 2
+    #: where interpreters come from ([python] of distros.toml, plus --manylinux-python-source)
+    python: PythonConfig = field(default_factory=PythonConfig)
+    #: where a portable CPython is built from source
+    build_distro: Distro | None = None
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
     _engine: Engine | None = None
@@ -82,11 +87,16 @@ class ManylinuxRun:
     _engine_error: str | None = None
 
     @classmethod
-    def from_config(cls, config: pytest.Config, all_distros: tuple[Distro, ...]) -> ManylinuxRun:
+    def from_config(cls, config: pytest.Config, matrix: DistrosFile) -> ManylinuxRun:
+        from .portable import with_local_sources
+
         patterns = [p for group in config.getoption("manylinux_wheel") or [] for p in group]
         wheels = expand_wheels(patterns)
+        sources = [str(p) for p in config.getini("manylinux_python_sources") or []]
+        sources += config.getoption("manylinux_python_source") or []
         try:
-            distros = select(all_distros, config.getoption("manylinux_distro") or [])
+            distros = select(matrix.distros, config.getoption("manylinux_distro") or [])
+            python = with_local_sources(matrix.python, sources)
         except ManylinuxError as e:
             raise pytest.UsageError(str(e)) from e
         json_path = config.getoption("manylinux_json")
@@ -106,6 +116,8 @@ class ManylinuxRun:
             json_path=Path(json_path) if json_path else None,
             timeout=timeout,
             jobs=jobs,
+            python=python,
+            build_distro=matrix.build_distro,
         )
 
     @property
@@ -154,6 +166,7 @@ class ManylinuxRun:
 
     def _start(self) -> None:
         from .engine import Engine
+        from .portable import Provider
         from .runner import Matrix, RunConfig
 
         try:
@@ -163,12 +176,26 @@ class ManylinuxRun:
             raise pytest.UsageError(str(e)) from e
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
-        self._matrix = Matrix(engine, RunConfig(timeout=self.timeout), self._workdir, self._progress, jobs=self.jobs)
+        portables = Provider(self.python, engine, self.build_distro, self._progress)
+        self._matrix = Matrix(
+            engine,
+            RunConfig(timeout=self.timeout, python=self.python),
+            self._workdir,
+            self._progress,
+            jobs=self.jobs,
+            portables=portables,
+        )
 
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
         with self._lock:
-            if reporter is not None:
+            if reporter is None:
+                return
+            # Progress arrives while an item waits in its call phase, with output captured: shown
+            # past the capture, as pytest's live logging does, or an image or CPython build is silent.
+            suspended = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+            with suspended:
                 reporter.write_line(f"[manylinux] {message}")
 
     def wheel_info(self, path: Path) -> WheelInfo:
@@ -287,11 +314,11 @@ def _prediction_json(p: Prediction) -> dict[str, Any]:
     return {"floor": str(p.floor) if p.floor else None, "reason": p.reason, "weak": list(p.weak), "problems": list(p.problems)}
 
 
-def load_matrix(config: pytest.Config) -> tuple[Distro, ...]:
+def load_matrix(config: pytest.Config) -> DistrosFile:
     path = config.getoption("manylinux_distros_file") or config.getini("manylinux_distros_file") or None
     if path and not os.path.isabs(str(path)) and not config.getoption("manylinux_distros_file"):
         path = str(Path(str(config.rootpath)) / str(path))
     try:
-        return load_distros(path)
+        return load_distros_file(path)
     except ManylinuxError as e:
         raise pytest.UsageError(str(e)) from e
