@@ -938,7 +938,3 @@ def put_tree(portable: Portable) -> bytes:
             info.mode = 0o755
             tar.addfile(info)
     return buffer.getvalue()
-
-
-def open_archive(portable: Portable) -> IO[bytes]:
-    return portable.archive.open("rb")
