@@ -1,7 +1,8 @@
 """The ``pytest-manylinux`` command line: one function per subcommand.
 
 ``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor (no engine needed);
-``images`` finds, pulls or builds the matrix's images; ``combine`` merges CI jobs' JSON results. A new subcommand is one function in
+``images`` finds, pulls or builds the matrix's images; ``python`` finds, fetches or builds portable
+CPythons; ``combine`` merges CI jobs' JSON results. A new subcommand is one function in
 :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
 """
 
@@ -170,6 +171,56 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+def _python(parser: argparse.ArgumentParser) -> Runner:
+    """Find, download or build portable CPythons (once per machine) and say where each came from."""
+    parser.add_argument("versions", nargs="+", metavar="X.Y", help="CPython versions, e.g. 3.11")
+    parser.add_argument("--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)")
+    parser.add_argument(
+        "--source", action="append", default=[], metavar="PATH", help="a portable CPython tarball or prefix to use"
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from .distros import load_distros_file
+        from .engine import Engine
+        from .portable import Provider, with_local_sources
+
+        try:
+            matrix = load_distros_file(args.distros_file)
+            config = with_local_sources(matrix.python, args.source)
+        except ManylinuxError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        engine = None
+        if config.build:  # only a build from source needs the engine
+            try:
+                engine = Engine.connect()
+            except ManylinuxError as e:
+                print(f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr)
+        provider = Provider(config, engine, matrix.build_distro, lambda line: print(line, flush=True))
+        failed = 0
+        try:
+            for version in args.versions:
+                try:
+                    portable = provider.get(version)
+                except ManylinuxError as e:
+                    print(f"{version}: {e}", file=sys.stderr)
+                    failed += 1
+                    continue
+                full = ".".join(str(x) for x in portable.version)
+                glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
+                print(
+                    f"{version:<5} cpython {full:<8} {portable.origin:<8} {portable.size / 1e6:5.1f} MB  {glibc}  "
+                    f"{portable.archive}  ({portable.detail})",
+                    flush=True,
+                )
+        finally:
+            if engine is not None:
+                engine.close()
+        return 1 if failed else EXIT_OK
+
+    return run
+
+
 def _usage_error(message: str) -> int:
     print(f"pytest-manylinux combine: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -179,6 +230,7 @@ def _usage_error(message: str) -> int:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "inspect": _inspect,
     "images": _images,
+    "python": _python,
     "combine": _combine,
 }
 

@@ -1,7 +1,8 @@
-"""The distro matrix: ``distros.toml`` read and validated into :class:`Distro` values.
+"""The distro matrix: ``distros.toml`` read and validated into :class:`Distro` values and :class:`PythonConfig`.
 
-Only ``image`` is required per ``[distro.NAME]`` table; every other key is optional. A distro's libc
-version is never taken from this file: it is measured inside the container.
+Only ``image`` is required per ``[distro.NAME]`` table; every other key is optional, and so is the
+``[python]`` table (where interpreters come from). A distro's libc version is never taken from this
+file: it is measured inside the container.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import fnmatch
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from .errors import DistrosFileError, SelectionError
 from .tags import Libc
@@ -64,8 +65,11 @@ class Distro:
     tags: tuple[str, ...] = ()
     #: how to build the image when it is missing, or ``None``
     build: BuildRecipe | None = None
-    #: interpreters to try in this distro, in order (``None``: the default search)
+    #: interpreter paths or globs to look for in the image, before the default ones (``None``: none)
     pythons: tuple[str, ...] | None = None
+    #: where this distro's interpreters come from, in order (``None``: ``[python].order``); see
+    #: :data:`INTERPRETER_ORIGINS`; a one-entry list pins it
+    interpreters: tuple[str, ...] | None = None
     #: free-form notes, shown nowhere but the file
     notes: str = ""
 
@@ -75,6 +79,69 @@ class Distro:
         names = [marker_name(self.name), marker_name(self.family), self.libc.value]
         names += [marker_name(t) for t in self.tags]
         return tuple(dict.fromkeys(n for n in names if n))
+
+
+#: The words an interpreter order may hold besides paths: the distro's own pythons, the ones an image
+#: carries in ``/opt/python`` (pypa/manylinux images), and a portable CPython brought in.
+INTERPRETER_ORIGINS = ("distro", "image", "portable")
+#: The CPython versions a portable interpreter may be brought in for when ``[python].versions`` is not set.
+DEFAULT_PORTABLE_VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+_VERSION_RE = re.compile(r"^3\.(\d|1\d)$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class PortableSource:
+    """Where a portable CPython X.Y may come from (a ``[python.portable."X.Y"]`` table)."""
+
+    #: ``"3.11"``
+    version: str
+    #: a local tarball (``.tar``, ``.tar.gz``, ``.tar.xz``, ...) or an unpacked prefix holding ``bin/pythonX.Y``
+    path: str | None = None
+    #: a tarball to download
+    url: str | None = None
+    #: the download's sha256 (required with ``url``; checked for ``path`` when given)
+    sha256: str | None = None
+    #: the CPython source tarball a build uses (a path or URL), instead of the distro archive's
+    source: str | None = None
+    #: the source tarball's sha256 (required when ``source`` is a URL)
+    source_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class PythonConfig:
+    """Where interpreters come from (the ``[python]`` table); the defaults hold when it is absent."""
+
+    #: the default order for every distro (a distro's ``interpreters`` replaces it)
+    order: tuple[str, ...] = INTERPRETER_ORIGINS
+    #: versions a portable CPython may be brought in for (empty: none is)
+    versions: tuple[str, ...] = DEFAULT_PORTABLE_VERSIONS
+    #: the distro whose container builds CPython from source (``None``: the first glibc distro of the file)
+    build_on: str | None = None
+    #: build from source when no other source has the version
+    build: bool = True
+    #: look in uv's managed pythons, and let ``uv python install`` fetch one, where uv is on PATH
+    uv: bool = True
+    #: per-version sources, by ``"X.Y"``
+    sources: Mapping[str, PortableSource] = field(default_factory=dict, compare=False, hash=False)
+
+    def source(self, version: str) -> PortableSource:
+        return self.sources.get(version) or PortableSource(version)
+
+
+@dataclass(frozen=True)
+class DistrosFile:
+    """A whole distros.toml: the matrix, oldest first as written, and the ``[python]`` settings."""
+
+    distros: tuple[Distro, ...]
+    python: PythonConfig = PythonConfig()
+
+    @property
+    def build_distro(self) -> Distro | None:
+        """Where CPython is built from source: ``[python].build-on``, else the first glibc distro."""
+        if self.python.build_on is not None:
+            return next(d for d in self.distros if d.name == self.python.build_on)
+        return next((d for d in self.distros if d.libc is Libc.GLIBC), None)
 
 
 def marker_name(text: str) -> str:
@@ -93,7 +160,7 @@ def family_of_image(image: str) -> str:
     return repo.lower() or "unknown"
 
 
-_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "python", "notes"}
+_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "python", "interpreters", "notes"}
 _BUILD_KEYS = {"debootstrap", "script", "mirror", "check-gpg", "include", "variant"}
 
 
@@ -172,12 +239,116 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
             raise _fail(path, f"{where}.tags", f"tag {tag!r} cannot be a marker name")
     build = _build(path, f"{where}.build", table["build"]) if "build" in table else None
     pythons = _strings(path, f"{where}.python", table["python"]) if "python" in table else None
+    interpreters = _order(path, f"{where}.interpreters", table["interpreters"]) if "interpreters" in table else None
     notes = _string(path, where, table, "notes") or ""
-    return Distro(name, image, family, libc, tags, build, pythons, notes)
+    return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes)
+
+
+def _order(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    entries = _strings(path, where, value)
+    for entry in entries:
+        if entry not in INTERPRETER_ORIGINS and not entry.startswith("/"):
+            raise _fail(
+                path,
+                where,
+                f"{entry!r} is neither one of {list(INTERPRETER_ORIGINS)!r} nor an absolute interpreter path or glob",
+            )
+    if not entries:
+        raise _fail(path, where, "expected at least one entry, e.g. [\"distro\", \"portable\"]")
+    return entries
+
+
+def _bool(path: Path, where: str, table: dict[str, Any], key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(path, f"{where}.{key}", f"expected true or false, got {value!r}")
+    return value
+
+
+def _version(path: Path, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not _VERSION_RE.match(value):
+        raise _fail(path, where, f"expected a CPython version like \"3.11\", got {value!r}")
+    return value
+
+
+def _sha256(path: Path, where: str, table: dict[str, Any], key: str) -> str | None:
+    value = _string(path, where, table, key)
+    if value is not None and not _SHA256_RE.match(value.lower()):
+        raise _fail(path, f"{where}.{key}", f"expected 64 hexadecimal digits, got {value!r}")
+    return value.lower() if value else None
+
+
+_PORTABLE_KEYS = {"path", "url", "sha256", "source", "source-sha256"}
+
+
+def _portable(path: Path, version: str, table: Any) -> PortableSource:
+    where = f"[python.portable.{version}]"
+    _version(path, where, version)
+    if not isinstance(table, dict):
+        raise _fail(path, where, f"expected a table like {{ path = \"/srv/cpython-{version}.tar.gz\" }}, got {table!r}")
+    unknown = sorted(set(table) - _PORTABLE_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_PORTABLE_KEYS)!r}")
+    source = PortableSource(
+        version,
+        path=_string(path, where, table, "path"),
+        url=_string(path, where, table, "url"),
+        sha256=_sha256(path, where, table, "sha256"),
+        source=_string(path, where, table, "source"),
+        source_sha256=_sha256(path, where, table, "source-sha256"),
+    )
+    if source.url and not source.sha256:
+        raise _fail(path, where, "url needs sha256 = \"...\": a download is only used once its checksum matches")
+    if source.source and "://" in source.source and not source.source_sha256:
+        raise _fail(path, where, "a source URL needs source-sha256 = \"...\": a download is only used once its checksum matches")
+    return source
+
+
+_PYTHON_KEYS = {"order", "versions", "build-on", "build", "uv", "portable"}
+
+
+def _python(path: Path, value: Any, distros: tuple[Distro, ...]) -> PythonConfig:
+    where = "[python]"
+    if not isinstance(value, dict):
+        raise _fail(path, where, f"expected a table, got {value!r}")
+    unknown = sorted(set(value) - _PYTHON_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_PYTHON_KEYS)!r}")
+    order = _order(path, f"{where}.order", value["order"]) if "order" in value else INTERPRETER_ORIGINS
+    versions: tuple[str, ...] = DEFAULT_PORTABLE_VERSIONS
+    if "versions" in value:
+        raw = value["versions"]
+        if not isinstance(raw, list):
+            raise _fail(path, f"{where}.versions", f"expected a list like [\"3.11\", \"3.12\"], got {raw!r}")
+        versions = tuple(_version(path, f"{where}.versions", v) for v in raw)
+    build_on = _string(path, where, value, "build-on")
+    if build_on is not None:
+        by_name = {d.name: d for d in distros}
+        if build_on not in by_name:
+            raise _fail(path, f"{where}.build-on", f"no distro named {build_on!r}; known: {', '.join(by_name)}")
+        if by_name[build_on].libc is not Libc.GLIBC:
+            raise _fail(path, f"{where}.build-on", f"{build_on!r} is not a glibc distro; portable CPython is built for glibc")
+    portable = value.get("portable", {})
+    if not isinstance(portable, dict):
+        raise _fail(path, f"{where}.portable", f"expected [python.portable.\"X.Y\"] tables, got {portable!r}")
+    sources = {version: _portable(path, version, table) for version, table in portable.items()}
+    return PythonConfig(
+        order=order,
+        versions=versions,
+        build_on=build_on,
+        build=_bool(path, where, value, "build", True),
+        uv=_bool(path, where, value, "uv", True),
+        sources=sources,
+    )
 
 
 def load_distros(path: str | Path | None = None) -> tuple[Distro, ...]:
     """Read a distros file (the default matrix when ``path`` is None), oldest entries first as written."""
+    return load_distros_file(path).distros
+
+
+def load_distros_file(path: str | Path | None = None) -> DistrosFile:
+    """Read a whole distros file: the matrix and the ``[python]`` settings."""
     path = Path(path) if path is not None else DEFAULT_DISTROS_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -189,13 +360,17 @@ def load_distros(path: str | Path | None = None) -> tuple[Distro, ...]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise DistrosFileError(f"{path}: not valid TOML: {e}") from e
-    unknown = sorted(set(data) - {"distro"})
+    unknown = sorted(set(data) - {"distro", "python"})
     if unknown:
-        raise _fail(path, "top level", f"unknown table(s) {unknown!r}; distros go in [distro.NAME] tables")
+        raise _fail(
+            path, "top level", f"unknown table(s) {unknown!r}; distros go in [distro.NAME] tables, interpreters in [python]"
+        )
     tables = data.get("distro")
     if not isinstance(tables, dict) or not tables:
         raise _fail(path, "top level", "no [distro.NAME] tables; add at least one with image = \"...\"")
-    return tuple(_distro(path, name, table) for name, table in tables.items())
+    distros = tuple(_distro(path, name, table) for name, table in tables.items())
+    python = _python(path, data["python"], distros) if "python" in data else PythonConfig()
+    return DistrosFile(distros, python)
 
 
 def select(distros: Iterable[Distro], patterns: Iterable[str]) -> tuple[Distro, ...]:

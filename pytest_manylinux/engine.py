@@ -178,13 +178,27 @@ class Engine:
 
     @contextlib.contextmanager
     def container(
-        self, image: str, distro: str, limits: Limits = Limits(), *, network: bool = False
+        self, image: str, distro: str, limits: Limits = Limits(), *, network: bool = False, build: bool = False
     ) -> Iterator[Container]:
-        """A running container of ``image``, removed on exit whatever happened."""
+        """A running container of ``image``, removed on exit whatever happened.
+
+        Checks run without network and without capabilities. A ``build`` container (a portable CPython
+        built from source) keeps root's capabilities for the package manager and shares the engine
+        host's network, which works where the engine's bridge is missing too.
+        """
         import docker.errors
 
         labels = dict(self.labels, **{LABEL_DISTRO: distro})
         name = f"pytest-manylinux-{self.session}-{distro}".replace(":", "-").replace("/", "-")
+        isolation: dict[str, Any] = (
+            {"network_mode": "host"}
+            if build
+            else {
+                "network_mode": "bridge" if network else "none",
+                "cap_drop": ["ALL"],
+                "security_opt": ["no-new-privileges"],
+            }
+        )
         try:
             raw = self.client.containers.run(
                 image,
@@ -195,13 +209,11 @@ class Engine:
                 # PID 1 of a container ignores the signals it raises itself: an init is PID 1 and
                 # every check runs in an exec'd process below it, so a crash is reported truly.
                 init=True,
-                network_mode="bridge" if network else "none",
                 mem_limit=limits.memory,
                 memswap_limit=limits.memory,
                 pids_limit=limits.pids,
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
                 stop_signal="SIGKILL",
+                **isolation,
             )
         except docker.errors.ImageNotFound as e:
             raise ImageError(f"image {image!r} for distro {distro!r} is not on the engine: {e}") from e
@@ -291,6 +303,14 @@ class Container:
         ok = self.engine._call(f"copy files into {self.distro}", self.raw.put_archive, path, data)
         if not ok:
             raise EngineError(f"the engine refused to copy files into {path!r} of distro {self.distro!r}")
+
+    def get_archive(self, path: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` in the container (its last component is the archive's top)."""
+        bits, _stat = self.engine._call(f"copy {path!r} out of {self.distro}", self.raw.get_archive, path)
+        try:
+            yield from bits
+        except Exception as e:  # the stream breaks when the engine does
+            raise EngineError(f"copying {path!r} out of {self.distro} broke off: {e}") from e
 
     def exec(
         self,

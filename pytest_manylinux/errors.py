@@ -49,3 +49,7 @@ class ProbeError(EngineError):
 
 class ResultsError(ManylinuxError, ValueError):
     """A results JSON file (for ``combine``) is unreadable or of the wrong shape."""
+
+
+class PortableError(ManylinuxError, RuntimeError):
+    """A portable CPython could not be found, downloaded, built or verified."""

@@ -97,7 +97,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "ini: manylinux_wheelhouse)",
     )
     parser.addini("manylinux_wheelhouse", "directories of dependency wheels", type="paths", default=[])
+    group.addoption(
+        "--manylinux-python-source",
+        dest="manylinux_python_source",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a portable CPython (tarball or unpacked prefix) to bring into distros whose pythons cannot load "
+        "a wheel; its version is read from bin/python3.X (repeatable; ini: manylinux_python_sources)",
+    )
     parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
+    parser.addini(
+        "manylinux_python_sources", "portable CPython tarballs or prefixes (see --manylinux-python-source)", type="paths"
+    )
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
     parser.addini("manylinux_memory", "memory limit of each distro's container (512m, 4g)", default="")
     parser.addini("manylinux_jobs", "distros to run at once", default="")
@@ -111,15 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "manylinux_distros(*names): run a test using manylinux_env only on distros matching these names or globs",
     )
-    distros = load_matrix(config)
+    matrix = load_matrix(config)
     seen: set[str] = {"manylinux"}
-    for distro in distros:
+    for distro in matrix.distros:
         for marker in distro.markers:
             if marker not in seen:
                 seen.add(marker)
                 config.addinivalue_line("markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)")
     if config.getoption("manylinux_wheel"):
-        config.pluginmanager.register(ManylinuxRun.from_config(config, distros), _RUN)
+        config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -5,12 +5,13 @@ It runs inside distro containers under whatever python they have, down to Python
 It prints one JSON document after a marker line; the host reads and classifies it (observe.py).
 
   python3 probe.py facts [--user NAME] [EXTRA_INTERPRETER ...]
-  PYTHON probe.py check TIMEOUT_SECONDS PLAN.json [PLAN.json ...]
+  PYTHON probe.py interpreter PATH      (one interpreter, e.g. a portable CPython just brought in)
+  PYTHON probe.py check TIMEOUT_SECONDS PLAN.json[=SITE:SITE] [PLAN.json ...]
 
 ``check`` takes every wheel a distro runs under one interpreter, so a distro costs one exec, not
 one per wheel; each wheel is still checked apart (its own loader runs, its own import child) and
 its document is printed as soon as it is done, so the host knows which wheel the probe was on if
-the probe itself dies.
+the probe itself dies. ``=SITE:SITE`` names the site directories of a wheel's dependencies.
 """
 
 import glob
@@ -455,11 +456,15 @@ def main(argv):
         else:
             facts(argv[1:])
         return 0
+    if len(argv) == 2 and argv[0] == "interpreter":
+        _emit(_interpreter_facts(argv[1]))
+        return 0
     if len(argv) >= 3 and argv[0] == "check":
         check(argv[2:], float(argv[1]))
         return 0
     sys.stderr.write(
-        "usage: probe.py facts [--user NAME] [PYTHON ...] | probe.py check TIMEOUT PLAN.json[=SITE:...] ...\n"
+        "usage: probe.py facts [--user NAME] [PYTHON ...] | probe.py interpreter PATH"
+        " | probe.py check TIMEOUT PLAN.json[=SITE:...] ...\n"
     )
     return 2
 

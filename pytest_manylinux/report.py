@@ -8,6 +8,7 @@ one wheel. Formatting returns strings; the caller writes them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -191,6 +192,12 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+def python_column(interpreter: str) -> str:
+    """``/usr/bin/python3 (3.5.2, distro)`` -> ``3.5.2 distro``: which interpreter ran the check ("-": none)."""
+    match = re.search(r"\(([^,()]+), (\w+)\)$", interpreter)
+    return f"{match.group(1)} {match.group(2)}" if match else "-"
+
+
 def _below_floor(claim: Claim, o: Observation) -> bool:
     return claim.floor is not None and o.libc_version is not None and o.libc_version < claim.floor
 
@@ -210,6 +217,17 @@ def _runs(r: WheelResult, verbose: bool) -> list[list[Observation]]:
         else:
             runs.append([o])
     return runs
+
+
+def _python_of_run(run: list[Observation]) -> str:
+    """The python column of a row of distros: one interpreter, or the range of versions of one origin."""
+    columns = [python_column(o.interpreter) for o in run]
+    if len(set(columns)) == 1:
+        return columns[0]
+    origins = {c.split(" ")[-1] for c in columns}
+    if len(origins) == 1 and "-" not in columns:
+        return f"{columns[0].split(' ')[0]}–{columns[-1].split(' ')[0]} {origins.pop()}"
+    return "various"
 
 
 def terminal_lines(
@@ -242,13 +260,14 @@ def terminal_lines(
                 libc = f"{libc}–{last.libc_version}"
             mark = _MARK[first.outcome] + ("*" if _below_floor(claim, first) and first.outcome is Outcome.FAIL else "")
             cause = f"{first.cause.value}: " if first.cause else ""
-            rows.append((name, libc, mark, f"{cause}{_clip(first.detail, 300)}"))
+            rows.append((name, libc, mark, _python_of_run(run), f"{cause}{_clip(first.detail, 300)}"))
         if rows:
             name_w = max(6, *(len(row[0]) for row in rows))
             libc_w = max(11, *(len(row[1]) for row in rows))
-            lines.append(f"  {'distro':<{name_w}}  {'libc':<{libc_w}} {'outcome':<7} cause: detail")
+            py_w = max(6, *(len(row[3]) for row in rows))
+            lines.append(f"  {'distro':<{name_w}}  {'libc':<{libc_w}} {'outcome':<7} {'python':<{py_w}} cause: detail")
             # The detail is the evidence: wrapped by the terminal rather than clipped.
-            lines += [f"  {n:<{name_w}}  {c:<{libc_w}} {m:<7} {d}".rstrip() for n, c, m, d in rows]
+            lines += [f"  {n:<{name_w}}  {c:<{libc_w}} {m:<7} {p:<{py_w}} {d}".rstrip() for n, c, m, p, d in rows]
         lines.append(f"  verdict: {r.verdict.summary}")
         for d in r.verdict.disagreements:
             lines.append(f"  disagreement: {d}")

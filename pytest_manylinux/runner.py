@@ -13,29 +13,33 @@ import io
 import json
 import tarfile
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .dependencies import Resolution, resolve
-from .distros import Distro
+from .distros import Distro, PythonConfig
 from .engine import Container, Engine, ExecResult, Limits
 from .environment import Environment, shim_archive
-from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, ProbeError, WheelError
+from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, PortableError, ProbeError, WheelError
 from .images import ensure_image
-from .interpreters import choose
+from .interpreters import choose, in_order, portable_version
 from .observe import (
     Cause,
     DistroFacts,
     Interpreter,
     Observation,
     facts_from_json,
+    interpreter_from_json,
     observation_from_check,
     parse_probe_documents,
     parse_probe_output,
     skipped,
 )
+from .portable import Provider, put_tree
+from .tags import Libc
 from .wheel import Role, WheelInfo, lay_out
 
 Progress = Callable[[str], None]
@@ -63,6 +67,8 @@ class RunConfig:
     pythons: tuple[str, ...] = ()
     #: dependency wheels (``--manylinux-wheelhouse``) put on the import path where a wheel needs them
     wheelhouse: tuple[WheelInfo, ...] = ()
+    #: where interpreters come from (distros.toml's ``[python]``)
+    python: PythonConfig = PythonConfig()
 
 
 @dataclass(frozen=True)
@@ -186,9 +192,13 @@ class DistroRunner:
         config: RunConfig,
         progress: Progress,
         prepare: Callable[[WheelInfo], Payload],
+        portables: Provider | None = None,
     ) -> None:
         self.engine = engine
         self.prepare = prepare
+        self.portables = portables
+        #: portable interpreters brought into this container, by X.Y (or why that failed)
+        self.brought: dict[str, Interpreter | str] = {}
         self.distro = distro
         self.config = config
         self.progress = progress
@@ -227,13 +237,21 @@ class DistroRunner:
         except (EngineError, ProbeError) as e:
             self.unavailable = skipped(self.distro.name, self.distro.image, Cause.ENGINE, str(e))
 
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Where this distro's interpreters come from, in order."""
+        return self.distro.interpreters or self.config.python.order
+
     def _measure(self, container: Container) -> DistroFacts:
         # The probe's source goes in as ``-c``: its file is copied in with the first wheels (one
         # copy less per distro). It also says whether the user checks run as exists (one exec less).
         ask = ["--user", self.config.limits.user] if self.config.limits.user else []
+        # Paths the interpreter order names are looked for too (the probe finds only the usual places).
+        paths = [e for e in self.order if e.startswith("/")]
+        extra = list(dict.fromkeys([*(self.distro.pythons or ()), *paths, *self.config.pythons]))
         source = _probe_source()
         for python in ("python3", "/usr/bin/python3", "python"):
-            result = container.exec([python, "-c", source, "facts", *ask, *self.config.pythons], timeout=120)
+            result = container.exec([python, "-c", source, "facts", *ask, *extra], timeout=120)
             if result.exit_code == 0:
                 document = parse_probe_output(result.stdout, f"distro {self.distro.name!r}")
                 user = document.get("user")
@@ -382,8 +400,83 @@ class DistroRunner:
             return None, Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}"
         if claim.libc and facts.libc and claim.libc is not facts.libc:
             return None, Cause.LIBC, f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro"
-        interpreter, why = choose(claim.interpreters, wheel.requires_python, facts.interpreters)
+        interpreter, why = self.choose(claim.interpreters, wheel.requires_python)
         return interpreter, (None if interpreter else Cause.PYTHON), why
+
+    def choose(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
+        """The interpreter that judges a wheel here, in :attr:`order`; a portable one is brought in if need be."""
+        assert self.facts is not None
+        natives: list[Interpreter] = []
+        portable_why = ""
+        for entry, group in zip(self.order, in_order(self.order, self.facts.interpreters)):
+            if entry == "portable":
+                interpreter, portable_why = self._portable_for(pairs, requires_python)
+            else:
+                natives += group
+                interpreter, _ = choose(pairs, requires_python, group)
+            if interpreter is not None:
+                return interpreter, ""
+        none_found = "no python interpreter in the image"
+        if not natives and self.facts.interpreters:
+            found = ", ".join(i.path for i in self.facts.interpreters)
+            none_found = f"the interpreter order {list(self.order)} takes none of {found}"
+        _, why = choose(pairs, requires_python, natives, none_found)
+        return None, f"{why}; {portable_why}" if portable_why else why
+
+    def _portable_for(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
+        assert self.facts is not None
+        if self.portables is None or not self.portables.versions:
+            return None, "no portable CPython is configured"
+        if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
+            here = f"{self.facts.libc.value if self.facts.libc else 'an unknown libc'} on {self.facts.machine or '?'}"
+            return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
+        ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
+        version, why = portable_version(pairs, requires_python, self.portables.versions, ready)
+        if version is None:
+            return None, why
+        brought = self.bring(version)
+        if isinstance(brought, str):
+            return None, brought
+        return choose(pairs, requires_python, [brought])
+
+    def bring(self, version: str) -> Interpreter | str:
+        """The portable CPython X.Y in this container (put in and measured once), or why it cannot be."""
+        known = self.brought.get(version)
+        if known is not None:
+            return known
+        assert self.portables is not None
+        assert self._container is not None
+        assert self.facts is not None
+        try:
+            portable = self.portables.get(version)
+            floor, here = portable.glibc, self.facts.libc_version
+            if floor is not None and here is not None and here < floor:
+                raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")
+            started = time.monotonic()
+            self._container.put_archive("/", put_tree(portable))
+            with portable.archive.open("rb") as f:
+                self._container.put_archive(portable.container_dir, f)
+            # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
+            # nothing of the image, not even a python3. The probe goes in as -c: its file may not be
+            # in the container yet (it comes with the first wheels).
+            path = portable.container_path
+            result = self._container.exec(
+                [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
+            )
+            if result.exit_code != 0:
+                raise PortableError(f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}")
+            data = parse_probe_output(result.stdout, f"the portable CPython {version} on {self.distro.name}")
+            if "error" in data:
+                raise PortableError(f"it does not run on {self.distro.name}: {data['error']}")
+            interpreter: Interpreter | str = interpreter_from_json(data, "portable")
+            self.progress(
+                f"{self.distro.name}: portable CPython {portable.short} ({portable.detail}) brought in "
+                f"in {time.monotonic() - started:.1f}s"
+            )
+        except (PortableError, EngineError) as e:
+            interpreter = f"portable CPython {version}: {e}"
+        self.brought[version] = interpreter
+        return interpreter
 
     def environment(self, payloads: Iterable[Payload]) -> Environment:
         """This distro's container, for users' own tests, with the wheels under test it can load installed.
@@ -446,6 +539,8 @@ class Matrix:
     workdir: Path
     progress: Progress
     jobs: int = 2
+    #: the session's portable CPythons (``None``: only the interpreters images have)
+    portables: Provider | None = None
     _futures: dict[tuple[str, str], Future[Observation]] = field(default_factory=dict)
     _payloads: dict[str, Future[Payload]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -492,7 +587,7 @@ class Matrix:
             runner = self._runners.get(distro.name)
             if runner is None:
                 runner = self._runners[distro.name] = DistroRunner(
-                    self.engine, distro, self.config, self.progress, self.payload
+                    self.engine, distro, self.config, self.progress, self.payload, self.portables
                 )
         runner.open()
         return runner

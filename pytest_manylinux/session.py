@@ -7,6 +7,7 @@ the engine and the matrix when the first test is about to run, gathers observati
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import json
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .distros import Distro, load_distros, select
+from .distros import Distro, DistrosFile, PythonConfig, load_distros_file, select
 from .errors import EngineError, ManylinuxError, NotRunnable, WheelError
 from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .observe import Observation
@@ -81,6 +82,10 @@ class ManylinuxRun:
     jobs: int = 2
     #: directories (or files) of dependency wheels
     wheelhouse: tuple[Path, ...] = ()
+    #: where interpreters come from ([python] of distros.toml, plus --manylinux-python-source)
+    python: PythonConfig = field(default_factory=PythonConfig)
+    #: where a portable CPython is built from source
+    build_distro: Distro | None = None
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
     _engine: Engine | None = None
@@ -91,11 +96,16 @@ class ManylinuxRun:
     _environments: dict[str, Environment] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: pytest.Config, all_distros: tuple[Distro, ...]) -> ManylinuxRun:
+    def from_config(cls, config: pytest.Config, matrix: DistrosFile) -> ManylinuxRun:
+        from .portable import with_local_sources
+
         patterns = [p for group in config.getoption("manylinux_wheel") or [] for p in group]
         wheels = expand_wheels(patterns)
+        sources = [str(p) for p in config.getini("manylinux_python_sources") or []]
+        sources += config.getoption("manylinux_python_source") or []
         try:
-            distros = select(all_distros, config.getoption("manylinux_distro") or [])
+            distros = select(matrix.distros, config.getoption("manylinux_distro") or [])
+            python = with_local_sources(matrix.python, sources)
         except ManylinuxError as e:
             raise pytest.UsageError(str(e)) from e
         json_path = config.getoption("manylinux_json")
@@ -133,6 +143,8 @@ class ManylinuxRun:
             timeout=timeout,
             memory=memory,
             jobs=jobs,
+            python=python,
+            build_distro=matrix.build_distro,
         )
 
     @property
@@ -186,6 +198,7 @@ class ManylinuxRun:
 
     def _start(self) -> None:
         from .engine import Engine, Limits
+        from .portable import Provider
         from .runner import Matrix, RunConfig
 
         try:
@@ -195,8 +208,14 @@ class ManylinuxRun:
             raise pytest.UsageError(str(e)) from e
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
-        config = RunConfig(timeout=self.timeout, limits=Limits(memory=self.memory), wheelhouse=self._read_wheelhouse())
-        self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs)
+        config = RunConfig(
+            timeout=self.timeout,
+            limits=Limits(memory=self.memory),
+            wheelhouse=self._read_wheelhouse(),
+            python=self.python,
+        )
+        portables = Provider(self.python, engine, self.build_distro, self._progress)
+        self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs, portables=portables)
 
     def _read_wheelhouse(self) -> tuple[WheelInfo, ...]:
         from .dependencies import read_wheelhouse
@@ -233,8 +252,14 @@ class ManylinuxRun:
 
     def _progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
         with self._lock:
-            if reporter is not None:
+            if reporter is None:
+                return
+            # Progress arrives while an item waits in its call phase, with output captured: shown
+            # past the capture, as pytest's live logging does, or an image or CPython build is silent.
+            suspended = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+            with suspended:
                 reporter.write_line(f"[manylinux] {message}")
 
     def environment(self, distro: Distro) -> Environment:
@@ -430,11 +455,11 @@ def _prediction_json(p: Prediction) -> dict[str, Any]:
     return {"floor": str(p.floor) if p.floor else None, "reason": p.reason, "weak": list(p.weak), "problems": list(p.problems)}
 
 
-def load_matrix(config: pytest.Config) -> tuple[Distro, ...]:
+def load_matrix(config: pytest.Config) -> DistrosFile:
     path = config.getoption("manylinux_distros_file") or config.getini("manylinux_distros_file") or None
     if path and not os.path.isabs(str(path)) and not config.getoption("manylinux_distros_file"):
         path = str(Path(str(config.rootpath)) / str(path))
     try:
-        return load_distros(path)
+        return load_distros_file(path)
     except ManylinuxError as e:
         raise pytest.UsageError(str(e)) from e

@@ -65,6 +65,18 @@ def engine() -> Iterator[Any]:
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def portable_311(engine: Any) -> Any:
+    """The portable CPython 3.11 the project builds in the Ubuntu 16.04 container: built the first time
+    on a machine (``.ci/run`` does it before the tests: ``python -m pytest_manylinux python 3.11``),
+    found in the per-machine cache afterwards."""
+    from pytest_manylinux.distros import PythonConfig, load_distros_file
+    from pytest_manylinux.portable import Provider
+
+    provider = Provider(PythonConfig(uv=False), engine, load_distros_file().build_distro, lambda line: None)
+    return provider.get("3.11")
+
+
 @dataclass(frozen=True)
 class MatrixRun:
     """One run of the plugin, in a subprocess, on every factory wheel and the default matrix."""

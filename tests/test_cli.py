@@ -236,3 +236,27 @@ def test_combine_of_jobs_on_real_distros_equals_one_run(
             assert mine[key] == full[key], (case, key)
         by_glibc = sorted(MATRIX, key=lambda row: (tuple(map(int, row[1].split("."))), row[0]))
         assert [d["name"] for d in mine["distros"]] == [name for name, _ in by_glibc]
+
+
+def _prefix(root: Path, version: str) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / f"python{version}").write_text("#!/bin/sh\n")
+    (root / "include" / f"python{version}").mkdir(parents=True)
+    (root / "include" / f"python{version}" / "patchlevel.h").write_text(f'#define PY_VERSION "{version}.9"\n')
+    return root
+
+
+def test_python_prepares_portable_interpreters_and_says_where_each_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PYTEST_MANYLINUX_CACHE_DIR", str(tmp_path / "cache"))
+    distros = tmp_path / "distros.toml"
+    distros.write_text('[distro.x]\nimage = "debian:12"\n[python]\nuv = false\nbuild = false\n')
+    source = _prefix(tmp_path / "cpython", "3.12")
+    status = cli.main(["python", "3.12", "3.13", "--distros-file", str(distros), "--source", str(source)])
+    assert status == 1
+    out, err = capsys.readouterr()
+    assert f"portable CPython 3.12: importing {source}" in out  # progress, then one line per version
+    line = out.splitlines()[-1]
+    assert line.split()[:4] == ["3.12", "cpython", "3.12.9", "local"] and line.endswith(f"(local {source})")
+    assert "3.13: no portable CPython 3.13 could be had: building from source is off ([python] build = false)" in err

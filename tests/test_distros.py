@@ -8,10 +8,14 @@ import pytest
 
 from pytest_manylinux.distros import (
     DEFAULT_DISTROS_FILE,
+    DEFAULT_PORTABLE_VERSIONS,
     BuildRecipe,
     Distro,
+    PortableSource,
+    PythonConfig,
     family_of_image,
     load_distros,
+    load_distros_file,
     marker_name,
     select,
 )
@@ -284,6 +288,160 @@ def test_file_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(DistrosFileError, match="cannot read the distros file") as excinfo:
         load_distros(path)
     assert str(path) in str(excinfo.value)
+
+
+# -- [python] and per-distro interpreters ----------------------------------------------------------
+
+_SHA = "ab" * 32
+
+
+def test_default_matrix_has_default_python_settings() -> None:
+    matrix = load_distros_file()
+    assert matrix.python == PythonConfig()
+    assert matrix.python.order == ("distro", "image", "portable")
+    assert matrix.python.versions == DEFAULT_PORTABLE_VERSIONS
+    assert matrix.python.sources == {}
+    # No build-on: CPython is built on the first glibc distro of the file, the oldest.
+    assert matrix.build_distro is not None
+    assert matrix.build_distro.name == "ubuntu-16.04"
+    assert all(d.interpreters is None for d in matrix.distros)
+
+
+def test_every_python_key(tmp_path: Path) -> None:
+    text = f"""
+[distro.old]
+image = "example/old:1"
+interpreters = ["/usr/bin/python3.11"]
+
+[distro.new]
+image = "example/new:1"
+python = ["/opt/custom/bin/python3.*"]
+interpreters = ["portable", "distro"]
+
+[python]
+order = ["image", "distro", "portable"]
+versions = ["3.11", "3.12"]
+build-on = "new"
+build = false
+uv = false
+
+[python.portable."3.11"]
+path = "/srv/cpython-3.11.tar.gz"
+url = "https://mirror.example/cpython-3.11.tar.gz"
+sha256 = "{_SHA.upper()}"
+
+[python.portable."3.12"]
+source = "https://mirror.example/Python-3.12.3.tar.xz"
+source-sha256 = "{_SHA}"
+"""
+    matrix = load_distros_file(_file(tmp_path, text))
+    old, new = matrix.distros
+    assert old.interpreters == ("/usr/bin/python3.11",)
+    assert new.interpreters == ("portable", "distro")
+    assert new.pythons == ("/opt/custom/bin/python3.*",)
+    python = matrix.python
+    assert python.order == ("image", "distro", "portable")
+    assert python.versions == ("3.11", "3.12")
+    assert (python.build_on, python.build, python.uv) == ("new", False, False)
+    assert matrix.build_distro is new
+    assert python.source("3.11") == PortableSource(
+        "3.11", path="/srv/cpython-3.11.tar.gz", url="https://mirror.example/cpython-3.11.tar.gz", sha256=_SHA
+    )
+    assert python.source("3.12").source_sha256 == _SHA
+    assert python.source("3.13") == PortableSource("3.13")
+
+
+def test_no_portable_versions_is_allowed(tmp_path: Path) -> None:
+    matrix = load_distros_file(_file(tmp_path, '[distro.x]\nimage = "a:1"\n[python]\nversions = []\n'))
+    assert matrix.python.versions == ()
+
+
+def test_build_distro_skips_musl_distros(tmp_path: Path) -> None:
+    text = '[distro.alpine]\nimage = "alpine:3.19"\n[distro.deb]\nimage = "debian:12"\n'
+    assert load_distros_file(_file(tmp_path, text)).build_distro.name == "deb"  # type: ignore[union-attr]
+
+
+_BASE = '[distro.x]\nimage = "a:1"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        (_BASE + 'interpreters = ["system"]\n', "[distro.x].interpreters", "'system' is neither one of"),
+        (_BASE + "interpreters = []\n", "[distro.x].interpreters", "at least one entry"),
+        (_BASE + 'interpreters = "python3"\n', "[distro.x].interpreters", "'python3' is neither"),
+        ('python = "3.11"\n' + _BASE, "[python]", "expected a table, got '3.11'"),
+        (_BASE + "[python]\norder = 3\n", "[python].order", "expected a list of strings, got 3"),
+        (_BASE + '[python]\nordr = ["distro"]\n', "[python]", "unknown key(s) ['ordr']"),
+        (_BASE + '[python]\nversions = "3.11"\n', "[python].versions", "expected a list like"),
+        (_BASE + '[python]\nversions = ["3.11", "311"]\n', "[python].versions", "got '311'"),
+        (_BASE + "[python]\nversions = [3.11]\n", "[python].versions", "got 3.11"),
+        (_BASE + '[python]\nbuild-on = "y"\n', "[python].build-on", "no distro named 'y'; known: x"),
+        (
+            '[distro.a]\nimage = "alpine:3"\n[python]\nbuild-on = "a"\n',
+            "[python].build-on",
+            "'a' is not a glibc distro",
+        ),
+        (_BASE + '[python]\nbuild = "yes"\n', "[python].build", "expected true or false, got 'yes'"),
+        (_BASE + "[python]\nuv = 1\n", "[python].uv", "expected true or false, got 1"),
+        (_BASE + '[python]\nportable = "x"\n', "[python].portable", 'expected [python.portable."X.Y"] tables'),
+        (_BASE + '[python.portable.three]\npath = "/x"\n', "[python.portable.three]", "got 'three'"),
+        (_BASE + '[python.portable."3.11"]\npth = "/x"\n', "[python.portable.3.11]", "unknown key(s) ['pth']"),
+        (_BASE + '[python.portable."3.11"]\npath = 3\n', "[python.portable.3.11].path", "got 3"),
+        (_BASE + '[python.portable."3.11"]\nurl = "https://x/y.tgz"\n', "[python.portable.3.11]", "url needs sha256"),
+        (
+            _BASE + '[python.portable."3.11"]\nurl = "https://x/y.tgz"\nsha256 = "abc"\n',
+            "[python.portable.3.11].sha256",
+            "expected 64 hexadecimal digits, got 'abc'",
+        ),
+        (
+            _BASE + '[python.portable."3.11"]\nsource = "https://x/Python-3.11.9.tgz"\n',
+            "[python.portable.3.11]",
+            "a source URL needs source-sha256",
+        ),
+    ],
+    ids=[
+        "interpreters-unknown-word",
+        "interpreters-empty",
+        "interpreters-relative-path",
+        "python-not-table",
+        "order-not-list",
+        "python-unknown-key",
+        "versions-not-list",
+        "version-malformed",
+        "version-not-string",
+        "build-on-unknown",
+        "build-on-musl",
+        "build-not-bool",
+        "uv-not-bool",
+        "portable-not-table",
+        "portable-bad-version",
+        "portable-unknown-key",
+        "portable-path-not-string",
+        "url-without-sha256",
+        "sha256-malformed",
+        "source-url-without-sha256",
+    ],
+)
+def test_malformed_python_settings_name_file_table_and_key(tmp_path: Path, text: str, where: str, says: str) -> None:
+    path = _file(tmp_path, text)
+    with pytest.raises(DistrosFileError) as excinfo:
+        load_distros_file(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: {where}: "), message
+    assert says in message
+
+
+def test_a_local_source_path_needs_no_checksum(tmp_path: Path) -> None:
+    # A file on this machine is the user's own; a download is only trusted through its sha256.
+    text = _BASE + '[python.portable."3.11"]\npath = "/srv/python"\nsource = "/srv/Python-3.11.9.tgz"\n'
+    source = load_distros_file(_file(tmp_path, text)).python.source("3.11")
+    assert (source.path, source.source, source.sha256, source.source_sha256) == (
+        "/srv/python",
+        "/srv/Python-3.11.9.tgz",
+        None,
+        None,
+    )
 
 
 # -- selecting ----------------------------------------------------------------------------------------

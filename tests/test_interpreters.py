@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from wheelfactory import CASES
 
-from pytest_manylinux.interpreters import choose, requires_python_allows, supported_pairs
+from pytest_manylinux.distros import DEFAULT_PORTABLE_VERSIONS
+from pytest_manylinux.interpreters import (
+    choose,
+    in_order,
+    matches,
+    portable_version,
+    requires_python_allows,
+    supported_pairs,
+)
 from pytest_manylinux.observe import Interpreter
 from pytest_manylinux.tags import read_claim
 
@@ -119,3 +127,69 @@ def test_pypy_loads_only_pure_wheels() -> None:
     pypy = Interpreter("/usr/bin/pypy3", (3, 10, 14), implementation="pypy", abi="pp73")
     assert choose(_pairs("pure"), None, [pypy])[0] is pypy
     assert choose(_pairs("honest"), None, [pypy])[0] is None
+
+
+# -- the order of origins, and which portable CPython to bring in ---------------------------------
+
+_OWN = Interpreter("/usr/bin/python3", (3, 5, 2), abi="cp35m")
+_OWN_311 = Interpreter("/usr/bin/python3.11", (3, 11, 4), abi="cp311")
+_IMAGE = Interpreter("/opt/python/cp311-cp311/bin/python", (3, 11, 9), abi="cp311", origin="image")
+
+
+def test_in_order_groups_by_origin_and_path() -> None:
+    found = [_OWN, _IMAGE, _OWN_311]
+    assert in_order(("distro", "image", "portable"), found) == [[_OWN, _OWN_311], [_IMAGE], []]
+    assert in_order(("image", "distro"), found) == [[_IMAGE], [_OWN, _OWN_311]]
+    # A path entry takes its interpreter first; a later origin entry does not list it again.
+    assert in_order(("/usr/bin/python3.1*", "distro"), found) == [[_OWN_311], [_OWN]]
+    # A pin names one interpreter: the others are not candidates at all.
+    assert in_order(("/usr/bin/python3.11",), found) == [[_OWN_311]]
+
+
+@pytest.mark.parametrize(
+    ("entry", "interpreter", "expected"),
+    [
+        ("distro", _OWN, True),
+        ("image", _OWN, False),
+        ("image", _IMAGE, True),
+        ("/opt/python/*/bin/python", _IMAGE, True),
+        ("/usr/bin/python3", _OWN_311, False),
+        ("portable", Interpreter("/opt/pytest-manylinux/python/x/python/bin/python3.11", (3, 11, 2), origin="portable"), True),
+    ],
+    ids=["distro", "image-not-distro", "image", "glob", "exact-path-only", "portable"],
+)
+def test_matches(entry: str, interpreter: Interpreter, expected: bool) -> None:
+    assert matches(entry, interpreter) is expected
+
+
+def test_portable_version_for_a_one_version_wheel() -> None:
+    assert portable_version(_pairs("cp311"), None, DEFAULT_PORTABLE_VERSIONS) == ("3.11", "")
+    # Ready versions do not matter when only one version can load it.
+    assert portable_version(_pairs("cp311"), None, DEFAULT_PORTABLE_VERSIONS, ready={"3.12"}) == ("3.11", "")
+
+
+def test_portable_version_for_abi3_prefers_one_ready_then_the_configured_order() -> None:
+    pairs = _pairs("honest")  # cp35-abi3: every CPython 3.5+ loads it
+    assert portable_version(pairs, None, ("3.12", "3.8")) == ("3.12", "")
+    assert portable_version(pairs, None, DEFAULT_PORTABLE_VERSIONS) == ("3.8", "")
+    assert portable_version(pairs, None, DEFAULT_PORTABLE_VERSIONS, ready={"3.11", "3.13"}) == ("3.11", "")
+
+
+def test_portable_version_respects_requires_python() -> None:
+    pairs = _pairs("requires_py38")
+    assert portable_version(pairs, ">=3.10", ("3.8", "3.9", "3.11")) == ("3.11", "")
+    # The micro version is unknown before the interpreter is had: 3.11 may be 3.11.4 or later.
+    assert portable_version(pairs, ">=3.11.4", ("3.11",)) == ("3.11", "")
+    version, reason = portable_version(pairs, ">=3.13", ("3.8", "3.11"))
+    assert version is None
+    assert reason == (
+        "no portable CPython can load cp35-abi3 within Requires-Python >=3.13 (versions configured: 3.8, 3.11)"
+    )
+
+
+def test_no_portable_version_for_another_implementation_or_none_configured() -> None:
+    pypy_only = frozenset({("pp310", "pypy310_pp73")})
+    assert portable_version(pypy_only, None, DEFAULT_PORTABLE_VERSIONS)[0] is None
+    version, reason = portable_version(_pairs("cp311"), None, ())
+    assert version is None
+    assert reason.endswith("(versions configured: none)")

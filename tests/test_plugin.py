@@ -126,7 +126,62 @@ def test_static_only_needs_no_engine(pytester: pytest.Pytester, wheels: dict[str
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+def test_python_source_that_is_not_a_cpython_is_a_usage_error(
+    pytester: pytest.Pytester, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-python-source", str(tmp_path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {tmp_path}: no bin/python3.X in it: not a CPython installation*"])
+
+
 # -- against the real engine ---------------------------------------------------------------------
+
+
+@pytest.mark.engine
+def test_python_source_option_brings_that_interpreter(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
+) -> None:
+    # The cached build, given as a local tarball: a cp311 wheel on Ubuntu 16.04 (python 3.5).
+    out = pytester.path / "results.json"
+    result = _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["cp311"]),
+        *ONE,
+        f"--manylinux-python-source={portable_311.archive}",
+        "--manylinux-json",
+        str(out),
+    )
+    result.assert_outcomes(passed=2)
+    (distro,) = json.loads(out.read_text())["wheels"][0]["distros"]
+    assert distro["outcome"] == "ok" and distro["interpreter"].endswith(", portable)")
+    result.stdout.fnmatch_lines(["*portable CPython 3.11 (local *python.tar.gz) brought in*"])
+
+
+@pytest.mark.engine
+def test_distros_file_pins_interpreters(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any) -> None:
+    # debian-12 pinned to the portable CPython although its own 3.11 could judge the wheel;
+    # ubuntu-16.04 pinned to a python it does not have: skipped, with that reason.
+    distros = pytester.makefile(
+        ".toml",
+        distros=(
+            '[distro.pinned-portable]\nimage = "pytest-manylinux/debian:12"\ninterpreters = ["portable"]\n'
+            '[distro.pinned-missing]\nimage = "pytest-manylinux/ubuntu:16.04"\ninterpreters = ["/usr/bin/python3.11"]\n'
+            # built in (or found in the cache of) the same image as the default matrix
+            '[python]\nversions = ["3.11"]\nuv = false\nbuild-on = "pinned-missing"\n'
+        ),
+    )
+    out = pytester.path / "results.json"
+    _run(pytester, "--manylinux-wheel", str(wheels["cp311"]), "--manylinux-distros-file", str(distros), "--manylinux-json", str(out), "-rs")
+    by_name = {d["name"]: d for d in json.loads(out.read_text())["wheels"][0]["distros"]}
+    assert by_name["pinned-portable"]["outcome"] == "ok"
+    assert by_name["pinned-portable"]["interpreter"].endswith(", portable)")
+    missing = by_name["pinned-missing"]
+    assert (missing["outcome"], missing["cause"]) == ("skipped", "python")
+    assert missing["detail"] == (
+        "no interpreter here can load cp311-cp311: the interpreter order ['/usr/bin/python3.11'] takes none of "
+        "/usr/bin/python3"
+    )
 
 
 @pytest.mark.engine

@@ -334,7 +334,7 @@ def test_terminal_lines_verbose_has_a_row_per_distro() -> None:
     assert row_1604.split()[:4] == ["ubuntu-16.04", "glibc", "2.23", "FAIL"]
     assert "glibc: import pm_glibc_new._core: libc.so.6 lacks GLIBC_2.34" in row_1604
     row_2204 = next(line for line in glibc_new_rows if line.split()[0] == "ubuntu-22.04")
-    assert row_2204.split() == ["ubuntu-22.04", "glibc", "2.35", "ok"]
+    assert row_2204.split() == ["ubuntu-22.04", "glibc", "2.35", "ok", "3.x", "distro"]
     assert any(
         line.startswith(
             "  verdict: OVER-CLAIM: manylinux2014_x86_64 promises glibc 2.17 but it fails on ubuntu-16.04"
@@ -344,7 +344,7 @@ def test_terminal_lines_verbose_has_a_row_per_distro() -> None:
     assert "  disagreement: " not in text
     honest_rows = lines[lines.index(f"{HONEST}  claims glibc 2.17 (manylinux2014_x86_64)") :]
     skipped = next(line for line in honest_rows if line.split()[0] == "ubuntu-16.04")
-    assert skipped.split()[:5] == ["ubuntu-16.04", "glibc", "2.23", "skip", "python:"]
+    assert skipped.split()[:7] == ["ubuntu-16.04", "glibc", "2.23", "skip", "3.x", "distro", "python:"]
     assert f"{PURE}  (any: no claim)" in lines
     assert "  ERROR something went wrong once" in lines
     assert "  verdict: NO CLAIM: " + PURE + " is a pure wheel (any): it makes no platform claim" in text
@@ -354,15 +354,15 @@ def test_terminal_lines_group_distros_that_fared_alike() -> None:
     results = _results()
     lines = terminal_lines(results.wheels(), unreadable=results.unreadable)
     start = lines.index(f"dist/{GLIBC_NEW}  claims glibc 2.17 (manylinux2014_x86_64)")
-    assert lines[start + 1].split() == ["distro", "libc", "outcome", "cause:", "detail"]
+    assert lines[start + 1].split() == ["distro", "libc", "outcome", "python", "cause:", "detail"]
     failing, working = lines[start + 2], lines[start + 3]
-    assert failing.startswith("  ubuntu-16.04 … debian-11  glibc 2.23–2.31 FAIL    glibc: import pm_glibc_new._core")
-    assert working.split() == ["ubuntu-22.04", "…", "debian-13", "glibc", "2.35–2.41", "ok"]
+    assert failing.startswith("  ubuntu-16.04 … debian-11  glibc 2.23–2.31 FAIL    3.x distro glibc: import pm_glibc_new._core")
+    assert working.split() == ["ubuntu-22.04", "…", "debian-13", "glibc", "2.35–2.41", "ok", "3.x", "distro"]
     assert lines[start + 4].startswith("  verdict: OVER-CLAIM")
     # a distro that fared differently breaks the run: the honest wheel's skipped ubuntu-16.04 stands alone
     honest = lines[lines.index(f"{HONEST}  claims glibc 2.17 (manylinux2014_x86_64)") :]
-    assert honest[2].split()[:5] == ["ubuntu-16.04", "glibc", "2.23", "skip", "python:"]
-    assert honest[3].split() == ["ubuntu-18.04", "…", "debian-13", "glibc", "2.27–2.41", "ok"]
+    assert honest[2].split()[:7] == ["ubuntu-16.04", "glibc", "2.23", "skip", "3.x", "distro", "python:"]
+    assert honest[3].split() == ["ubuntu-18.04", "…", "debian-13", "glibc", "2.27–2.41", "ok", "3.x", "distro"]
 
 
 def test_markdown_is_a_matrix_with_the_lowest_working_distro_in_bold() -> None:
@@ -412,6 +412,25 @@ def test_run_failed_matches_a_pytest_run() -> None:
     broken = Results()
     broken.add(SHA_A, HONEST, _obs("ubuntu-16.04", "2.23", Outcome.SKIPPED, Cause.IMAGE, "cannot build"))
     assert run_failed(broken.wheels(), {}, strict=False)
+
+
+@pytest.mark.parametrize(
+    ("interpreter", "column"),
+    [
+        ("/usr/bin/python3 (3.5.2, distro)", "3.5.2 distro"),
+        ("/opt/pytest-manylinux/python/0123456789ab/python/bin/python3.11 (3.11.2, portable)", "3.11.2 portable"),
+        ("/opt/python/cp313-cp313/bin/python (3.13.1, image)", "3.13.1 image"),
+        ("", "-"),
+    ],
+    ids=["distro", "portable", "image", "none"],
+)
+def test_terminal_says_which_interpreter_ran_each_check(interpreter: str, column: str) -> None:
+    results = Results()
+    observation = Observation("debian-12", "img", Outcome.OK, libc=Libc.GLIBC, libc_version=LibcVersion(2, 36), interpreter=interpreter)
+    results.add(SHA_A, HONEST, observation)
+    lines = terminal_lines(results.wheels())
+    assert lines[1].split()[:5] == ["distro", "libc", "outcome", "python", "cause:"]
+    assert lines[2] == f"  debian-12  glibc 2.36  ok      {column}".rstrip()
 
 
 def test_terminal_marks_failures_below_the_floor() -> None:

@@ -1,0 +1,940 @@
+"""Portable CPython: a relocatable interpreter brought into distros whose own pythons cannot load a wheel.
+
+Sources, tried in order: a local tarball or prefix named in the config, uv's managed pythons (or
+``uv python install``), a download checked against its sha256, and a build from source inside the
+oldest distro's container (the source tarball from the config, or the distro archive's own source
+package, checked against its ``.dsc``). Every result is verified (no libc or libstdc++ of its own, every
+library it needs either glibc's or carried beside it) and cached per machine under a file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from .distros import Distro, PortableSource, PythonConfig
+from .elf import read_elf
+from .errors import ElfError, ManylinuxError, PortableError
+from .relocate import RPATH_PLACEHOLDER
+from .relocate import SYSTEM as GLIBC_LIBRARIES
+from .tags import LibcVersion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine import Engine
+
+Progress = Callable[[str], None]
+
+#: Bumped whenever the build changes what it produces: cached builds of another recipe are rebuilt.
+RECIPE = 1
+#: Where portable interpreters go inside containers, one directory per archive.
+CONTAINER_DIR = "/opt/pytest-manylinux/python"
+#: The top directory of every cached archive (as python-build-standalone's ``install_only`` tarballs).
+TOP = "python"
+ARCHIVE_NAME = "python.tar.gz"
+MANIFEST_NAME = "manifest.json"
+
+#: Where a build finds CPython X.Y's source when the config names none: the main ``Sources`` index of a
+#: suite of the Debian or Ubuntu archive that packages ``python3.X`` (its upstream ``.orig`` tarball is
+#: CPython's release tarball). Ubuntu's ``-updates`` suites carry the later bug-fix releases.
+ARCHIVE_SOURCES: Mapping[str, tuple[str, str]] = {
+    "3.8": ("http://archive.ubuntu.com/ubuntu", "focal-updates"),
+    "3.9": ("http://deb.debian.org/debian", "bullseye"),
+    "3.10": ("http://archive.ubuntu.com/ubuntu", "jammy-updates"),
+    "3.11": ("http://deb.debian.org/debian", "bookworm"),
+    "3.12": ("http://archive.ubuntu.com/ubuntu", "noble-updates"),
+    "3.13": ("http://deb.debian.org/debian", "trixie"),
+    "3.14": ("http://deb.debian.org/debian", "sid"),
+}
+
+# Carrying any of these would replace the distro's own: the very thing under test.
+_NEVER_CARRIED = re.compile(
+    r"^(ld-linux[^/]*\.so|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so)"
+)
+_PATCHLEVEL = re.compile(rb'#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.(\d+)')
+_EXECUTABLE = re.compile(r"^(?:(.*)/)?bin/python(3\.\d+)$")
+_HTTP_TIMEOUT = 60
+_CHUNK = 1 << 20
+
+# Build dependencies (Debian and Ubuntu package names). The required ones make ctypes and zlib; the
+# others make optional modules and are installed one by one where a suite lacks some of them.
+_REQUIRED_PACKAGES = "build-essential libffi-dev zlib1g-dev xz-utils"
+_OPTIONAL_PACKAGES = "libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev libncursesw5-dev libgdbm-dev uuid-dev"
+#: Modules a build must be able to import in the build container before it is cached.
+_MUST_IMPORT = "ctypes, zlib, bz2, lzma, sqlite3, decimal, json, readline, curses, uuid"
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Portable:
+    """A verified portable CPython in the cache: an archive to put into containers, and what it is."""
+
+    #: ``(major, minor, micro)``
+    version: tuple[int, int, int]
+    #: the cached archive (a gzipped tar whose members all sit under ``python/``)
+    archive: Path
+    #: the interpreter inside the archive, e.g. ``python/bin/python3.11``
+    member: str
+    #: ``local``, ``uv``, ``download`` or ``built``
+    origin: str
+    #: where exactly it came from, for people
+    detail: str
+    #: of the archive
+    sha256: str
+    #: of the archive, in bytes
+    size: int
+    #: the highest ``GLIBC_`` symbol version its ELF files need (the oldest glibc it runs on)
+    glibc: LibcVersion | None = None
+    #: the libraries it carries beside the interpreter
+    bundled: tuple[str, ...] = ()
+    #: needs it leaves to the distro beyond glibc (accepted for supplied interpreters, never for builds)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def short(self) -> str:
+        return f"{self.version[0]}.{self.version[1]}"
+
+    @property
+    def container_dir(self) -> str:
+        """The directory the archive is unpacked into inside a container."""
+        return f"{CONTAINER_DIR}/{self.sha256[:12]}"
+
+    @property
+    def container_path(self) -> str:
+        """The interpreter's path inside a container."""
+        return f"{self.container_dir}/{self.member}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recipe": RECIPE,
+            "version": ".".join(str(x) for x in self.version),
+            "member": self.member,
+            "origin": self.origin,
+            "detail": self.detail,
+            "sha256": self.sha256,
+            "size": self.size,
+            "glibc": str(self.glibc) if self.glibc else None,
+            "bundled": list(self.bundled),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class Obtained:
+    """A portable CPython as one call got it: from the cache, or just made."""
+
+    portable: Portable
+    #: ``cached`` (nothing was fetched or built) or ``made`` (imported, downloaded or built just now)
+    how: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the ELF files of a portable CPython archive need, read without running anything."""
+
+    member: str
+    version: tuple[int, int, int]
+    glibc: LibcVersion | None
+    bundled: tuple[str, ...]
+    #: needs neither glibc nor the archive meets: "FILE needs LIB"
+    unmet: tuple[str, ...]
+    #: libraries it carries that only the distro may provide (libc, libstdc++, ...)
+    forbidden: tuple[str, ...]
+    elf_files: int
+
+
+# -- the cache ----------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """``$PYTEST_MANYLINUX_CACHE_DIR/python``, else ``$XDG_CACHE_HOME/pytest-manylinux/python`` (``~/.cache``)."""
+    base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
+    if base:
+        root = Path(base)
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-manylinux"
+    path = root / "python"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _locked(key: str) -> Iterator[None]:
+    """An exclusive lock on one cache entry, across processes (xdist workers, parallel sessions)."""
+    with (cache_dir() / f".{key}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(entry: Path, stamp: str | None = None) -> Portable | None:
+    """The cache entry's interpreter, or None when it is missing, of another recipe or stamp, or corrupt."""
+    try:
+        data = json.loads((entry / MANIFEST_NAME).read_text())
+        archive = entry / ARCHIVE_NAME
+        if data.get("recipe") != RECIPE or (stamp is not None and data.get("stamp") != stamp):
+            return None
+        if archive.stat().st_size != data["size"] or _sha256_file(archive) != data["sha256"]:
+            return None
+        major, minor, micro = (int(x) for x in str(data["version"]).split("."))
+        return Portable(
+            version=(major, minor, micro),
+            archive=archive,
+            member=str(data["member"]),
+            origin=str(data["origin"]),
+            detail=str(data["detail"]),
+            sha256=str(data["sha256"]),
+            size=int(data["size"]),
+            glibc=LibcVersion.parse(data["glibc"]) if data.get("glibc") else None,
+            bundled=tuple(data.get("bundled", [])),
+            warnings=tuple(data.get("warnings", [])),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def cached_versions() -> frozenset[str]:
+    """The X.Y versions the cache holds an entry for (unverified: a hint for choosing, not a promise)."""
+    found = set()
+    for manifest in cache_dir().glob(f"*/{MANIFEST_NAME}"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            data = json.loads(manifest.read_text())
+            if data.get("recipe") == RECIPE:
+                found.add(".".join(str(data["version"]).split(".")[:2]))
+    return frozenset(found)
+
+
+def _entry(
+    key: str,
+    version: str,
+    make: Callable[[Path], dict[str, Any]],
+    progress: Progress,
+    *,
+    stamp: str | None = None,
+    strict: bool = False,
+) -> Obtained:
+    """The cache entry ``key``, made by ``make(tmpdir)`` (which writes the archive) if it is not there.
+
+    ``make`` runs at most once per machine at a time: the entry is re-read under the lock, so a
+    process that waited for another's build finds it done.
+    """
+    started = time.monotonic()
+    entry = cache_dir() / key
+    found = read_manifest(entry, stamp)
+    if found is None:
+        with _locked(key):
+            found = read_manifest(entry, stamp)
+            if found is None:
+                found = _make_entry(entry, key, version, make, progress, stamp=stamp, strict=strict)
+                return Obtained(found, "made", time.monotonic() - started)
+    return Obtained(found, "cached", time.monotonic() - started)
+
+
+def _make_entry(
+    entry: Path,
+    key: str,
+    version: str,
+    make: Callable[[Path], dict[str, Any]],
+    progress: Progress,
+    *,
+    stamp: str | None,
+    strict: bool,
+) -> Portable:
+    tmp = cache_dir() / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        extra = make(tmp)
+        archive = tmp / ARCHIVE_NAME
+        analysis = analyse(archive, version)
+        if analysis.forbidden:
+            raise PortableError(
+                f"the CPython {version} from {extra['detail']} carries {', '.join(analysis.forbidden)}: "
+                "it would replace the distro's own, which is what the checks are about. Use a build without them."
+            )
+        if strict and analysis.unmet:
+            raise PortableError(
+                f"the CPython {version} built from {extra['detail']} still needs libraries of the build distro: "
+                + "; ".join(analysis.unmet[:10])
+            )
+        portable = Portable(
+            version=analysis.version,
+            archive=entry / ARCHIVE_NAME,
+            member=analysis.member,
+            origin=str(extra["origin"]),
+            detail=str(extra["detail"]),
+            sha256=_sha256_file(archive),
+            size=archive.stat().st_size,
+            glibc=analysis.glibc,
+            bundled=analysis.bundled,
+            warnings=analysis.unmet,
+        )
+        for warning in analysis.unmet[:5]:
+            progress(f"  note: {warning} (from the distro, where it may be missing)")
+        manifest = dict(portable.to_json(), stamp=stamp, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        manifest.update({k: v for k, v in extra.items() if k not in manifest})
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+        shutil.rmtree(entry, ignore_errors=True)
+        tmp.rename(entry)
+        return portable
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- archives: normalising and reading ----------------------------------------------------------
+
+
+def find_interpreter(names: list[str], version: str | None = None) -> tuple[str, str]:
+    """The prefix and ``X.Y`` of the interpreter among archive member names (``python/bin/python3.11``)."""
+    found = []
+    for name in names:
+        match = _EXECUTABLE.match(name.lstrip("./") if name.startswith("./") else name)
+        if match and (version is None or match.group(2) == version):
+            found.append((match.group(1) or "", match.group(2)))
+    if not found:
+        wanted = f"bin/python{version}" if version else "bin/python3.X"
+        raise PortableError(f"no {wanted} in it: not a CPython installation (a prefix or a tarball of one)")
+    return min(found, key=lambda f: (len(f[0]), f[0]))
+
+
+def _safe(name: str) -> bool:
+    return not name.startswith("/") and ".." not in name.split("/")
+
+
+def _normal(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Checks run as an unprivileged user: everything must be readable (and dirs searchable) by it.
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode = (info.mode & 0o755) | (0o755 if (info.isdir() or info.mode & 0o111) else 0o644)
+    return info
+
+
+def repack(source: Path, dest: Path, version: str | None = None) -> str:
+    """Write a tarball or prefix ``source`` as ``dest`` (gzipped tar, everything under ``python/``).
+
+    Only the prefix that holds ``bin/pythonX.Y`` is kept (python-build-standalone's full archives hold
+    build files beside it); unsafe names and links pointing outside are dropped. Returns ``X.Y``.
+    """
+    with gzip.open(dest, "wb", compresslevel=6) as raw, tarfile.open(fileobj=raw, mode="w") as out:
+        if source.is_dir():
+            names = [str(p.relative_to(source)) for p in (source / "bin").glob("python3.*")]
+            _prefix, found = find_interpreter(names, version)
+            out.add(source, arcname=TOP, filter=_normal)
+            return found
+        with tarfile.open(source, "r:*") as tar:
+            names = tar.getnames()
+        prefix, found = find_interpreter(names, version)
+        lead = f"{prefix}/" if prefix else ""
+        with tarfile.open(source, "r|*") as tar:
+            for info in tar:
+                name = info.name[2:] if info.name.startswith("./") else info.name
+                if not (name == prefix or name.startswith(lead)) or not _safe(name):
+                    continue
+                new = TOP + "/" + name[len(lead):] if name != prefix else TOP
+                if info.issym():
+                    target = posixpath.normpath(posixpath.join(posixpath.dirname(new), info.linkname))
+                    if info.linkname.startswith("/") or not (target == TOP or target.startswith(TOP + "/")):
+                        continue
+                elif info.islnk():
+                    link = info.linkname[2:] if info.linkname.startswith("./") else info.linkname
+                    if not link.startswith(lead):
+                        continue
+                    info.linkname = TOP + "/" + link[len(lead):]
+                elif not (info.isfile() or info.isdir()):
+                    continue
+                info.name = new.rstrip("/")
+                out.addfile(_normal(info), tar.extractfile(info) if info.isfile() else None)
+        return found
+
+
+def _search_dirs(member: str, entries: tuple[str, ...]) -> list[str]:
+    here = posixpath.dirname(member)
+    dirs = []
+    for entry in entries:
+        entry = entry.replace("${ORIGIN}", "$ORIGIN")
+        if entry.startswith("$ORIGIN"):
+            dirs.append(posixpath.normpath(here + entry[len("$ORIGIN"):]))
+    return dirs
+
+
+def analyse(archive: Path, version: str | None = None) -> Analysis:
+    """Read every ELF file of a portable CPython archive: what it needs, and whether the archive meets it."""
+    facts = []
+    files: set[str] = set()
+    patchlevel = None
+    names = []
+    with tarfile.open(archive, "r|*") as tar:
+        for info in tar:
+            names.append(info.name)
+            if info.issym() or info.islnk():
+                files.add(info.name)
+                continue
+            if not info.isfile():
+                continue
+            files.add(info.name)
+            stream = tar.extractfile(info)
+            assert stream is not None
+            if info.name.endswith("/patchlevel.h"):
+                match = _PATCHLEVEL.search(stream.read())
+                if match:
+                    patchlevel = tuple(int(x) for x in match.groups())
+                continue
+            try:
+                elf = read_elf(stream, info.name, info.size)
+            except ElfError as e:
+                raise PortableError(f"{archive}: {e}") from e
+            if elf is not None:
+                facts.append(elf)
+    prefix, found = find_interpreter(names, version)
+    member = f"{prefix}/bin/python{found}" if prefix else f"bin/python{found}"
+    major, minor = (int(x) for x in found.split("."))
+    full = (major, minor, patchlevel[2]) if patchlevel and patchlevel[:2] == (major, minor) else (major, minor, 0)
+    executable = next((f for f in facts if f.path == member), None)
+    inherited = executable.rpath if executable is not None and not executable.runpath else ()
+    floor: LibcVersion | None = None
+    unmet = []
+    bundled = []
+    forbidden = []
+    for elf in facts:
+        base = posixpath.basename(elf.path)
+        if elf.soname or ".so" in base:
+            if _NEVER_CARRIED.match(base):
+                forbidden.append(elf.path)
+            elif "/lib-dynload/" not in elf.path and elf.path.count("/site-packages/") == 0:
+                bundled.append(elf.path)
+        dirs = _search_dirs(elf.path, elf.runpath or (elf.rpath + inherited))
+        for needed in elf.needed:
+            if needed in GLIBC_LIBRARIES or any(f"{d}/{needed}" in files for d in dirs):
+                continue
+            unmet.append(f"{elf.path} needs {needed}")
+        for _library, need in elf.iter_needs():
+            if need.prefix == "GLIBC" and re.match(r"^\d+\.\d+", need.version):
+                version_need = LibcVersion.parse(need.version)
+                floor = version_need if floor is None or version_need > floor else floor
+    return Analysis(member, full, floor, tuple(sorted(bundled)), tuple(unmet), tuple(sorted(forbidden)), len(facts))
+
+
+# -- downloads ----------------------------------------------------------------------------------
+
+
+def _http_get(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=_HTTP_TIMEOUT) as response:
+            return bytes(response.read())
+    except (urllib.error.URLError, OSError) as e:
+        raise PortableError(f"cannot fetch {url}: {e}") from e
+
+
+def download(url: str, dest: Path, sha256: str, progress: Progress, what: str) -> Path:
+    """Fetch ``url`` to ``dest``, showing progress; it is kept only when its sha256 is ``sha256``."""
+    part = dest.with_name(dest.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=_HTTP_TIMEOUT) as response, part.open("wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done, shown = 0, 0
+            progress(f"  downloading {what}: {url}" + (f" ({total / 1e6:.1f} MB)" if total else ""))
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if total and done * 4 // total > shown:
+                    shown = done * 4 // total
+                    progress(f"  {what}: {done * 100 // total}% of {total / 1e6:.1f} MB")
+    except (urllib.error.URLError, OSError) as e:
+        part.unlink(missing_ok=True)
+        raise PortableError(f"cannot download {what} from {url}: {e}") from e
+    if digest.hexdigest() != sha256:
+        part.unlink(missing_ok=True)
+        raise PortableError(
+            f"{what} from {url} has sha256 {digest.hexdigest()}, not the expected {sha256}; it was discarded"
+        )
+    part.replace(dest)
+    return dest
+
+
+# -- the distro archive's source packages -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """One source package as a ``Sources`` index lists it."""
+
+    name: str
+    version: str
+    #: the pool directory, e.g. ``pool/main/p/python3.11``
+    directory: str
+    #: file name -> sha256
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def dsc(self) -> str:
+        return next(name for name in self.files if name.endswith(".dsc"))
+
+
+def _field(stanza: str, name: str) -> str | None:
+    """One field of a deb822 stanza, continuation lines joined with newlines."""
+    match = re.search(rf"^{re.escape(name)}:[ \t]*(.*(?:\n[ \t].*)*)", stanza, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _checksums(value: str | None) -> dict[str, str]:
+    files = {}
+    for line in (value or "").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and re.match(r"^[0-9a-f]{64}$", parts[0]):
+            files[parts[2]] = parts[0]
+    return files
+
+
+def _upstream_key(version: str) -> tuple[int, ...]:
+    # "3.11.2-6+deb12u8" -> (3, 11, 2, 6, 12, 8): good enough to pick the newest of a suite's stanzas.
+    version = version.split(":", 1)[-1]
+    return tuple(int(x) for x in re.findall(r"\d+", version))
+
+
+def parse_sources_index(text: str, package: str) -> SourcePackage:
+    """The newest stanza of ``package`` in a ``Sources`` index (a suite lists a package once or twice)."""
+    best: SourcePackage | None = None
+    for stanza in re.split(r"\n\s*\n", text):
+        if _field(stanza, "Package") != package:
+            continue
+        candidate = SourcePackage(
+            name=package,
+            version=(_field(stanza, "Version") or "").strip(),
+            directory=(_field(stanza, "Directory") or "").strip(),
+            files=_checksums(_field(stanza, "Checksums-Sha256")),
+        )
+        if not any(name.endswith(".dsc") for name in candidate.files) or not candidate.directory:
+            continue
+        if best is None or _upstream_key(candidate.version) >= _upstream_key(best.version):
+            best = candidate
+    if best is None:
+        raise PortableError(f"the index lists no source package {package!r} with a .dsc")
+    return best
+
+
+def parse_dsc(text: str) -> dict[str, str]:
+    """File name -> sha256 from a ``.dsc`` (its ``Checksums-Sha256`` field; a PGP armour is fine)."""
+    files = _checksums(_field(text, "Checksums-Sha256"))
+    if not files:
+        raise PortableError("the .dsc has no Checksums-Sha256 field")
+    return files
+
+
+def orig_tarball(files: Mapping[str, str]) -> str:
+    """The upstream tarball among a source package's files (not its signature, not a component tarball)."""
+    for name in sorted(files):
+        if re.search(r"\.orig\.tar\.(gz|xz|bz2)$", name):
+            return name
+    raise PortableError(f"no .orig.tar.* among {sorted(files)}")
+
+
+def fetch_archive_source(version: str, workdir: Path, progress: Progress) -> tuple[Path, dict[str, str]]:
+    """CPython X.Y's release tarball from the distro archive, checked against the ``.dsc`` that lists it."""
+    if version not in ARCHIVE_SOURCES:
+        raise PortableError(
+            f"no distro archive source is known for CPython {version}; set source = \"PATH_OR_URL\" "
+            f"(and source-sha256) in [python.portable.\"{version}\"] of distros.toml"
+        )
+    base, suite = ARCHIVE_SOURCES[version]
+    index_url = f"{base}/dists/{suite}/main/source/Sources.xz"
+    progress(f"  reading the {suite} source index: {index_url}")
+    try:
+        index = lzma.decompress(_http_get(index_url)).decode("utf-8", "replace")
+    except lzma.LZMAError as e:
+        raise PortableError(f"{index_url} is not an xz file: {e}") from e
+    package = parse_sources_index(index, f"python{version}")
+    dsc_url = f"{base}/{package.directory}/{package.dsc}"
+    dsc = _http_get(dsc_url)
+    if hashlib.sha256(dsc).hexdigest() != package.files[package.dsc]:
+        raise PortableError(f"{dsc_url} does not match the sha256 the {suite} index gives for it")
+    listed = parse_dsc(dsc.decode("utf-8", "replace"))
+    name = orig_tarball(listed)
+    tarball = download(f"{base}/{package.directory}/{name}", workdir / name, listed[name], progress, name)
+    return tarball, {
+        "tarball": name,
+        "sha256": listed[name],
+        "dsc": dsc_url,
+        "package": f"{package.name} {package.version} ({suite})",
+    }
+
+
+def source_tree(tarball: Path) -> tuple[str, str]:
+    """The top directory and the ``X.Y.Z`` version of a CPython source tarball (``Python-3.11.2``)."""
+    with tarfile.open(tarball, "r|*") as tar:
+        for info in tar:
+            top = info.name.lstrip("./").split("/", 1)[0]
+            match = re.match(r"^Python-(\d+\.\d+\.\d+)", top)
+            if not match:
+                break
+            return top, match.group(1)
+    raise PortableError(f"{tarball.name} is not a CPython source tarball (no top directory Python-X.Y.Z)")
+
+
+# -- the build ----------------------------------------------------------------------------------
+
+
+def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple[str, str, int]]:
+    """The build, as (name, shell command, timeout in seconds) run in order in the build container."""
+    tree = f"/build/{top}"
+    install = "apt-get install -y -qq --no-install-recommends"
+    return [
+        (
+            "packages",
+            f"apt-get update -qq && {install} {_REQUIRED_PACKAGES} && ({install} {_OPTIONAL_PACKAGES} || "
+            f"for p in {_OPTIONAL_PACKAGES}; do {install} $p || echo \"unavailable: $p\"; done)",
+            1800,
+        ),
+        ("unpack", f"tar -xf /opt/pytest-manylinux/build/{tarball} -C /build", 600),
+        (
+            "configure",
+            # No --enable-optimizations (PGO would triple the build time); no test suite where
+            # --disable-test-modules exists (3.10+), the rest is trimmed after the install. Every
+            # file gets a placeholder RPATH that relocate.py overwrites with an $ORIGIN path.
+            f"cd {tree} && ./configure --prefix={prefix} --without-ensurepip "
+            f"LDFLAGS=-Wl,--disable-new-dtags,-rpath,{RPATH_PLACEHOLDER} "
+            "$(grep -q -- --disable-test-modules configure && echo --disable-test-modules)",
+            900,
+        ),
+        ("make", f"cd {tree} && make -j$(nproc)", 5400),
+        ("install", f"cd {tree} && make install", 1800),
+        ("relocate", f"python3 /opt/pytest-manylinux/build/relocate.py {prefix} {version}", 900),
+        ("check", f"{prefix}/bin/python{version} -I -c 'import {_MUST_IMPORT}'", 120),
+    ]
+
+
+def _logged(name: str, command: str) -> str:
+    # Each step's output goes to a log in the container; only its tail comes back, and only on failure.
+    return f"mkdir -p /build && ( {command} ) >/build/{name}.log 2>&1 || {{ tail -n 40 /build/{name}.log; exit 1; }}"
+
+
+def _inputs(tarball: Path, workdir: Path) -> Path:
+    archive = workdir / "inputs.tar"
+    relocate = Path(__file__).with_name("relocate.py")
+    with tarfile.open(archive, "w") as tar:
+        tar.add(tarball, arcname=f"opt/pytest-manylinux/build/{tarball.name}", filter=_normal)
+        tar.add(relocate, arcname="opt/pytest-manylinux/build/relocate.py", filter=_normal)
+    return archive
+
+
+class Builder:
+    """Builds CPython from source in the build distro's container (network on, root), then verifies it."""
+
+    def __init__(self, engine: Engine, distro: Distro, progress: Progress) -> None:
+        self.engine = engine
+        self.distro = distro
+        self.progress = progress
+
+    def key(self, version: str, spec: PortableSource) -> str:
+        """The cache entry: by the image built in (not the distro's name, which each file chooses) and source."""
+        source = "archive"
+        if spec.source:
+            source = hashlib.sha256(f"{spec.source}\0{spec.source_sha256}".encode()).hexdigest()[:12]
+        image = re.sub(r"[^A-Za-z0-9.-]+", "_", self.distro.image)
+        return f"built-{version}-{image}-{source}"
+
+    def build(self, version: str, spec: PortableSource) -> Obtained:
+        return _entry(
+            self.key(version, spec),
+            version,
+            lambda tmp: self._build_into(tmp, version, spec),
+            self.progress,
+            strict=True,
+        )
+
+    def _source(self, version: str, spec: PortableSource, workdir: Path) -> tuple[Path, dict[str, str]]:
+        if spec.source is None:
+            return fetch_archive_source(version, workdir, self.progress)
+        if "://" in spec.source:
+            assert spec.source_sha256 is not None  # distros.toml requires it for a URL
+            name = spec.source.rsplit("/", 1)[-1] or "source.tar"
+            path = download(spec.source, workdir / name, spec.source_sha256, self.progress, name)
+            return path, {"tarball": name, "sha256": spec.source_sha256, "url": spec.source}
+        path = Path(spec.source).expanduser()
+        if not path.is_file():
+            raise PortableError(f"source = {spec.source!r} of [python.portable.\"{version}\"]: no such file")
+        digest = _sha256_file(path)
+        if spec.source_sha256 and digest != spec.source_sha256:
+            raise PortableError(f"{path} has sha256 {digest}, not source-sha256 {spec.source_sha256}")
+        return path, {"tarball": path.name, "sha256": digest, "path": str(path)}
+
+    def _build_into(self, tmp: Path, version: str, spec: PortableSource) -> dict[str, Any]:
+        from .engine import Limits
+        from .images import ensure_image
+
+        started = time.monotonic()
+        workdir = Path(tempfile.mkdtemp(prefix=f"pytest-manylinux-python-{version}-"))
+        try:
+            self.progress(
+                f"portable CPython {version}: building from source in {self.distro.name} "
+                "(a few minutes, once per machine)"
+            )
+            tarball, source = self._source(version, spec, workdir)
+            top, full = source_tree(tarball)
+            if not full.startswith(version + "."):
+                raise PortableError(f"{tarball.name} holds CPython {full}, not {version}")
+            ensure_image(self.engine, self.distro, self.progress)
+            prefix = f"{CONTAINER_DIR}/cpython-{full}"
+            limits = Limits(memory="4g", pids=4096, user=None)
+            with self.engine.container(self.distro.image, f"build-python-{version}", limits, build=True) as box:
+                with _inputs(tarball, workdir).open("rb") as f:
+                    box.put_archive("/", f)
+                env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+                for name, command, timeout in build_steps(version, top, prefix, tarball.name):
+                    step_started = time.monotonic()
+                    self.progress(f"  {version} on {self.distro.name}: {name}")
+                    result = box.exec(["sh", "-c", _logged(name, command)], env=env, timeout=timeout)
+                    if result.exit_code != 0:
+                        raise PortableError(
+                            f"building CPython {full} in {self.distro.name} failed at {name!r} "
+                            f"(exit {result.exit_code}):\n{(result.stdout + result.stderr)[-3000:]}"
+                        )
+                    took = time.monotonic() - step_started
+                    self.progress(f"  {version} on {self.distro.name}: {name} done in {took:.0f}s")
+                built = workdir / "built.tar"
+                with built.open("wb") as out:
+                    for chunk in box.get_archive(prefix):
+                        out.write(chunk)
+            repack(built, tmp / ARCHIVE_NAME, version)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        seconds = time.monotonic() - started
+        self.progress(f"portable CPython {full} built in {seconds:.0f}s")
+        return {
+            "origin": "built",
+            "detail": f"built from {source['tarball']} in {self.distro.image}",
+            "source": source,
+            "build_distro": self.distro.name,
+            "build_image": self.distro.image,
+            "seconds": round(seconds, 1),
+        }
+
+
+# -- supplied interpreters: a local file or prefix, uv, a download ------------------------------
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def from_local(path: Path, version: str, sha256: str | None, progress: Progress, *, origin: str = "local") -> Obtained:
+    """A tarball or unpacked prefix on this machine, imported into the cache (again when it changes)."""
+    path = path.expanduser().resolve()
+    if not path.exists():
+        raise PortableError(f"{path}: no such file or directory (a portable CPython {version} tarball or prefix)")
+    marker = path / "bin" / f"python{version}" if path.is_dir() else path
+    if path.is_dir() and not marker.exists():
+        raise PortableError(f"{path}: no bin/python{version} in it: not a CPython {version} prefix")
+    if sha256 and path.is_file() and _sha256_file(path) != sha256:
+        raise PortableError(f"{path}: its sha256 is not the configured {sha256}")
+    key = f"{origin}-{hashlib.sha256(str(path).encode()).hexdigest()[:16]}"
+
+    def make(tmp: Path) -> dict[str, Any]:
+        progress(f"portable CPython {version}: importing {path}")
+        repack(path, tmp / ARCHIVE_NAME, version)
+        return {"origin": origin, "detail": f"{origin} {path}", "source": {"path": str(path)}}
+
+    return _entry(key, version, make, progress, stamp=_stamp(marker))
+
+
+def uv_installs(base: Path, version: str) -> list[Path]:
+    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first; no free-threaded ones."""
+    found = []
+    for prefix in base.glob(f"cpython-{version}.*-linux-x86_64-gnu"):
+        match = re.match(rf"^cpython-{re.escape(version)}\.(\d+)-linux", prefix.name)
+        if match and (prefix / "bin" / f"python{version}").exists():
+            found.append((int(match.group(1)), prefix))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def _uv(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def from_uv(version: str, progress: Progress, *, install: bool = True) -> tuple[Obtained | None, str]:
+    """uv's managed CPython X.Y (``uv python install`` when uv has none yet), or None and why not."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return None, "uv is not on PATH"
+    try:
+        answer = _uv([uv, "python", "dir"], 30)
+        if answer.returncode != 0:
+            return None, f"`uv python dir` failed: {answer.stderr.strip()[-300:]}"
+        base = Path(answer.stdout.strip())
+        installs = uv_installs(base, version)
+        if not installs and install:
+            progress(f"portable CPython {version}: uv python install {version}")
+            answer = _uv([uv, "python", "install", version], 900)
+            if answer.returncode != 0:
+                return None, f"`uv python install {version}` failed: {answer.stderr.strip()[-300:]}"
+            installs = uv_installs(base, version)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, f"uv failed: {e}"
+    if not installs:
+        return None, f"uv has no CPython {version} in {base}"
+    return from_local(installs[0], version, None, progress, origin="uv"), ""
+
+
+def from_url(url: str, sha256: str, version: str, progress: Progress) -> Obtained:
+    """A tarball downloaded once, checked against its sha256, and cached."""
+
+    def make(tmp: Path) -> dict[str, Any]:
+        name = url.rsplit("/", 1)[-1] or "python.tar.gz"
+        progress(f"portable CPython {version}: downloading {url}")
+        fetched = download(url, tmp / name, sha256, progress, name)
+        repack(fetched, tmp / ARCHIVE_NAME, version)
+        fetched.unlink()
+        return {"origin": "download", "detail": f"download {url}", "source": {"url": url, "sha256": sha256}}
+
+    return _entry(f"download-{sha256[:16]}", version, make, progress)
+
+
+def obtain(version: str, config: PythonConfig, builder: Builder | None, progress: Progress) -> Obtained:
+    """The portable CPython X.Y from the first source that has it (see the module docstring)."""
+    spec = config.source(version)
+    if spec.path:
+        return from_local(Path(spec.path), version, spec.sha256, progress)
+    reasons = []
+    if config.uv:
+        found, why = from_uv(version, progress)
+        if found is not None:
+            return found
+        reasons.append(why)
+    if spec.url:
+        assert spec.sha256 is not None  # distros.toml requires it
+        try:
+            return from_url(spec.url, spec.sha256, version, progress)
+        except PortableError as e:
+            reasons.append(str(e))
+    if not config.build:
+        reasons.append("building from source is off ([python] build = false)")
+    elif builder is None:
+        reasons.append("building from source needs the container engine and a glibc distro to build on")
+    else:
+        return builder.build(version, spec)
+    raise PortableError(f"no portable CPython {version} could be had: {'; '.join(reasons)}")
+
+
+def local_source(path: Path) -> PortableSource:
+    """A ``--manylinux-python-source`` path as a source of the CPython version it holds."""
+    path = path.expanduser().resolve()
+    try:
+        if path.is_dir():
+            names = [f"bin/{p.name}" for p in (path / "bin").glob("python3.*")]
+        else:
+            with tarfile.open(path, "r:*") as tar:
+                names = tar.getnames()
+        _prefix, version = find_interpreter(names)
+    except (OSError, tarfile.TarError) as e:
+        raise PortableError(f"{path}: cannot read it as a CPython tarball or prefix: {e}") from e
+    except PortableError as e:
+        raise PortableError(f"{path}: {e}") from e
+    return PortableSource(version, path=str(path))
+
+
+def with_local_sources(config: PythonConfig, paths: list[str]) -> PythonConfig:
+    """``config`` with each path as the local source of the version it holds (before any other source)."""
+    if not paths:
+        return config
+    sources = dict(config.sources)
+    versions = list(config.versions)
+    for text in paths:
+        spec = local_source(Path(text))
+        sources[spec.version] = replace(config.source(spec.version), path=spec.path, sha256=None)
+        if spec.version not in versions:
+            versions.append(spec.version)
+    return replace(config, sources=sources, versions=tuple(versions))
+
+
+# -- one session's interpreters -----------------------------------------------------------------
+
+
+class Provider:
+    """Portable CPythons for one session: each version obtained once, by the first thread that needs it."""
+
+    def __init__(
+        self, config: PythonConfig, engine: Engine | None, build_distro: Distro | None, progress: Progress
+    ) -> None:
+        self.config = config
+        self.progress = progress
+        self.builder = Builder(engine, build_distro, progress) if engine is not None and build_distro else None
+        self._futures: dict[str, Future[Obtained]] = {}
+        self._lock = threading.Lock()
+        self._cached: frozenset[str] | None = None
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return self.config.versions
+
+    def ready(self) -> frozenset[str]:
+        """Versions to be had without a download or build: obtained this session, or in the cache."""
+        with self._lock:
+            if self._cached is None:
+                self._cached = cached_versions()
+            done = {v for v, f in self._futures.items() if f.done() and f.exception() is None}
+            return self._cached | done
+
+    def get(self, version: str) -> Portable:
+        """The portable CPython X.Y; its failure is remembered, so a broken build is not retried per distro."""
+        with self._lock:
+            future = self._futures.get(version)
+            owner = future is None
+            if owner:
+                future = self._futures[version] = Future()
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(obtain(version, self.config, self.builder, self.progress))
+            except ManylinuxError as e:
+                future.set_exception(e)
+            except Exception as e:  # a bug or an engine hiccup: still a reason, never a hang
+                future.set_exception(PortableError(f"{type(e).__name__}: {e}"))
+        return future.result().portable
+
+
+def put_tree(portable: Portable) -> bytes:
+    """A tiny tar that creates the interpreter's directory in a container (put_archive needs it to exist)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        parts = portable.container_dir.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            info = tarfile.TarInfo("/".join(parts[:i]))
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+    return buffer.getvalue()
