@@ -207,12 +207,15 @@ def _libc_text(o: Observation) -> str:
 
 
 def _runs(r: WheelResult, verbose: bool) -> list[list[Observation]]:
-    """Consecutive distros with the same outcome, cause and detail, as one row (each its own if verbose)."""
+    """Consecutive distros with the same outcome, cause, detail and kind of interpreter, as one row (each its
+    own if verbose)."""
+    def key(o: Observation) -> tuple[Any, ...]:
+        # The interpreter's origin too: a row says whether the distro's own python or a portable one judged.
+        return (o.outcome, o.cause, o.detail, _below_floor(r.claim, o), python_column(o.interpreter).split(" ")[-1])
+
     runs: list[list[Observation]] = []
     for o in r.observations:
-        key = (o.outcome, o.cause, o.detail, _below_floor(r.claim, o))
-        last = runs[-1][-1] if runs else None
-        if not verbose and last is not None and (last.outcome, last.cause, last.detail, _below_floor(r.claim, last)) == key:
+        if not verbose and runs and key(runs[-1][-1]) == key(o):
             runs[-1].append(o)
         else:
             runs.append([o])

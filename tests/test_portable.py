@@ -585,15 +585,21 @@ def test_every_needed_library_is_glibcs_own_or_carried_beside_it(unpacked_311: P
 
 
 @pytest.fixture(scope="module")
-def runners(engine: Any, built_311: portable.Portable) -> Iterator[dict[str, Any]]:
-    from pytest_manylinux.runner import DistroRunner, RunConfig
+def runners(
+    engine: Any, built_311: portable.Portable, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    from pytest_manylinux.runner import DistroRunner, RunConfig, prepare
+
+    tmp = tmp_path_factory.mktemp("payloads")
 
     matrix = load_distros_file()
     provider = Provider(PythonConfig(uv=False), engine, matrix.build_distro, lambda line: None)
     opened: dict[str, Any] = {}
     try:
         for distro in matrix.distros:
-            runner = DistroRunner(engine, distro, RunConfig(), lambda line: None, provider)
+            runner = DistroRunner(
+                engine, distro, RunConfig(), lambda line: None, lambda w: prepare(w, tmp), portables=provider
+            )
             runner.open()
             opened[distro.name] = runner
         yield opened
