@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     per_lane = -(-len(distros) // lanes)  # distros each parallel lane runs, one after another
 
     k, m = args.wheels, args.extra
+    load_before = os.getloadavg()[0]  # the figures mean little if other work shares the machine
     samples: dict[str, list[float]] = {
         "plugin_k": [], "plugin_km": [], "collect_only": [], "loop": [], "loop_parallel": [],
         "exec_api": [], "exec_cli": [], "check_in_run": [],
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             samples["exec_api"] += api
             samples["exec_cli"] += cli
     engine.close()
+    load_after = os.getloadavg()[0]
 
     plugin = statistics.median(samples["plugin_k"])
     loop = statistics.median(samples["loop"])
@@ -238,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "distros": len(distros),
         "jobs": jobs,
         "repeat": args.repeat,
+        "load_average": [load_before, load_after],
         "plugin_s": plugin,
         "collect_only_s": statistics.median(samples["collect_only"]),
         "loop_s": loop,
@@ -254,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     speedup, marginal = summary["speedup"], summary["marginal_in_bare_execs"]
     lines = [
         "",
-        f"{k} wheels x {len(distros)} distros = {n} checks; medians of {args.repeat} runs; {jobs} CPUs",
+        f"{k} wheels x {len(distros)} distros = {n} checks; medians of {args.repeat} runs; {jobs} CPUs;"
+        f" load average {load_before:.1f} before, {load_after:.1f} after",
         f"  (a) plugin, {k} wheels             : {_s(samples['plugin_k'])}",
         f"      plugin, {k + m} wheels            : {_s(samples['plugin_km'])}",
         f"      of (a), pytest alone          : {_s(samples['collect_only'])}   (--collect-only)",
