@@ -40,27 +40,35 @@ _INTERPRETER_GLOBS = (
 )
 _INTERPRETER_NAME = re.compile(r"(python3(\.\d+)?|python)$")
 
+# Run by each interpreter found (``-I -c``), or in this process for the interpreter running the probe.
 _INTERPRETER_SNIPPET = r"""
 import json, sys, sysconfig
-try:
-    import importlib.machinery as m
-    suffixes = list(m.EXTENSION_SUFFIXES)
-except Exception:
-    suffixes = []
-try:
-    import ctypes
-    has_ctypes = True
-except Exception:
-    has_ctypes = False
-print(json.dumps({
-    "version": list(sys.version_info[:3]),
-    "implementation": sys.implementation.name,
-    "abiflags": getattr(sys, "abiflags", ""),
-    "soabi": sysconfig.get_config_var("SOABI") or "",
-    "ext_suffixes": suffixes,
-    "ctypes": has_ctypes,
-    "executable": sys.executable,
-}))
+
+
+def describe():
+    try:
+        import importlib.machinery as m
+        suffixes = list(m.EXTENSION_SUFFIXES)
+    except Exception:
+        suffixes = []
+    try:
+        import ctypes
+        has_ctypes = True
+    except Exception:
+        has_ctypes = False
+    return {
+        "version": list(sys.version_info[:3]),
+        "implementation": sys.implementation.name,
+        "abiflags": getattr(sys, "abiflags", ""),
+        "soabi": sysconfig.get_config_var("SOABI") or "",
+        "ext_suffixes": suffixes,
+        "ctypes": has_ctypes,
+        "executable": sys.executable,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(describe()))
 """
 
 # The child that imports modules one after another. It says "S name" before each import and
@@ -194,6 +202,13 @@ def _libstdcxx():
 
 
 def _interpreter_facts(path):
+    if sys.executable and os.path.realpath(path) == os.path.realpath(sys.executable):
+        # The interpreter running the probe: no need to start it again (one process less per distro).
+        namespace = {"__name__": "pm_interpreter"}
+        exec(_INTERPRETER_SNIPPET, namespace)
+        facts = namespace["describe"]()
+        facts["path"] = path
+        return facts
     code, out = _run([path, "-I", "-c", _INTERPRETER_SNIPPET], timeout=30)
     if code != 0:
         return {"path": path, "error": out.strip()[-500:] or "exit status %s" % code}

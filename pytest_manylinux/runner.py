@@ -251,7 +251,8 @@ class DistroRunner:
         extra = list(dict.fromkeys([*(self.distro.pythons or ()), *paths, *self.config.pythons]))
         source = _probe_source()
         for python in ("python3", "/usr/bin/python3", "python"):
-            result = container.exec([python, "-c", source, "facts", *ask, *extra], timeout=120)
+            argv = [python, "-I", "-c", source, "facts", *ask, *extra]
+            result = container.exec(argv, timeout=120)
             if result.exit_code == 0:
                 document = parse_probe_output(result.stdout, f"distro {self.distro.name!r}")
                 user = document.get("user")
