@@ -2,11 +2,13 @@
 
 It runs inside distro containers under whatever python they have, down to Python 3.5 (Ubuntu
 16.04), so it is written in Python 3.5 syntax: no f-strings, no annotations, no newer stdlib calls.
-It prints one JSON document after a marker line; the host reads and classifies it (observe.py).
+It prints JSON documents after marker lines; the host reads and classifies them (observe.py).
 
-  python3 probe.py facts [--user NAME] [EXTRA_INTERPRETER ...]
-  PYTHON probe.py interpreter PATH      (one interpreter, e.g. a portable CPython just brought in)
+  python3 -c "$(cat probe.py)" facts [--user NAME] [EXTRA_INTERPRETER ...]
+  PYTHON -c "$(cat probe.py)" interpreter PATH   (one interpreter, e.g. a portable CPython just brought in)
   PYTHON probe.py check TIMEOUT_SECONDS PLAN.json[=SITE:SITE] [PLAN.json ...]
+
+``facts`` runs before any file is copied in, so the host passes the source itself.
 
 ``check`` takes every wheel a distro runs under one interpreter, so a distro costs one exec, not
 one per wheel; each wheel is still checked apart (its own loader runs, its own import child) and
