@@ -4,9 +4,10 @@ Builds K + M wheels with the test wheel factory, then in one run, ``--repeat`` t
 
     python benchmarks/matrix.py [--wheels K] [--extra M] [--repeat N] [--execs N] [--json OUT]
 
-(a) times the plugin as a user runs it, ``python -m pytest --manylinux-wheel=DIR -q`` in a fresh
-process, on K wheels and on K + M wheels (wall time: start-up, containers started and removed, every
-check, the verdicts); (b) times the shell loop a user would write instead, one ``docker run --rm IMAGE
+(a) times the plugin as a user runs it, ``python -m pytest --manylinux-wheel=DIR -q -p no:cacheprovider``
+in a fresh process, on K wheels and on K + M wheels (wall time: start-up, containers started and
+removed, every check, the verdicts), and the same command with ``--collect-only`` (pytest alone, for
+scale); (b) times the shell loop a user would write instead, one ``docker run --rm IMAGE
 python3 -c "import ..."`` per wheel and distro, sequentially and with ``xargs -P``; and (c) times a bare
 ``exec true`` in a running container, through the Docker API as the plugin calls it and through the
 docker CLI. It prints the medians, the ratio (b)/(a) and the marginal cost of one more wheel per
