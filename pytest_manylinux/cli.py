@@ -138,7 +138,7 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from .outputs import append_step_summary, write_atomically
-        from .report import Results, dumps, markdown, run_failed, terminal_lines
+        from .report import Results, dumps, markdown, run_failed, terminal_lines, verdict_counts
 
         results = Results()
         for path in args.files:
@@ -155,10 +155,8 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
         wheels = results.wheels()
         for line in terminal_lines(wheels, unreadable=results.unreadable, verbose=args.verbose):
             print(line)
-        counts: dict[str, int] = {}
-        for r in wheels:
-            counts[r.verdict.kind.value] = counts.get(r.verdict.kind.value, 0) + 1
-        tally = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "no wheels"
+        counts = sorted((kind.value, n) for kind, n in verdict_counts(wheels).items())
+        tally = ", ".join(f"{n} {kind}" for kind, n in counts) or "no wheels"
         print(f"== {tally} from {len(args.files)} file(s) ==")
         if args.json is not None:
             write_atomically(args.json, dumps(results))
