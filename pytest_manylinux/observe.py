@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
 
 from .errors import ProbeError
 from .tags import Libc, LibcVersion
@@ -35,11 +35,17 @@ class Cause(str, enum.Enum):
     UNDEFINED_SYMBOL = "undefined-symbol"  #: a symbol nothing in the process defines
     CRASH = "crash"  #: the import died by a signal
     TIMEOUT = "timeout"  #: the import did not finish in time
-    ERROR = "error"  #: any other failure (an exception at import, a loader refusal)
-    # Not failures: reasons a distro could not judge the wheel.
-    MISSING_DEPENDENCY = "missing-dependency"  #: a module the wheel does not contain is not installed
+    ERROR = "error"  #: any other failure (a loader refusal; an exception the platform explains)
+    # Not failures by themselves.
+    #: a Python exception at import that no loader message explains: evidence against the tag only when it
+    #: differs between distros for the same interpreter (judged across distros: verdict.assess)
+    EXCEPTION = "exception"
+    # Not failures: reasons a distro (or one module) could not be judged.
+    MISSING_DEPENDENCY = "missing-dependency"  #: something the wheel needs from another project is missing
     MEMORY = "memory"  #: an import was killed for memory at the container's limit (--manylinux-memory)
-    PYTHON = "python"  #: no interpreter in the image can load the wheel's Python tag
+    #: no interpreter here can load the wheel's Python tag, or run its code (a SyntaxError, a stdlib module
+    #: the interpreter lacks)
+    PYTHON = "python"
     ARCH = "arch"  #: the wheel is for another CPU architecture than the engine's
     LIBC = "libc"  #: the distro's libc family is not the one the wheel is built for
     IMAGE = "image"  #: the image could not be found, pulled or built
@@ -109,8 +115,12 @@ class Interpreter:
         return f"{self.implementation}-{self.version[0]}.{self.version[1]}"
 
     def describe(self) -> str:
+        """``/usr/bin/python3 (3.5.2, distro)``: how observations name it (:data:`_DESCRIBED` reads it back)."""
         v = ".".join(str(x) for x in self.version)
         return f"{self.path} ({v}, {self.origin})"
+
+
+_DESCRIBED = re.compile(r"\((?P<major>\d+)\.(?P<minor>\d+)(?:\.\d+)?[^,()]*, (?P<origin>\w+)\)$")
 
 
 @dataclass(frozen=True)
@@ -146,8 +156,30 @@ class Observation:
     glibcxx: str | None = None
     #: how long this wheel's checks took in the container (its loader runs and imports)
     seconds: float = 0.0
-    #: non-failure notes (missing dependencies, weak symbols, ...)
+    #: non-failure notes (modules set aside, an interpreter that could not run the wheel's code, ...)
     notes: tuple[str, ...] = field(default=())
+    #: exceptions the platform explains, as (module, a distro where the same import works with the same
+    #: Python): set by :func:`verdict.assess` from the other distros, counted as failures here
+    counted: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def python(self) -> tuple[int, int, str] | None:
+        """The judging interpreter as (major, minor, origin), read from :attr:`interpreter`; None if none ran."""
+        match = _DESCRIBED.search(self.interpreter)
+        if match is None:
+            return None
+        return int(match["major"]), int(match["minor"]), match["origin"]
+
+    @property
+    def checked(self) -> bool:
+        """Whether the wheel's checks ran here (the outcome is ok or fail, not a skip)."""
+        return self.outcome is not Outcome.SKIPPED
+
+    def raw(self) -> Observation:
+        """The observation as the distro alone made it: no exception counted by comparison with others."""
+        if not self.counted:
+            return self
+        return summarized(replace(self, counted=()))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,6 +195,7 @@ class Observation:
             "seconds": round(self.seconds, 3),
             "findings": [f.to_json() for f in self.findings],
             "notes": list(self.notes),
+            "counted": [{"module": module, "works_on": where} for module, where in self.counted],
         }
 
     @classmethod
@@ -183,6 +216,7 @@ class Observation:
             glibcxx=data.get("glibcxx"),
             seconds=float(data.get("seconds", 0.0)),
             notes=tuple(data.get("notes", [])),
+            counted=tuple((str(c["module"]), str(c["works_on"])) for c in data.get("counted", [])),
         )
 
 
@@ -351,12 +385,159 @@ def classify_load(load: dict[str, Any]) -> list[Finding]:
     return findings
 
 
-def classify_import(result: dict[str, Any], wheel_modules: Iterable[str]) -> Finding | None:
-    """The finding of one module's import, or None when it imported."""
+#: Top-level modules of CPython's standard library from 3.5 to 3.14 (3.11's ``sys.stdlib_module_names``, the
+#: ones older releases had and the ones later releases added). An interpreter that lacks one (a portable
+#: CPython built without ``_curses``, a distro python split into packages: ``distutils``, ``tkinter``) cannot
+#: judge code that imports it; that says nothing about the platform.
+STDLIB_MODULES = frozenset(
+    """
+    __future__ _abc _aix_support _ast _asyncio _bisect _blake2 _bootlocale _bootsubprocess _bz2 _codecs
+    _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw _collections _collections_abc
+    _colorize _compat_pickle _compression _contextvars _crypt _csv _ctypes _curses _curses_panel _datetime
+    _dbm _decimal _dummy_thread _elementtree _frozen_importlib _frozen_importlib_external _functools _gdbm
+    _hashlib _heapq _hmac _imp _interpchannels _interpqueues _interpreters _io _ios_support _json _locale
+    _lsprof _lzma _markupbase _md5 _msi _multibytecodec _multiprocessing _opcode _opcode_metadata _operator
+    _osx_support _overlapped _pickle _posixshmem _posixsubprocess _py_abc _pydatetime _pydecimal _pyio
+    _pylong _pyrepl _queue _random _remote_debugging _scproxy _sha1 _sha2 _sha256 _sha3 _sha512 _signal
+    _sitebuiltins _socket _sqlite3 _sre _ssl _stat _statistics _string _strptime _struct _suggestions
+    _symtable _sysconfig _thread _threading_local _tkinter _tokenize _tracemalloc _typing _uuid _warnings
+    _weakref _weakrefset _winapi _wmi _zoneinfo _zstd abc aifc annotationlib antigravity argparse array
+    ast asynchat asyncio asyncore atexit audioop base64 bdb binascii binhex bisect builtins bz2 cProfile
+    calendar cgi cgitb chunk cmath cmd code codecs codeop collections colorsys compileall compression
+    concurrent configparser contextlib contextvars copy copyreg crypt csv ctypes curses dataclasses datetime
+    dbm decimal difflib dis distutils doctest dummy_threading email encodings ensurepip enum errno
+    faulthandler fcntl filecmp fileinput fnmatch formatter fractions ftplib functools gc genericpath getopt
+    getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib imaplib imghdr imp
+    importlib inspect io ipaddress itertools json keyword lib2to3 linecache locale logging lzma macpath
+    mailbox mailcap marshal math mimetypes mmap modulefinder msilib msvcrt multiprocessing netrc nis
+    nntplib nt ntpath nturl2path numbers opcode operator optparse os ossaudiodev parser pathlib pdb pickle
+    pickletools pipes pkgutil platform plistlib poplib posix posixpath pprint profile pstats pty pwd
+    py_compile pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource
+    rlcompleter runpy sched secrets select selectors shelve shlex shutil signal site smtpd smtplib sndhdr
+    socket socketserver spwd sqlite3 sre_compile sre_constants sre_parse ssl stat statistics string
+    stringprep struct subprocess sunau symbol symtable sys sysconfig syslog tabnanny tarfile telnetlib
+    tempfile termios textwrap this threading time timeit tkinter token tokenize tomllib trace traceback
+    tracemalloc tty turtle turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave
+    weakref webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
+    """.split()
+)
+
+# Ways a module says it needs another project that is not there, besides ModuleNotFoundError: the C-API
+# import of a dependency (numpy's import_array: "numpy._core.multiarray failed to import"), and optional
+# extras that refuse to load ("Required package 'torch' not installed", "pip install foo").
+_FAILED_TO_IMPORT = re.compile(r"(?P<name>[A-Za-z_][\w.]*) failed to import")
+_ASKS_TO_INSTALL = re.compile(
+    r"(?i)\b(?:not installed|pip install|please install|is required|are required|requires? (?:the )?\S+ package)"
+)
+_QUOTED = re.compile(r"[`'\"](?P<name>[A-Za-z_][\w.-]*)[`'\"]")
+_IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
+#: how a module's evidence starts when the interpreter cannot parse its code (a newer Python may)
+CANNOT_PARSE = "this python cannot parse"
+
+
+def _normalized(name: str) -> str:
+    # PEP 503 project names; module names compare the same way (dashes and dots as underscores).
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What classifying one wheel's import results needs to know about the wheel."""
+
+    #: the wheel's top-level modules
+    ours: frozenset[str]
+    #: normalized names of the projects the wheel requires (Requires-Dist, every extra)
+    requirements: frozenset[str]
+    #: where other wheels (the wheelhouse's dependencies) are laid out in the container; a path under it is
+    #: a dependency's file ("": unknown)
+    others: str = ""
+
+    def foreign(self, path: str | None) -> bool:
+        return bool(self.others and path and path.startswith(self.others))
+
+
+def _chain(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exception and the ones behind it, as the probe describes them (older documents: the top one only)."""
+    chain = result.get("chain")
+    if isinstance(chain, list) and chain:
+        return [link for link in chain if isinstance(link, dict)]
+    kind = str(result.get("type", ""))
+    syntax = kind in ("SyntaxError", "IndentationError", "TabError")
+    links = [{"type": kind, "message": str(result.get("message", "")), "name": result.get("missing"), "syntax": syntax}]
+    # A chained error ("initialization failed" caused by a missing dependency) named its cause only in the
+    # traceback before the probe described chains.
+    for name in re.findall(r"No module named '([^']+)'", str(result.get("traceback") or "")):
+        links.append({"type": "ModuleNotFoundError", "message": f"No module named {name!r}", "name": name})
+    return links
+
+
+def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Context) -> Finding | None:
+    """A finding that sets the module aside (a dependency, or an interpreter that cannot run the code), or None."""
+    module = str(result["module"])
+    kind = str(result.get("type", ""))
+    message = str(result.get("message", ""))
+    detail = str(result.get("traceback") or result.get("stderr") or "")
+    for link in links:
+        if link.get("syntax"):
+            where = f" {link['file']}" if link.get("file") else ""
+            evidence = f"{CANNOT_PARSE}{where}: {link.get('type')}: {link.get('message')}"
+            return Finding("import", module, Cause.PYTHON, evidence, detail)
+    for link in links:
+        name = str(link.get("name") or "")
+        text = str(link.get("message", ""))
+        if link.get("type") not in _IMPORT_ERRORS or not name or not text.startswith("No module named"):
+            continue
+        top = name.split(".", 1)[0]
+        if top in context.ours:
+            continue  # a module of the wheel itself is missing: the wheel's own behaviour
+        if top in STDLIB_MODULES:
+            evidence = f"this python lacks the standard library module {name!r} ({link.get('type')}: {text})"
+            return Finding("import", module, Cause.PYTHON, evidence, detail)
+        note = "(a dependency, not part of the wheel)" if link is links[0] else f"(needs {name!r})"
+        # Python 3.5 raises a plain ImportError where later ones raise ModuleNotFoundError: one evidence for both,
+        # so the same missing dependency reads the same on every distro.
+        said = "ModuleNotFoundError" if kind == "ImportError" and message.startswith("No module named") else kind
+        return Finding("import", module, Cause.MISSING_DEPENDENCY, f"{said}: {message} {note}", detail)
+    for link in links:
+        text = str(link.get("message", ""))
+        if context.foreign(link.get("file")):
+            evidence = f"{kind}: {message} (raised by a dependency's code: {link.get('file')})"
+            return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
+        if link.get("type") not in _IMPORT_ERRORS:
+            continue
+        match = _FAILED_TO_IMPORT.search(text)
+        if match and match["name"].split(".", 1)[0] not in context.ours:
+            name = match["name"]
+            evidence = f"{kind}: {message} (the C API of {name.split('.', 1)[0]!r}, a dependency, did not load)"
+            return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
+        named = [q["name"] for q in _QUOTED.finditer(text)]
+        wanted = [n for n in named if _normalized(n) in context.requirements and n.split(".")[0] not in context.ours]
+        if wanted or (_ASKS_TO_INSTALL.search(text) and any(n.split(".")[0] not in context.ours for n in named)):
+            name = (wanted or [n for n in named if n.split(".")[0] not in context.ours])[0]
+            evidence = f"{kind}: {message} (an optional dependency, {name!r}, is not installed)"
+            return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
+    return None
+
+
+def classify_import(
+    result: dict[str, Any],
+    wheel_modules: Iterable[str],
+    requirements: Iterable[str] = (),
+    others: str = "",
+) -> Finding | None:
+    """The finding of one module's import, or None when it imported.
+
+    In order: a signal, a hang or a memory kill; loader evidence anywhere in the exception chain (a missing
+    ``GLIBC_`` version, library or symbol: the platform's answer, kept with its cause; a dependency's file
+    failing to load is the dependency's); an interpreter that cannot run the code (a ``SyntaxError``, a
+    missing stdlib module) and a missing dependency in any of its forms, which set the module aside; and
+    otherwise a Python exception (:attr:`Cause.EXCEPTION`), which counts only by comparison across distros.
+    ``requirements`` are the wheel's Requires-Dist names; ``others`` where dependencies are laid out.
+    """
     if result.get("ok"):
         return None
     module = str(result["module"])
-    kind = result.get("type", "")
+    kind = str(result.get("type", ""))
     message = str(result.get("message", ""))
     detail = str(result.get("traceback") or result.get("stderr") or "")
     if kind == "timeout":
@@ -367,30 +548,27 @@ def classify_import(result: dict[str, Any], wheel_modules: Iterable[str]) -> Fin
         # A resource limit of this run, not a property of the wheel on this distro: no judgement.
         return Finding("import", module, Cause.MEMORY, f"import {module} was {message}", detail)
     if kind == "exit":
-        return Finding("import", module, Cause.ERROR, message, detail)
-    missing = result.get("missing")
-    if missing and kind in ("ModuleNotFoundError", "ImportError") and message.startswith("No module named"):
-        top = str(missing).split(".", 1)[0]
-        ours = {m.split(".", 1)[0] for m in wheel_modules}
-        if top not in ours:
-            return Finding(
-                "import",
-                module,
-                Cause.MISSING_DEPENDENCY,
-                f"{kind}: {message} (a dependency, not part of the wheel)",
-                detail,
-            )
-    found = classify_message(message)
-    if found is not None:
+        # sys.exit() is an exception like any other; os._exit() at import ends the importer.
+        return Finding("import", module, Cause.EXCEPTION, f"import {module}: {message}", detail)
+    context = _Context(
+        ours=frozenset(m.split(".", 1)[0] for m in wheel_modules),
+        requirements=frozenset(_normalized(r) for r in requirements),
+        others=others,
+    )
+    links = _chain(result)
+    for link in links:
+        found = classify_message(str(link.get("message", "")))
+        if found is None:
+            continue
+        if context.others and context.others in str(link.get("message", "")):
+            # The file that fails to load is a dependency's (ours are named relative to the wheel by now).
+            evidence = f"{kind}: {message} (a dependency does not load here: {found[1]})"
+            return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
         return Finding("import", module, found[0], f"import {module}: {found[1]}", f"{kind}: {message}\n{detail}")
-    # A chained error ("initialization failed" caused by a missing dependency) names its cause
-    # only in the traceback.
-    if re.search(r"No module named '([^']+)'", detail) and kind in ("ImportError", "ModuleNotFoundError"):
-        name = re.findall(r"No module named '([^']+)'", detail)[-1]
-        ours = {m.split(".", 1)[0] for m in wheel_modules}
-        if name.split(".", 1)[0] not in ours:
-            return Finding("import", module, Cause.MISSING_DEPENDENCY, f"{kind}: {message} (needs {name!r})", detail)
-    return Finding("import", module, Cause.ERROR, f"{kind}: {message}", detail)
+    aside = _set_aside(result, links, context)
+    if aside is not None:
+        return aside
+    return Finding("import", module, Cause.EXCEPTION, f"import {module}: {kind}: {message}", detail)
 
 
 def _decisive(findings: Iterable[Finding]) -> Finding | None:
@@ -413,6 +591,54 @@ def _relative(document: Any, root: str) -> Any:
     return document
 
 
+def _counted(finding: Finding, works_on: str) -> Finding:
+    """An exception the platform explains, as the failure it then is."""
+    evidence = f"{finding.evidence} (the same import works on {works_on} with the same Python)"
+    return Finding(finding.check, finding.target, Cause.ERROR, evidence, finding.detail)
+
+
+def summarized(observation: Observation) -> Observation:
+    """The observation's outcome, cause and detail made from its findings (and :attr:`Observation.counted`).
+
+    A failure cause decides (the most telling one first); an exception decides only when counted. Without
+    one, a checked distro is ``ok``: set-aside modules and uncounted exceptions are notes and findings, not
+    outcomes. Skips (nothing could be judged) are left as they are.
+    """
+    if observation.outcome is Outcome.SKIPPED:
+        return observation
+    counted = dict(observation.counted)
+    failures = [f for f in observation.findings if f.cause.is_failure]
+    failures += [_counted(f, counted[f.target]) for f in observation.findings if f.cause is Cause.EXCEPTION and f.target in counted]
+    decisive = _decisive(failures)
+    if decisive is None:
+        return replace(observation, outcome=Outcome.OK, cause=None, detail="")
+    where = f"{decisive.target}: " if decisive.target not in decisive.evidence else ""
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return replace(observation, outcome=Outcome.FAIL, cause=decisive.cause, detail=where + decisive.evidence + more)
+
+
+def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
+    """One note per reason modules were set aside (a missing dependency, an interpreter that cannot run them)."""
+    groups: dict[str, list[str]] = {}
+    for f in findings:
+        if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON):
+            reason = f.evidence if f.cause is Cause.PYTHON or not remedy else f"{f.evidence}; {remedy}"
+            groups.setdefault(reason, []).append(f.target)
+    notes = []
+    for reason, modules in groups.items():
+        shown = ", ".join(modules[:3]) + (f" and {len(modules) - 3} more" if len(modules) > 3 else "")
+        notes.append(f"set aside: {shown}: {reason}")
+    return notes
+
+
+def _remedy(unsatisfied: tuple[str, ...] | None) -> str:
+    if unsatisfied is None:
+        return "supply it with --manylinux-wheelhouse DIR (a directory of wheels), or use an image that has it"
+    if unsatisfied:
+        return "the wheelhouse cannot satisfy " + "; ".join(unsatisfied)
+    return "not declared in Requires-Dist, so the wheelhouse was not asked for it"
+
+
 def observation_from_check(
     distro: str,
     image: str,
@@ -424,27 +650,36 @@ def observation_from_check(
     root: str = "",
     supplied: tuple[str, ...] = (),
     unsatisfied: tuple[str, ...] | None = None,
+    requirements: Iterable[str] = (),
 ) -> Observation:
     """Classify a probe ``check`` result into an observation.
 
-    ``supplied`` names the dependency wheels put on the import path from the wheelhouse;
-    ``unsatisfied`` the requirements the wheelhouse could not meet (``None``: no wheelhouse given).
+    A module whose import needs something this distro's check lacks (a dependency, an interpreter that can
+    run its code) is set aside with the reason; the distro is still judged on every other module and every
+    ELF file, and skipped only when nothing of the wheel could be judged. ``supplied`` names the dependency
+    wheels put on the import path from the wheelhouse; ``unsatisfied`` the requirements the wheelhouse could
+    not meet (``None``: no wheelhouse given); ``requirements`` the wheel's Requires-Dist names.
     """
+    others = root.rstrip("/").rsplit("/", 1)[0] + "/" if root else ""
     if root:
         document = _relative(document, root)
     modules = tuple(wheel_modules)
     findings: list[Finding] = []
     notes: list[str] = [f"dependencies from the wheelhouse: {', '.join(supplied)}"] if supplied else []
-    for load in document.get("loads", []):
+    loads = document.get("loads", [])
+    for load in loads:
         if load.get("static"):
             notes.append(f"{load['path']} is statically linked: nothing for the loader to resolve")
         findings += classify_load(load)
+    imported = 0
     for result in document.get("imports", []):
-        finding = classify_import(result, modules)
-        if finding is not None:
+        finding = classify_import(result, modules, requirements, others)
+        if finding is None:
+            imported += 1
+        else:
             findings.append(finding)
-    failures = [f for f in findings if f.cause.is_failure]
-    decisive = _decisive(failures)
+    remedy = _remedy(unsatisfied)
+    notes += set_aside_notes(findings, remedy)
     common = dict(
         libc=facts.libc,
         libc_version=facts.libc_version,
@@ -454,23 +689,19 @@ def observation_from_check(
         seconds=seconds,
         notes=tuple(notes),
     )
-    if decisive is not None:
-        where = f"{decisive.target}: " if decisive.target not in decisive.evidence else ""
-        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
-        detail = where + decisive.evidence + more
-        return Observation(distro, image, Outcome.FAIL, decisive.cause, detail, **common)  # type: ignore[arg-type]
+    observation = summarized(Observation(distro, image, Outcome.OK, **common))  # type: ignore[arg-type]
+    if observation.outcome is Outcome.FAIL:
+        return observation
     memory = [f for f in findings if f.cause is Cause.MEMORY]
     if memory:
         detail = f"{memory[0].evidence}; raise --manylinux-memory to judge this distro"
-        return Observation(distro, image, Outcome.SKIPPED, Cause.MEMORY, detail, **common)  # type: ignore[arg-type]
-    missing = [f for f in findings if f.cause is Cause.MISSING_DEPENDENCY]
-    if missing:
-        if unsatisfied is None:
-            remedy = "supply it with --manylinux-wheelhouse DIR (a directory of wheels), or use an image that has it"
-        elif unsatisfied:
-            remedy = "the wheelhouse cannot satisfy " + "; ".join(unsatisfied)
-        else:
-            remedy = "not declared in Requires-Dist, so the wheelhouse was not asked for it"
-        detail = f"{missing[0].evidence}; {remedy}"
-        return Observation(distro, image, Outcome.SKIPPED, Cause.MISSING_DEPENDENCY, detail, **common)  # type: ignore[arg-type]
-    return Observation(distro, image, Outcome.OK, None, "", **common)  # type: ignore[arg-type]
+        return replace(observation, outcome=Outcome.SKIPPED, cause=Cause.MEMORY, detail=detail)
+    # Judged: the loader resolved the wheel's ELF files here, or a module imported (or raised an exception
+    # of its own, which is evidence once compared with the other distros).
+    judged = bool(loads) or imported > 0 or any(f.cause is Cause.EXCEPTION for f in findings)
+    aside = [f for f in findings if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON)]
+    if judged or not aside:
+        return observation
+    first = next((f for f in aside if f.cause is Cause.MISSING_DEPENDENCY), aside[0])
+    detail = f"{first.evidence}; {remedy}" if first.cause is Cause.MISSING_DEPENDENCY else first.evidence
+    return replace(observation, outcome=Outcome.SKIPPED, cause=first.cause, detail=detail)

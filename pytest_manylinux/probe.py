@@ -76,8 +76,38 @@ if __name__ == "__main__":
 # The child that imports modules one after another. It says "S name" before each import and
 # "R {json}" after it, so the parent knows which module was being imported when the child hung or
 # died by a signal. faulthandler prints the Python traceback of a fatal signal to stderr.
+# A failed import is described by its exception and the chain behind it (__cause__, __context__),
+# innermost last, each with the file of its innermost frame: the host tells a loader error, a
+# dependency's failure, a SyntaxError or a missing stdlib module from the wheel's own exceptions.
 _IMPORTER = r"""
 import importlib, json, os, sys, traceback
+
+
+def link(e):
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_code.co_filename if tb is not None else None
+    if isinstance(e, SyntaxError) and e.filename:
+        where = e.filename
+    return {
+        "type": type(e).__name__,
+        "message": str(e)[:2000],
+        "name": getattr(e, "name", None) if isinstance(e, ImportError) else None,
+        "file": where,
+        "syntax": isinstance(e, SyntaxError),
+    }
+
+
+def chain(e):
+    links, seen = [], set()
+    while e is not None and id(e) not in seen and len(links) < 8:
+        seen.add(id(e))
+        links.append(link(e))
+        e = e.__cause__ if e.__cause__ is not None else e.__context__
+    return links
+
+
 sites = sys.argv[1].split(os.pathsep)
 sys.path[0:0] = sites
 for name in sys.argv[2:]:
@@ -91,8 +121,9 @@ for name in sys.argv[2:]:
             "module": name,
             "ok": False,
             "type": type(e).__name__,
-            "message": str(e),
+            "message": str(e)[:4000],
             "missing": getattr(e, "name", None) if isinstance(e, ImportError) else None,
+            "chain": chain(e),
             "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__))[-4000:],
         }
     sys.stdout.write("R " + json.dumps(result) + "\n")

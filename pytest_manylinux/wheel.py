@@ -116,6 +116,12 @@ class WheelInfo:
     def top_level(self) -> tuple[str, ...]:
         return tuple(sorted({m.split(".", 1)[0] for m in self.modules}))
 
+    @property
+    def requirement_names(self) -> tuple[str, ...]:
+        """The projects ``Requires-Dist`` names, every extra's too, as written (``numpy``, ``torch``)."""
+        names = (re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line) for line in self.requires_dist)
+        return tuple(dict.fromkeys(m.group(1) for m in names if m))
+
 
 def _safe_name(wheel: Path, info: zipfile.ZipInfo) -> str:
     name = info.filename

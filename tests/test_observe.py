@@ -217,10 +217,12 @@ def test_classify_import_signal_is_a_crash_named_by_its_signal(signal: str) -> N
     assert finding.detail == "Fatal Python error: Aborted"
 
 
-def test_classify_import_exit_is_an_error() -> None:
+def test_classify_import_exit_is_an_exception_of_the_wheel() -> None:
+    # os._exit() at import: the wheel's code did it, like raising; compared across distros like any exception.
     finding = classify_import(_failed("pm_x", "exit", "the importer exited with status 3"), _WHEEL_MODULES)
     assert finding is not None
-    assert (finding.cause, finding.evidence) == (Cause.ERROR, "the importer exited with status 3")
+    assert (finding.cause, finding.evidence) == (Cause.EXCEPTION, "import pm_x: the importer exited with status 3")
+    assert not finding.cause.is_failure
 
 
 def test_module_not_in_the_wheel_is_a_missing_dependency() -> None:
@@ -246,13 +248,15 @@ def test_python35_import_error_of_a_dependency_is_a_missing_dependency() -> None
     assert finding.cause is Cause.MISSING_DEPENDENCY
 
 
-@pytest.mark.parametrize("missing", ["pm_x._core", "pm_x"], ids=["submodule", "package"])
-def test_module_of_the_wheel_not_found_is_an_error(missing: str) -> None:
+@pytest.mark.parametrize("missing", ["pm_x._core", "pm_x", "pm_x.backend.cffi._cffi"], ids=["submodule", "package", "unshipped"])
+def test_module_of_the_wheel_not_found_is_an_exception(missing: str) -> None:
+    # pyzmq's zmq.backend.cffi without its compiled _cffi; a legacy module importing a sibling the wheel no
+    # longer ships: the wheel's own doing, not a dependency and not the platform.
     result = _failed("pm_x", "ModuleNotFoundError", f"No module named '{missing}'", missing=missing)
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
-    assert finding.cause is Cause.ERROR
-    assert finding.evidence == f"ModuleNotFoundError: No module named '{missing}'"
+    assert finding.cause is Cause.EXCEPTION
+    assert finding.evidence == f"import pm_x: ModuleNotFoundError: No module named '{missing}'"
 
 
 def test_chained_missing_dependency_found_in_the_traceback() -> None:
@@ -279,15 +283,131 @@ def test_chained_error_naming_a_module_of_the_wheel_is_an_error() -> None:
     result = _failed("pm_x._core", "ImportError", "initialization failed", traceback=traceback)
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
-    assert finding.cause is Cause.ERROR
+    assert finding.cause is Cause.EXCEPTION
 
 
-def test_syntax_error_is_an_error() -> None:
-    result = _failed("pm_x.walrus", "SyntaxError", "invalid syntax (walrus.py, line 6)", traceback="...")
+def _link(kind: str, message: str, name: str | None = None, file: str | None = None, syntax: bool = False) -> dict[str, Any]:
+    """One exception of a chain as the probe's importer describes it."""
+    return {"type": kind, "message": message, "name": name, "file": file, "syntax": syntax}
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        _failed("pm_x.walrus", "SyntaxError", "invalid syntax (walrus.py, line 6)", traceback="..."),
+        _failed(
+            "pm_x.walrus",
+            "SyntaxError",
+            "invalid syntax (walrus.py, line 6)",
+            chain=[_link("SyntaxError", "invalid syntax (walrus.py, line 6)", file="pm_x/walrus.py", syntax=True)],
+        ),
+        # An IndentationError is a SyntaxError too; so is one raised while importing a module imported by it.
+        _failed(
+            "pm_x",
+            "IndentationError",
+            "unexpected indent (walrus.py, line 2)",
+            chain=[_link("IndentationError", "unexpected indent (walrus.py, line 2)", file="pm_x/walrus.py", syntax=True)],
+        ),
+    ],
+    ids=["syntax", "syntax-chain", "indentation"],
+)
+def test_code_the_interpreter_cannot_parse_sets_the_module_aside(result: dict[str, Any]) -> None:
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
-    assert finding.cause is Cause.ERROR
-    assert finding.evidence == "SyntaxError: invalid syntax (walrus.py, line 6)"
+    assert finding.cause is Cause.PYTHON
+    assert finding.evidence.startswith("this python cannot parse")
+    assert "invalid syntax" in finding.evidence or "unexpected indent" in finding.evidence
+    assert not finding.cause.is_failure
+
+
+@pytest.mark.parametrize("name", ["_curses", "distutils.util", "tkinter", "_ssl"])
+def test_a_stdlib_module_the_interpreter_lacks_sets_the_module_aside(name: str) -> None:
+    # A portable CPython built without curses; Debian's python3 without python3-distutils or python3-tk.
+    result = _failed(
+        "pm_x", "ModuleNotFoundError", f"No module named '{name}'", missing=name,
+        chain=[_link("ModuleNotFoundError", f"No module named '{name}'", name=name, file="pm_x/__init__.py")],
+    )
+    finding = classify_import(result, _WHEEL_MODULES)
+    assert finding is not None
+    assert finding.cause is Cause.PYTHON
+    assert f"lacks the standard library module '{name}'" in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("message", "requirements"),
+    [
+        # numpy's import_array() in an extension built against another numpy ABI (or without numpy)
+        ("numpy._core.multiarray failed to import", ()),
+        ("numpy.core.multiarray failed to import", ()),
+        # an optional extra that refuses to load without its package
+        ("Required package 'torch' not installed", ("torch",)),
+        ("Required package 'torch' not installed", ()),
+        ("The 'cffi' package is required: pip install cffi", ()),
+    ],
+    ids=["numpy2-capi", "numpy1-capi", "extra-declared", "extra-undeclared", "pip-install"],
+)
+def test_dependency_errors_in_other_forms_are_missing_dependencies(message: str, requirements: tuple[str, ...]) -> None:
+    result = _failed("pm_x._core", "ImportError", message, chain=[_link("ImportError", message, file="pm_x/__init__.py")])
+    finding = classify_import(result, _WHEEL_MODULES, requirements)
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_DEPENDENCY
+    assert message in finding.evidence
+
+
+_OTHERS = "/opt/pytest-manylinux/wheels/"
+
+
+def test_a_dependency_that_does_not_load_is_the_dependency_s_failure() -> None:
+    # numpy from the wheelhouse is not held to the wheel's floor: its loader error is not the wheel's.
+    message = (
+        "/lib/x86_64-linux-gnu/libm.so.6: version `GLIBC_2.27' not found (required by "
+        "/opt/pytest-manylinux/wheels/0123456789abcdef/site/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so)"
+    )
+    result = _failed("pm_x", "ImportError", message, chain=[_link("ImportError", message)])
+    finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_DEPENDENCY
+    assert "a dependency does not load here: libm.so.6 lacks GLIBC_2.27" in finding.evidence
+
+
+def test_an_exception_raised_by_a_dependency_s_code_is_the_dependency_s() -> None:
+    file = "/opt/pytest-manylinux/wheels/0123456789abcdef/site/dep/__init__.py"
+    result = _failed("pm_x", "RuntimeError", "dep is broken", chain=[_link("RuntimeError", "dep is broken", file=file)])
+    finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_DEPENDENCY
+    assert file in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("kind", "message", "file"),
+    [
+        ("ImportError", "cannot import name '_psutil_aix' from 'pm_x' (pm_x/__init__.py)", "pm_x/_psaix.py"),
+        ("LookupError", "Could not find doctest", "pm_x/_helper.py"),
+        ("ValueError", "the wheel's own bug", "pm_x/__init__.py"),
+    ],
+    ids=["other-os", "context", "bug"],
+)
+def test_other_python_exceptions_are_compared_across_distros(kind: str, message: str, file: str) -> None:
+    result = _failed("pm_x", kind, message, chain=[_link(kind, message, file=file)])
+    finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
+    assert finding is not None
+    assert finding.cause is Cause.EXCEPTION
+    assert finding.evidence == f"import pm_x: {kind}: {message}"
+
+
+def test_a_loader_message_behind_another_exception_is_the_platform_s() -> None:
+    loader = "libgomp.so.1: cannot open shared object file: No such file or directory"
+    result = _failed(
+        "pm_x",
+        "RuntimeError",
+        "could not load the backend",
+        chain=[_link("RuntimeError", "could not load the backend", file="pm_x/__init__.py"), _link("OSError", loader)],
+    )
+    finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_LIBRARY
+    assert finding.evidence == "import pm_x: libgomp.so.1 not found"
 
 
 def test_import_error_carrying_a_loader_message_is_classified_by_it() -> None:
@@ -391,7 +511,7 @@ def test_failure_beats_missing_dependency() -> None:
     assert [f.cause for f in observation.findings] == [Cause.MISSING_LIBRARY, Cause.MISSING_DEPENDENCY]
 
 
-def test_missing_dependency_only_is_skipped() -> None:
+def test_a_missing_dependency_sets_its_module_aside_and_the_rest_is_judged() -> None:
     document = {
         "loads": [{"path": "site/pm_x/_core.abi3.so", "lines": []}],
         "imports": [
@@ -405,10 +525,48 @@ def test_missing_dependency_only_is_skipped() -> None:
         ],
     }
     observation = _observe(document)
+    assert (observation.outcome, observation.cause, observation.detail) == (Outcome.OK, None, "")
+    [note] = observation.notes
+    assert note.startswith("set aside: pm_x: ModuleNotFoundError: No module named 'pm_not_installed_dependency'")
+    assert "supply it with --manylinux-wheelhouse DIR" in note
+
+
+def test_a_distro_where_nothing_could_be_judged_is_skipped() -> None:
+    # No ELF file, and the only module needs what is missing: nothing of the wheel was judged here.
+    document = {
+        "imports": [
+            _failed(
+                "pm_x",
+                "ModuleNotFoundError",
+                "No module named 'pm_not_installed_dependency'",
+                missing="pm_not_installed_dependency",
+            ),
+        ],
+    }
+    observation = _observe(document)
     assert observation.outcome is Outcome.SKIPPED
     assert observation.cause is Cause.MISSING_DEPENDENCY
     assert "pm_not_installed_dependency" in observation.detail
     assert "supply it with --manylinux-wheelhouse DIR" in observation.detail
+
+
+def test_a_distro_whose_python_cannot_run_any_module_is_skipped_for_python() -> None:
+    document = {
+        "imports": [_failed("pm_x", "SyntaxError", "invalid syntax (__init__.py, line 3)")],
+    }
+    observation = _observe(document)
+    assert (observation.outcome, observation.cause) == (Outcome.SKIPPED, Cause.PYTHON)
+    assert observation.detail.startswith("this python cannot parse")
+
+
+def test_exceptions_alone_leave_the_distro_ok_with_the_exception_kept() -> None:
+    document = {
+        "loads": [{"path": "site/pm_x/_core.abi3.so", "lines": []}],
+        "imports": [{"module": "pm_x", "ok": True}, _failed("pm_x._aix", "ImportError", "cannot import name '_aix'")],
+    }
+    observation = _observe(document)
+    assert (observation.outcome, observation.cause) == (Outcome.OK, None)
+    assert [(f.target, f.cause) for f in observation.findings] == [("pm_x._aix", Cause.EXCEPTION)]
 
 
 def _missing_numpy(**kwargs: object) -> Observation:
