@@ -112,7 +112,8 @@ class DistroItem(_ManylinuxItem):
         except WheelError as e:
             self.user_properties.append((PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}})))
             raise
-        observation = self.run.observe(self.wheel_path, self.distro)
+        # Judged with the wheel's other distros: a Python exception counts only where the platform explains it.
+        observation = self.run.judged(self.wheel_path, self.distro)
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
         self.user_properties.append((PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()})))
         if observation.outcome is Outcome.SKIPPED:

@@ -99,7 +99,9 @@ class Results:
                 self._observations.get(sha256, {}).values(), key=lambda o: (rank.get(o.distro, len(rank)), o.distro)
             )
             verdict = judge(claim, observations, self._predictions.get(sha256))
-            results.append(WheelResult(file, sha256, claim, tuple(observations), verdict, tuple(self._errors.get(sha256, []))))
+            # The observations as judged: a Python exception the platform explains counts as a failure.
+            errors = tuple(self._errors.get(sha256, []))
+            results.append(WheelResult(file, sha256, claim, verdict.observations, verdict, errors))
         return results
 
     # -- JSON in and out ----------------------------------------------------------------------
@@ -130,24 +132,13 @@ class Results:
                 if predicted is not None and not isinstance(predicted, dict):
                     raise TypeError(f"'predicted' must be an object, got {predicted!r}")
                 if predicted:
-                    self.add_prediction(sha256, file, prediction_from_json(predicted))
+                    self.add_prediction(sha256, file, Prediction.from_json(predicted))
                 if not isinstance(wheel.get("errors", []), list):
                     raise TypeError("'errors' must be a list")
                 for error in wheel.get("errors", []):
                     self.add_error(sha256, file, str(error))
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise ResultsError(f"{source}: wheels[{i}] is malformed ({type(e).__name__}: {e})") from e
-
-
-def prediction_from_json(data: dict[str, Any]) -> Prediction:
-    from .tags import LibcVersion
-
-    return Prediction(
-        floor=LibcVersion.parse(data["floor"]) if data.get("floor") else None,
-        reason=str(data.get("reason", "")),
-        weak=tuple(data.get("weak", [])),
-        problems=tuple(data.get("problems", [])),
-    )
 
 
 def to_json(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -274,8 +265,35 @@ def terminal_lines(
         lines.append(f"  verdict: {r.verdict.summary}")
         for d in r.verdict.disagreements:
             lines.append(f"  disagreement: {d}")
+        lines += _not_about_the_tag(r.verdict, "  ")
         if any(o.outcome is Outcome.FAIL and _below_floor(claim, o) for o in r.observations):
             lines.append("  (* below the claimed floor: expected, not a broken promise)")
+    return lines
+
+
+def distro_list(names: Iterable[str]) -> str:
+    """``a, b, c``, or ``a … z (N distros)`` for longer lists."""
+    names = list(names)
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]} ({len(names)} distros)"
+
+
+def modules_list(modules: Iterable[str]) -> str:
+    modules = list(modules)
+    return ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
+
+
+def _not_about_the_tag(verdict: Verdict, indent: str) -> list[str]:
+    """The wheel's own exceptions and the modules set aside: reported, never held against the tag."""
+    lines = []
+    if verdict.exceptions:
+        lines.append(f"{indent}the wheel's own exceptions (not about its tag):")
+        for e in verdict.exceptions:
+            lines.append(f"{indent}  {e.module}: {e.exception}")
+            lines.append(f"{indent}    {e.assessment}: on {distro_list(e.distros)}; {e.reason}")
+    if verdict.set_aside:
+        lines.append(f"{indent}set aside (nothing concluded about these modules):")
+        for a in verdict.set_aside:
+            lines.append(f"{indent}  {modules_list(a.modules)} on {distro_list(a.distros)}: {a.reason}")
     return lines
 
 
@@ -332,6 +350,11 @@ def markdown(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | 
                 out.append(f"- {o.distro} ({_libc_text(o)}): {o.outcome.value} {o.cause.value}: {_md(o.detail)}")
         for d in r.verdict.disagreements:
             out.append(f"- disagreement: {_md(d)}")
+        for e in r.verdict.exceptions:
+            where = distro_list(e.distros)
+            out.append(f"- {e.assessment} exception, not about the tag: `{_md(e.module)}`: {_md(e.exception)} ({where}; {_md(e.reason)})")
+        for a in r.verdict.set_aside:
+            out.append(f"- set aside: {_md(modules_list(a.modules))} on {distro_list(a.distros)}: {_md(a.reason)}")
         for error in r.errors:
             out.append(f"- error: {_md(error)}")
         out += ["", "</details>", ""]

@@ -94,6 +94,8 @@ class ManylinuxRun:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _engine_error: str | None = None
     _environments: dict[str, Environment] = field(default_factory=dict)
+    #: the distros each wheel is checked on in this session (its selected distro items)
+    _selected: dict[Path, list[Distro]] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: pytest.Config, matrix: DistrosFile) -> ManylinuxRun:
@@ -179,6 +181,8 @@ class ManylinuxRun:
         if session.config.option.collectonly:
             return
         selected = [i for i in session.items if isinstance(i, DistroItem) and i.run is self]
+        for item in selected:
+            self._selected.setdefault(item.wheel_path, []).append(item.distro)
         if not selected or self.static_only:
             return
         self._start()
@@ -306,6 +310,28 @@ class ManylinuxRun:
         assert self._matrix is not None
         return self._matrix.observation(wheel, distro)
 
+    def _observations(self, path: Path) -> list[Observation]:
+        """The wheel's observations on every distro selected for it (waiting for each)."""
+        observations = []
+        for distro in self._selected.get(path, []):
+            try:
+                observations.append(self.observe(path, distro))
+            except ManylinuxError:
+                continue
+        return observations
+
+    def judged(self, path: Path, distro: Distro) -> Observation:
+        """The distro's observation judged against the wheel's other distros in this process (verdict.assess).
+
+        An xdist worker checks only the items it is sent, so it judges the distro alone (an exception is then
+        inconclusive there); the controller's report judges every distro together.
+        """
+        from .verdict import assess
+
+        mine = self.observe(path, distro)
+        others = [] if self.is_worker else [o for o in self._observations(path) if o.distro != distro.name]
+        return assess([mine, *others]).observations[0]
+
     def prediction(self, wheel: WheelInfo) -> Prediction | None:
         from .static import predict
 
@@ -320,17 +346,11 @@ class ManylinuxRun:
         except WheelError as e:
             item.user_properties.append((PROPERTY, json.dumps({"error": {"file": path.name, "message": str(e)}})))
             raise
-        observations = []
-        for other in item.session.items:
-            if isinstance(other, DistroItem) and other.wheel_path == path:
-                try:
-                    observations.append(self.observe(path, other.distro))
-                except ManylinuxError:
-                    continue
+        observations = self._observations(path)
         prediction = self.prediction(wheel)
         payload: dict[str, Any] = {"wheel": {"file": wheel.filename, "sha256": wheel.sha256}}
         if prediction is not None:
-            payload["prediction"] = _prediction_json(prediction)
+            payload["prediction"] = prediction.to_json()
         item.user_properties.append((PROPERTY, json.dumps(payload)))
         return judge(wheel.claim, observations, prediction)
 
@@ -354,9 +374,7 @@ class ManylinuxRun:
             if "observation" in data and sha:
                 self.results.add(sha, file, Observation.from_json(data["observation"]))
             if "prediction" in data and sha:
-                from .report import prediction_from_json
-
-                self.results.add_prediction(sha, file, prediction_from_json(data["prediction"]))
+                self.results.add_prediction(sha, file, Prediction.from_json(data["prediction"]))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.is_worker or not self.results:
@@ -449,10 +467,6 @@ def _jobs(option: int | None, ini: str) -> int:
         except ValueError:
             raise pytest.UsageError(f"manylinux_jobs = {ini!r}: expected a whole number of distros") from None
     return os.cpu_count() or 2
-
-
-def _prediction_json(p: Prediction) -> dict[str, Any]:
-    return {"floor": str(p.floor) if p.floor else None, "reason": p.reason, "weak": list(p.weak), "problems": list(p.problems)}
 
 
 def load_matrix(config: pytest.Config) -> DistrosFile:

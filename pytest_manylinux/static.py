@@ -479,26 +479,27 @@ def _libstdcxx(
 
 
 def predict(wheel: WheelInfo) -> Prediction:
-    """The summary :func:`verdict.judge` takes: the glibc floor the files ask for, and static-only problems.
+    """The summary :func:`verdict.judge` takes: the glibc the symbols need, the policy, and the claim's problems.
 
-    ``floor`` is :attr:`StaticReport.symbol_policy`: a library outside the allow-list does not make the
-    files need a newer glibc, so it is one of the ``problems`` instead (as are arch mismatches,
-    unreadable files, an executable stack).
+    ``floor`` is the highest ``GLIBC_`` version the files ask for (``GLIBC_2.18`` says 2.18, though the
+    lowest policy allowing it is manylinux_2_24): an observation refutes only that. ``policy`` is the
+    lowest policy whose symbol versions allow every need (:attr:`StaticReport.symbol_policy`): the honest
+    tag. ``over`` holds the claim's libstdc++ (and other non-glibc) symbol versions its policy lacks. A
+    library outside the allow-list does not make the files need a newer glibc, so it is one of the
+    ``problems`` instead (as are arch mismatches, unreadable files, an executable stack).
     """
     from .verdict import Prediction
 
     report = analyze(wheel)
     floor = report.glibc_floor
-    reason = floor.describe() if floor is not None else ""
-    if report.libstdcxx.policy is not None and (floor is None or report.libstdcxx.policy > floor.version):
-        need = report.libstdcxx.glibcxx or report.libstdcxx.cxxabi
-        reason = need.describe() if need is not None else reason
-    problems = tuple(p.message for p in report.check() if p.kind not in _SYMBOL_KINDS)
+    problems = report.check()
     return Prediction(
-        floor=report.symbol_policy,
-        reason=reason,
+        floor=floor.version if floor is not None else None,
+        reason=floor.describe() if floor is not None else "",
         weak=tuple(n.describe() for n in report.weak_needs),
-        problems=problems,
+        problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS),
+        policy=report.symbol_policy,
+        over=tuple(p.message for p in problems if p.kind is ProblemKind.SYMBOL_VERSION),
     )
 
 

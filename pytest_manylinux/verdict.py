@@ -7,10 +7,10 @@ for the part it does not cover, and where the two disagree the verdict says so.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
-from .observe import Cause, Observation, Outcome
+from .observe import Cause, Finding, Observation, Outcome, summarized
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
 
 
@@ -28,14 +28,85 @@ class Kind(str, enum.Enum):
 class Prediction:
     """What static analysis of the ELF files predicts (a summary of static.py's report)."""
 
-    #: the lowest libc floor whose policy satisfies every need of the wheel, or None if unknown
+    #: the libc version the symbols need: the highest ``GLIBC_`` version asked for (``GLIBC_2.18`` -> 2.18),
+    #: or None when no file asks for one. A distro below it should fail; one at or above it may work.
     floor: LibcVersion | None
-    #: the need that sets that floor, e.g. "pkg/_core.so needs GLIBC_2.34 (close_range)"
+    #: the need that sets that floor, e.g. "close_range in pkg/_core.so needs GLIBC_2.34"
     reason: str = ""
     #: needs that only weak references carry: the wheel may work below ``floor``
     weak: tuple[str, ...] = ()
     #: problems static analysis alone can see (non-policy libraries, arch mismatch, bad ELF)
     problems: tuple[str, ...] = ()
+    #: the lowest policy floor whose symbol versions allow every need (libstdc++ ones too): it decides the
+    #: honest tag, never whether a distro refutes the prediction
+    policy: LibcVersion | None = None
+    #: symbol versions beyond glibc's (``GLIBCXX_``, ``CXXABI_``, ``GCC_``) that the claimed tag's policy does
+    #: not allow, one message each, naming file and symbol: true of the distros the claim names even where
+    #: the matrix has none of them
+    over: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "floor": str(self.floor) if self.floor else None,
+            "reason": self.reason,
+            "policy": str(self.policy) if self.policy else None,
+            "over": list(self.over),
+            "weak": list(self.weak),
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
+        return cls(
+            floor=LibcVersion.parse(data["floor"]) if data.get("floor") else None,
+            reason=str(data.get("reason", "")),
+            weak=tuple(str(w) for w in data.get("weak", [])),
+            problems=tuple(str(p) for p in data.get("problems", [])),
+            policy=LibcVersion.parse(data["policy"]) if data.get("policy") else None,
+            over=tuple(str(o) for o in data.get("over", [])),
+        )
+
+
+@dataclass(frozen=True)
+class OwnException:
+    """A Python exception at import that the platform does not explain: the wheel's own behaviour."""
+
+    #: the module whose import raised it
+    module: str
+    #: the exception, e.g. ``ImportError: cannot import name '_psutil_aix' from 'psutil'``
+    exception: str
+    #: the distros where it was raised
+    distros: tuple[str, ...]
+    #: ``own`` (compared across distros: not the platform's doing) or ``inconclusive`` (no other distro
+    #: tried the module: run the others, or ``combine`` the jobs that did)
+    assessment: str
+    #: why, in a sentence
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "module": self.module,
+            "exception": self.exception,
+            "distros": list(self.distros),
+            "assessment": self.assessment,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """Modules no distro judged for a reason outside the wheel (a missing dependency, an interpreter that
+    cannot run their code); the distros were judged on everything else."""
+
+    #: why, as the probe's evidence said it
+    reason: str
+    #: the modules, in order
+    modules: tuple[str, ...]
+    #: where
+    distros: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "modules": list(self.modules), "distros": list(self.distros)}
 
 
 @dataclass(frozen=True)
@@ -61,6 +132,13 @@ class Verdict:
     #: the verdict line
     summary: str
     prediction: Prediction | None = None
+    #: the observations as judged, in the order given: exceptions the platform explains counted as failures
+    #: (:func:`assess`); the order is the caller's, so it takes no part in comparing verdicts
+    observations: tuple[Observation, ...] = field(default=(), compare=False)
+    #: Python exceptions the platform does not explain: the wheel's own behaviour, never an over-claim
+    exceptions: tuple[OwnException, ...] = ()
+    #: modules set aside on some distros (missing dependencies, interpreters that cannot run them)
+    set_aside: tuple[SetAside, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -80,17 +158,123 @@ class Verdict:
             "uncovered": self.uncovered,
             "decided_by": self.decided_by,
             "disagreements": list(self.disagreements),
-            "predicted": (
-                {
-                    "floor": str(self.prediction.floor) if self.prediction.floor else None,
-                    "reason": self.prediction.reason,
-                    "weak": list(self.prediction.weak),
-                    "problems": list(self.prediction.problems),
-                }
-                if self.prediction
-                else None
-            ),
+            "predicted": self.prediction.to_json() if self.prediction else None,
+            "exceptions": [e.to_json() for e in self.exceptions],
+            "set_aside": [a.to_json() for a in self.set_aside],
         }
+
+
+# -- what counts as evidence -----------------------------------------------------------------------------
+
+
+def _untried(o: Observation, module: str) -> bool:
+    """Whether ``module`` was not imported on ``o``: a finding of its own, or a package around it that hung."""
+    for f in o.findings:
+        if f.check != "import":
+            continue
+        if f.target == module or (f.cause is Cause.TIMEOUT and module.startswith(f.target + ".")):
+            return True
+    return False
+
+
+def _exception_text(f: Finding) -> str:
+    prefix = f"import {f.target}: "
+    return f.evidence[len(prefix) :] if f.evidence.startswith(prefix) else f.evidence
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Observations judged against each other: what a distro alone cannot tell."""
+
+    #: every observation, exceptions the platform explains counted as failures
+    observations: tuple[Observation, ...]
+    #: exceptions the platform does not explain
+    exceptions: tuple[OwnException, ...]
+    #: modules set aside, grouped by reason
+    set_aside: tuple[SetAside, ...]
+
+
+def assess(observations: Iterable[Observation]) -> Assessment:
+    """Compare the distros' Python exceptions (pure).
+
+    A Python exception at import counts against the tag only when the platform explains it: the same module
+    imports on another distro of the same libc family with a *newer* libc, under the same interpreter
+    version and kind (a portable CPython 3.11 on both, say). Raised wherever the module was tried, or only
+    under other interpreters, it is the wheel's own behaviour; tried on one distro alone, it is inconclusive
+    (a CI job that ran one distro: ``combine`` judges it with the others).
+    """
+    raw = [o.raw() for o in observations]
+    checked = [o for o in raw if o.checked]
+    raised: dict[str, list[tuple[Observation, Finding]]] = {}
+    for o in checked:
+        for f in o.findings:
+            if f.cause is Cause.EXCEPTION:
+                raised.setdefault(f.target, []).append((o, f))
+    counted: dict[str, list[tuple[str, str]]] = {}
+    own: dict[tuple[str, str], list[Observation]] = {}
+    reasons: dict[tuple[str, str], str] = {}
+    wording: dict[tuple[str, str], str] = {}
+    for module, raising in raised.items():
+        names = {o.distro for o, _ in raising}
+        worked = [o for o in checked if o.distro not in names and not _untried(o, module)]
+        for o, f in raising:
+            same = [
+                w
+                for w in worked
+                if o.python is not None
+                and w.python == o.python
+                and w.libc is o.libc
+                and w.libc_version is not None
+                and o.libc_version is not None
+                and w.libc_version > o.libc_version
+            ]
+            if same:
+                newer = min(same, key=lambda w: (w.libc_version, w.distro))
+                counted.setdefault(o.distro, []).append((module, newer.distro))
+                continue
+            # One entry per module and exception type: interpreters word the same error differently
+            # (3.7 added "from 'pkg' (path)" to "cannot import name"); the first wording is shown.
+            text = _exception_text(f)
+            key = (module, text.split(":", 1)[0])
+            own.setdefault(key, []).append(o)
+            wording.setdefault(key, text)
+            if len(raising) + len(worked) <= 1:
+                reasons[key] = "inconclusive"
+            elif not worked:
+                reasons.setdefault(key, "raised on every distro where the module was tried")
+            else:
+                reasons[key] = (
+                    "not raised everywhere, but never where the same Python imports it on a newer platform"
+                )
+    judged = tuple(
+        summarized(replace(o, counted=tuple(counted[o.distro]))) if o.distro in counted else o for o in raw
+    )
+    exceptions = tuple(
+        OwnException(
+            key[0],
+            wording[key],
+            tuple(o.distro for o in where),
+            "inconclusive" if reasons[key] == "inconclusive" else "own",
+            "only one distro tried this module: compare it with others (run them, or combine the jobs)"
+            if reasons[key] == "inconclusive"
+            else reasons[key],
+        )
+        for key, where in own.items()
+    )
+    return Assessment(judged, exceptions, _set_aside(raw))
+
+
+def _set_aside(observations: Iterable[Observation]) -> tuple[SetAside, ...]:
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for o in observations:
+        for f in o.findings:
+            if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON):
+                modules, distros = groups.setdefault(f.evidence, ([], []))
+                if f.target not in modules:
+                    modules.append(f.target)
+                if o.distro not in distros:
+                    distros.append(o.distro)
+    return tuple(SetAside(reason, tuple(m), tuple(d)) for reason, (m, d) in groups.items())
 
 
 def _below(version: LibcVersion) -> LibcVersion:
@@ -120,8 +304,13 @@ def _versioned(observations: Iterable[Observation], libc: Libc | None) -> list[O
 
 
 def judge(claim: Claim, observations: Iterable[Observation], prediction: Prediction | None = None) -> Verdict:
-    """Judge a claim from observations (any order) and an optional static prediction."""
-    observations = tuple(observations)
+    """Judge a claim from observations (any order, as the distros made them) and an optional static prediction.
+
+    The observations are first judged against each other (:func:`assess`): a Python exception counts only
+    where the platform explains it.
+    """
+    assessment = assess(observations)
+    observations = assessment.observations
     libc = claim.libc or Libc.GLIBC
     ok = _versioned((o for o in observations if o.outcome is Outcome.OK), libc)
     failed = _versioned((o for o in observations if o.outcome is Outcome.FAIL), libc)
@@ -129,29 +318,34 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
     lowest = ok[0] if ok else None
     floor = claim.floor
     predicted = prediction.floor if prediction else None
+    # What the files need in all (libstdc++ too), as the lowest policy that allows it: the floor above which a
+    # failure is a surprise, and what sharpens the honest tag.
+    needed = (prediction.policy if prediction and prediction.policy else None) or predicted
     disagreements: list[str] = []
 
-    # Where the prediction and the observations disagree, the report says so.
-    if predicted is not None:
+    # Where the prediction and the observations disagree, the report says so. Only a distro below the
+    # version the symbols need refutes the prediction; the policy's floor is no prediction of that.
+    if prediction is not None and predicted is not None:
         for o in ok:
             assert o.libc_version is not None
             if o.libc_version < predicted:
-                weak = f" (weak references: {', '.join(prediction.weak)})" if prediction and prediction.weak else ""
+                weak = f" (weak references: {', '.join(prediction.weak)})" if prediction.weak else ""
                 disagreements.append(
                     f"predicted to need {libc.value} {predicted} ({prediction.reason}) but works on "
                     f"{o.distro} ({libc.value} {o.libc_version}){weak}"
                 )
                 break
+    if needed is not None:
         for o in failed:
             assert o.libc_version is not None
-            if o.libc_version >= predicted:
+            if o.libc_version >= needed:
                 disagreements.append(
-                    f"predicted to work from {libc.value} {predicted} but fails on {o.distro} "
+                    f"predicted to work from {libc.value} {needed} but fails on {o.distro} "
                     f"({libc.value} {o.libc_version}): {o.cause.value if o.cause else 'failure'}: {o.detail}"
                 )
 
     # A pure wheel needs no platform tag at all; a linux_* one is told which tag would be true.
-    honest = None if claim.kind is ClaimKind.PURE else _honest_floor(ok, failed, predicted)
+    honest = None if claim.kind is ClaimKind.PURE else _honest_floor(ok, failed, needed)
     arch = claim.arch or "x86_64"
     tag = honest_tag(libc, honest, arch) if honest is not None else None
     uncovered = _uncovered(claim, tested)
@@ -160,16 +354,19 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
         kind = Kind.NO_CLAIM
         over: list[Observation] = []
         under: list[Observation] = []
-        decided_by = "observed" if tested else ("predicted" if predicted else "none")
+        decided_by = "observed" if tested else ("predicted" if needed else "none")
     else:
         over = [o for o in failed if o.libc_version is not None and o.libc_version >= floor]
         under = [o for o in ok if o.libc_version is not None and o.libc_version < floor]
         # The prediction decides the range no distro covered: the claimed floor up to the lowest tested.
+        # A glibc need above the claim holds unless a distro below the needed version works; a libstdc++ (or
+        # other) version the claim's policy lacks holds for the distros the claim names, where the matrix
+        # has none (a distro the matrix does have speaks for itself).
         predicted_over = (
             predicted is not None
             and predicted > floor
             and not any(o.libc_version is not None and floor <= o.libc_version < predicted for o in ok)
-        )
+        ) or (bool(prediction and prediction.over) and uncovered is not None)
         if over:
             kind, decided_by = Kind.OVER_CLAIM, "observed+predicted" if predicted_over else "observed"
         elif predicted_over:
@@ -195,6 +392,9 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
         disagreements=tuple(disagreements),
         summary="",
         prediction=prediction,
+        observations=observations,
+        exceptions=assessment.exceptions,
+        set_aside=assessment.set_aside,
     )
     return _with_summary(verdict, observations)
 
@@ -233,10 +433,13 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
                 f"but it fails on {first.distro} ({first.libc_version}): {cause}"
             )
         else:
-            assert verdict.prediction is not None
+            prediction = verdict.prediction
+            assert prediction is not None
+            glibc = prediction.floor is not None and claim.floor is not None and prediction.floor > claim.floor
+            why = prediction.reason if glibc or not prediction.over else prediction.over[0]
             parts.append(
                 f"OVER-CLAIM (predicted): {claim.platform.tag} promises {claim.floor} but "
-                f"{verdict.prediction.reason}; the matrix does not cover {verdict.uncovered}"
+                f"{why}; the matrix does not cover {verdict.uncovered}"
             )
     elif verdict.kind is Kind.UNDER_CLAIM:
         family = claim.libc.value if claim.libc else "libc"
@@ -256,7 +459,7 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
         parts.append(f"{verdict.uncovered} not covered")
     parts.append(f"decided by: {verdict.decided_by}")
     summary = "; ".join(parts)
-    return Verdict(**{**verdict.__dict__, "summary": summary})
+    return replace(verdict, summary=summary)
 
 
 def is_failure(verdict: Verdict, strict: bool) -> bool:
@@ -264,4 +467,4 @@ def is_failure(verdict: Verdict, strict: bool) -> bool:
     return verdict.kind is Kind.OVER_CLAIM or (strict and verdict.kind is Kind.UNDER_CLAIM)
 
 
-__all__ = ["Cause", "Kind", "Prediction", "Verdict", "is_failure", "judge"]
+__all__ = ["Assessment", "Cause", "Kind", "OwnException", "Prediction", "SetAside", "Verdict", "assess", "is_failure", "judge"]

@@ -278,11 +278,25 @@ def test_policy_blockers_explain_each_policy(wheels: dict[str, Path]) -> None:
 def test_predict_summarises_for_the_verdict(wheels: dict[str, Path]) -> None:
     prediction = predict(read_wheel(wheels["glibc_new"]))
     assert prediction.floor == LibcVersion(2, 34)
+    assert prediction.policy == LibcVersion(2, 34)
     assert "close_range" in prediction.reason
-    assert prediction.problems == ()
+    assert (prediction.problems, prediction.over) == ((), ())
+    # libgomp's OMP_1.0 is no glibc version: nothing to predict a glibc from; the policy still says 2.5.
     library = predict(read_wheel(wheels["nonpolicy"]))
-    assert library.floor == LibcVersion(2, 5)
+    assert (library.floor, library.policy) == (None, LibcVersion(2, 5))
     assert any("libgomp.so.1" in p for p in library.problems)
+
+
+def test_predict_keeps_the_version_the_symbols_need_apart_from_the_policy(wheels: dict[str, Path]) -> None:
+    # The honest extension needs GLIBC_2.2.5 at most: the floor is that version, not a policy's 2.5.
+    honest = predict(read_wheel(wheels["honest"]))
+    assert (honest.floor, honest.policy) == (LibcVersion(2, 2), LibcVersion(2, 5))
+    # GLIBCXX_3.4.29 is beyond what manylinux2014 allows: a problem of the claim, named with its symbol.
+    cxx = predict(read_wheel(wheels["cxx_new"]))
+    assert cxx.policy == LibcVersion(2, 34)
+    assert len(cxx.over) == 1
+    assert "GLIBCXX_3.4.29" in cxx.over[0]
+    assert "_ZSt8to_charsPcS_d" in cxx.over[0]
 
 
 def test_text_and_json_show_the_same_prediction(wheels: dict[str, Path]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 from conftest import MATRIX
 
-from pytest_manylinux.observe import Cause, Observation, Outcome
+from pytest_manylinux.observe import Cause, Finding, Observation, Outcome, summarized
 from pytest_manylinux.tags import Claim, Libc, LibcVersion, read_claim
 from pytest_manylinux.verdict import Kind, Prediction, is_failure, judge
 
@@ -379,7 +379,227 @@ def test_verdict_to_json() -> None:
     assert data["predicted"] == {
         "floor": "2.34",
         "reason": "needs GLIBC_2.34",
+        "policy": None,
+        "over": [],
         "weak": ["close_range"],
         "problems": ["p"],
     }
+    assert Prediction.from_json(data["predicted"]) == prediction
+    assert (data["exceptions"], data["set_aside"]) == ([], [])
     assert data["summary"].startswith("OVER-CLAIM")
+
+
+# -- rule 4: the version the symbols need, apart from the policy ---------------------------------------------
+
+# A C++11 thread_local built into a manylinux1 wheel: __cxa_thread_atexit_impl needs GLIBC_2.18; the lowest
+# policy allowing it is manylinux_2_24. Ubuntu 16.04 (2.23) working says nothing about glibc 2.5 to 2.17.
+_THREAD_ATEXIT = Prediction(
+    LibcVersion(2, 18),
+    reason="__cxa_thread_atexit_impl in pm_x/_core.so needs GLIBC_2.18",
+    policy=LibcVersion(2, 24),
+)
+
+
+def test_a_need_below_the_matrix_is_an_over_claim_decided_by_prediction() -> None:
+    verdict = judge(_claim("manylinux1_x86_64"), _matrix(), _THREAD_ATEXIT)
+    assert verdict.kind is Kind.OVER_CLAIM
+    assert verdict.decided_by == "predicted"
+    assert verdict.uncovered == "glibc 2.5\u20132.22"
+    assert "__cxa_thread_atexit_impl" in verdict.summary
+    assert "GLIBC_2.18" in verdict.summary
+    # 16.04 working does not refute "needs 2.18": it is above 2.18.
+    assert verdict.disagreements == ()
+    assert verdict.lowest_working is not None and verdict.lowest_working.distro == "ubuntu-16.04"
+
+
+def test_a_distro_below_the_needed_version_that_works_refutes_the_prediction() -> None:
+    # A distro at 2.17 (say CentOS 7) working although the symbols ask for 2.18: a weak reference, say.
+    observations = [_obs("centos-7", "2.17", Outcome.OK), *_matrix()]
+    verdict = judge(_claim("manylinux2014_x86_64"), observations, _THREAD_ATEXIT)
+    assert verdict.kind is Kind.HONEST
+    assert verdict.disagreements == (
+        "predicted to need glibc 2.18 (__cxa_thread_atexit_impl in pm_x/_core.so needs GLIBC_2.18) but works on "
+        "centos-7 (glibc 2.17)",
+    )
+
+
+def test_a_need_within_the_claim_is_no_over_claim() -> None:
+    verdict = judge(_claim("manylinux_2_24_x86_64"), _matrix(), _THREAD_ATEXIT)
+    assert verdict.kind is Kind.UNDER_CLAIM  # it works on 16.04 (2.23), below the 2.24 it claims
+    assert verdict.failing == ()
+
+
+_GLIBCXX_21 = Prediction(
+    LibcVersion(2, 14),
+    reason="memcpy in pm_x/_core.so needs GLIBC_2.14",
+    policy=LibcVersion(2, 24),
+    over=(
+        "manylinux2014_x86_64: pm_x/_core.so needs GLIBCXX_3.4.21 (_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE"
+        "C1Ev), GCC 5's libstdc++, but manylinux_2_17 allows up to GLIBCXX_3.4.19",
+    ),
+)
+
+
+def test_a_libstdcxx_need_beyond_the_claim_s_policy_decides_the_uncovered_range() -> None:
+    # Ubuntu 16.04's libstdc++ has GLIBCXX_3.4.21, CentOS 7's (the distro manylinux2014 names) does not.
+    verdict = judge(_claim("manylinux2014_x86_64"), _matrix(), _GLIBCXX_21)
+    assert verdict.kind is Kind.OVER_CLAIM
+    assert verdict.decided_by == "predicted"
+    assert "GLIBCXX_3.4.21" in verdict.summary
+    assert verdict.disagreements == ()
+
+
+def test_a_libstdcxx_need_beyond_the_policy_is_judged_by_the_matrix_where_it_covers_the_claim() -> None:
+    # manylinux_2_23 names Ubuntu 16.04's glibc, and 16.04 runs it: the matrix speaks for the claim.
+    verdict = judge(_claim("manylinux_2_23_x86_64"), _matrix(), _GLIBCXX_21)
+    assert verdict.kind is Kind.HONEST
+    assert verdict.decided_by == "observed"
+
+
+# -- rule 1: a Python exception counts only where the platform explains it ---------------------------------
+
+
+def _checked(
+    distro: str, glibc: str, python: str, origin: str, *raised: str, untried: tuple[str, ...] = ()
+) -> Observation:
+    """A distro whose checks ran with ``python`` (X.Y.Z, origin); ``raised`` modules raised an exception."""
+    findings = tuple(
+        Finding("import", module, Cause.EXCEPTION, f"import {module}: ImportError: cannot import name '_x'", "tb")
+        for module in raised
+    ) + tuple(
+        Finding("import", module, Cause.TIMEOUT, f"import {module}: import did not finish within 4 seconds", "")
+        for module in untried
+    )
+    observation = Observation(
+        distro,
+        f"img/{distro}",
+        Outcome.OK,
+        libc=Libc.GLIBC,
+        libc_version=LibcVersion.parse(glibc),
+        findings=findings,
+        interpreter=f"/py ({python}, {origin})",
+    )
+    return summarized(observation)
+
+
+def test_an_exception_raised_everywhere_is_the_wheel_s_own_behaviour() -> None:
+    observations = [_checked(name, glibc, "3.11.2", "portable", "pm_x._aix") for name, glibc in MATRIX]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.HONEST
+    assert verdict.failing == ()
+    assert [o.outcome for o in verdict.observations] == [Outcome.OK] * len(MATRIX)
+    [own] = verdict.exceptions
+    assert (own.module, own.assessment) == ("pm_x._aix", "own")
+    assert own.exception == "ImportError: cannot import name '_x'"
+    assert own.distros == tuple(name for name, _ in MATRIX)
+    assert own.reason == "raised on every distro where the module was tried"
+
+
+def test_an_exception_only_where_the_platform_is_older_under_the_same_python_counts() -> None:
+    # The same portable CPython 3.11 everywhere; the module raises only below glibc 2.31.
+    observations = [
+        _checked(name, glibc, "3.11.2", "portable", *(["pm_x.fast"] if LibcVersion.parse(glibc) < _v("2.31") else []))
+        for name, glibc in MATRIX
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.OVER_CLAIM
+    assert _names(verdict.failing) == ["ubuntu-16.04", "ubuntu-18.04"]
+    first = verdict.failing[0]
+    assert first.cause is Cause.ERROR
+    # the oldest distro where it works (of two with glibc 2.31, the first by name)
+    assert first.counted == (("pm_x.fast", "debian-11"),)
+    assert first.detail == (
+        "import pm_x.fast: ImportError: cannot import name '_x' "
+        "(the same import works on debian-11 with the same Python)"
+    )
+    assert verdict.exceptions == ()
+    assert verdict.honest_tag == "manylinux_2_31_x86_64"
+
+
+def test_an_exception_under_another_python_alone_does_not_count() -> None:
+    # abi3 judged by each distro's own python: 3.5 raises (old stdlib), 3.6 and up import it.
+    pythons = ["3.5.2", "3.6.9", "3.8.10", "3.9.2", "3.10.12", "3.11.2", "3.12.3", "3.13.5"]
+    observations = [
+        _checked(name, glibc, python, "distro", *(["pm_x.typing"] if python.startswith("3.5") else []))
+        for (name, glibc), python in zip(MATRIX, pythons)
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.HONEST
+    [own] = verdict.exceptions
+    assert (own.distros, own.assessment) == (("ubuntu-16.04",), "own")
+    assert own.reason.startswith("not raised everywhere")
+
+
+def test_an_exception_only_where_the_platform_is_newer_does_not_count() -> None:
+    observations = [
+        _checked(name, glibc, "3.11.2", "portable", *(["pm_x.new"] if name == "debian-13" else []))
+        for name, glibc in MATRIX
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.HONEST
+    assert [e.distros for e in verdict.exceptions] == [("debian-13",)]
+
+
+def test_a_portable_and_a_distro_python_of_the_same_version_are_not_compared() -> None:
+    # The portable CPython lacks what a distro's build has (ssl, ...): its exceptions are no platform evidence.
+    observations = [
+        _checked("ubuntu-16.04", "2.23", "3.11.2", "portable", "pm_x.net"),
+        _checked("debian-12", "2.36", "3.11.2", "distro"),
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.HONEST
+    assert [e.module for e in verdict.exceptions] == ["pm_x.net"]
+
+
+def test_a_module_not_tried_on_the_newer_distro_is_no_comparison() -> None:
+    # On debian-12 the package around pm_x.sub hung, so pm_x.sub was never imported there.
+    observations = [
+        _checked("ubuntu-16.04", "2.23", "3.11.2", "portable", "pm_x.sub"),
+        _checked("debian-12", "2.36", "3.11.2", "portable", untried=("pm_x",)),
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert _names(verdict.failing) == ["debian-12"]  # the hang itself, not the exception
+    [own] = verdict.exceptions
+    assert own.assessment == "inconclusive"
+
+
+def test_one_distro_alone_cannot_compare_and_combining_jobs_can() -> None:
+    old = _checked("ubuntu-16.04", "2.23", "3.11.2", "portable", "pm_x.fast")
+    new = _checked("debian-13", "2.41", "3.11.2", "portable")
+    alone = judge(read_claim(MANYLINUX2014), [old])
+    assert alone.kind is Kind.HONEST
+    [own] = alone.exceptions
+    assert own.assessment == "inconclusive"
+    assert "combine" in own.reason
+    # The job's JSON carries the raw finding; the combined judgement counts it.
+    reloaded = Observation.from_json(alone.observations[0].to_json())
+    both = judge(read_claim(MANYLINUX2014), [reloaded, Observation.from_json(new.to_json())])
+    assert both.kind is Kind.OVER_CLAIM
+    assert both.exceptions == ()
+    # Judging the judged observations again changes nothing (the JSON of a run is combined as it is).
+    again = judge(read_claim(MANYLINUX2014), [Observation.from_json(o.to_json()) for o in both.observations])
+    assert again == both
+    assert [o.to_json() for o in again.observations] == [o.to_json() for o in both.observations]
+
+
+def test_set_aside_modules_are_gathered_across_distros() -> None:
+    def aside(distro: str, glibc: str) -> Observation:
+        finding = Finding(
+            "import", "pm_x.torch", Cause.MISSING_DEPENDENCY, "ImportError: Required package 'torch' not installed", ""
+        )
+        return Observation(
+            distro, f"img/{distro}", Outcome.OK, libc=Libc.GLIBC, libc_version=_v(glibc), findings=(finding,)
+        )
+
+    verdict = judge(read_claim(MANYLINUX2014), [aside(name, glibc) for name, glibc in MATRIX])
+    assert verdict.kind is Kind.HONEST
+    [group] = verdict.set_aside
+    assert group.modules == ("pm_x.torch",)
+    assert group.distros == tuple(name for name, _ in MATRIX)
+    assert verdict.to_json()["set_aside"] == [
+        {
+            "reason": "ImportError: Required package 'torch' not installed",
+            "modules": ["pm_x.torch"],
+            "distros": [name for name, _ in MATRIX],
+        }
+    ]
