@@ -15,7 +15,7 @@ import tarfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -27,6 +27,7 @@ from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, Portab
 from .images import ensure_image
 from .interpreters import choose, in_order, portable_version
 from .observe import (
+    CANNOT_PARSE,
     Cause,
     DistroFacts,
     Interpreter,
@@ -289,8 +290,53 @@ class DistroRunner:
             failure = self._failure(e, None)
             return [results.get(i, failure) for i in range(len(payloads))]
         for interpreter, batch in batches.values():
-            results.update(self._check(interpreter, batch, needs))
+            checked = self._check(interpreter, batch, needs)
+            for i, payload in batch:
+                checked[i] = self._another_interpreter(payload, checked[i], interpreter)
+            results.update(checked)
         return [results[i] for i in range(len(payloads))]
+
+    def _another_interpreter(self, payload: Payload, observation: Observation, interpreter: Interpreter) -> Observation:
+        """The wheel checked again where ``interpreter`` could not run some of its code.
+
+        A ``SyntaxError`` means the code needs a newer Python; a missing stdlib module, another build (a
+        portable CPython has distutils where Debian's python3 may not). Either says nothing about the
+        platform: the next interpreter that loads the wheel's tags judges it, and what no interpreter here can
+        run stays set aside (observe.py), never blamed on the tag.
+        """
+        tried = [interpreter]
+        while True:
+            unable = [f for f in observation.findings if f.cause is Cause.PYTHON]
+            if not unable or (not observation.checked and observation.cause is not Cause.PYTHON):
+                return observation
+            current = tried[-1]
+            syntax = any(f.evidence.startswith(CANNOT_PARSE) for f in unable)
+            newer = current.version[:2] if syntax else None
+            paths = {t.path for t in tried}
+
+            def excluded(c: Interpreter, paths: set[str] = paths, newer: tuple[int, int] | None = newer) -> bool:
+                return c.path in paths or (newer is not None and c.version[:2] <= newer)
+
+            following, _why = self.choose(
+                payload.wheel.claim.interpreters, payload.wheel.requires_python, exclude=excluded, newer_than=newer
+            )
+            what = f"{len(unable)} module{'s' if len(unable) != 1 else ''} of the wheel ({unable[0].evidence})"
+            if following is None:
+                note = f"{current.describe()} cannot run {what}; no other interpreter here can"
+                return replace(observation, notes=(*observation.notes, note))
+            needs = {0: self._dependencies(payload, following)}
+            try:
+                self._put(needs[0][1])
+            except EngineError:
+                return observation
+            again = self._check(following, [(0, payload)], needs)[0]
+            tried.append(following)
+            fewer = len([f for f in again.findings if f.cause is Cause.PYTHON]) < len(unable)
+            if not fewer or (not again.checked and again.cause is not Cause.PYTHON):
+                note = f"{current.describe()} cannot run {what}; {following.describe()} did no better"
+                return replace(observation, notes=(*observation.notes, note))
+            note = f"{current.describe()} cannot run {what}; judged with {following.describe()}"
+            observation = replace(again, notes=(*again.notes, note))
 
     def _skip(self, cause: Cause, detail: str) -> Observation:
         return skipped(self.distro.name, self.distro.image, cause, detail, self.facts)
@@ -367,6 +413,7 @@ class DistroRunner:
                     root=payload.plan["root"],
                     supplied=tuple(w.filename for w in resolution.wheels),
                     unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
+                    requirements=payload.wheel.requirement_names,
                 )
                 done += 1
             if done == len(pending):
@@ -404,14 +451,29 @@ class DistroRunner:
         interpreter, why = self.choose(claim.interpreters, wheel.requires_python)
         return interpreter, (None if interpreter else Cause.PYTHON), why
 
-    def choose(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
-        """The interpreter that judges a wheel here, in :attr:`order`; a portable one is brought in if need be."""
+    def choose(
+        self,
+        pairs: frozenset[tuple[str, str]],
+        requires_python: str | None,
+        *,
+        exclude: Callable[[Interpreter], bool] | None = None,
+        newer_than: tuple[int, int] | None = None,
+    ) -> tuple[Interpreter | None, str]:
+        """The interpreter that judges a wheel here, in :attr:`order`; a portable one is brought in if need be.
+
+        ``exclude`` rules out interpreters already found unable to run the wheel's code; ``newer_than`` asks
+        for a newer Python than that (after a ``SyntaxError``).
+        """
         assert self.facts is not None
         natives: list[Interpreter] = []
         portable_why = ""
         for entry, group in zip(self.order, in_order(self.order, self.facts.interpreters)):
+            if exclude is not None:
+                group = [i for i in group if not exclude(i)]
             if entry == "portable":
-                interpreter, portable_why = self._portable_for(pairs, requires_python)
+                interpreter, portable_why = self._portable_for(pairs, requires_python, newer_than)
+                if interpreter is not None and exclude is not None and exclude(interpreter):
+                    interpreter = None
             else:
                 natives += group
                 interpreter, _ = choose(pairs, requires_python, group)
@@ -424,7 +486,9 @@ class DistroRunner:
         _, why = choose(pairs, requires_python, natives, none_found)
         return None, f"{why}; {portable_why}" if portable_why else why
 
-    def _portable_for(self, pairs: frozenset[tuple[str, str]], requires_python: str | None) -> tuple[Interpreter | None, str]:
+    def _portable_for(
+        self, pairs: frozenset[tuple[str, str]], requires_python: str | None, newer_than: tuple[int, int] | None = None
+    ) -> tuple[Interpreter | None, str]:
         assert self.facts is not None
         if self.portables is None or not self.portables.versions:
             return None, "no portable CPython is configured"
@@ -432,7 +496,10 @@ class DistroRunner:
             here = f"{self.facts.libc.value if self.facts.libc else 'an unknown libc'} on {self.facts.machine or '?'}"
             return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
         ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
-        version, why = portable_version(pairs, requires_python, self.portables.versions, ready)
+        versions = self.portables.versions
+        if newer_than is not None:
+            versions = tuple(v for v in versions if tuple(int(x) for x in v.split(".")[:2]) > newer_than)
+        version, why = portable_version(pairs, requires_python, versions, ready)
         if version is None:
             return None, why
         brought = self.bring(version)

@@ -153,9 +153,37 @@ def test_a_dependency_only_some_interpreters_can_load(engine: object, wheels: di
     wheelfactory.dependency_wheel(house, _DEPENDENCY, tag="cp311-cp311-linux_x86_64")
     distros = _run(tmp_path, wheels["missing_dep"], house)
     old, new = distros["ubuntu-16.04"], distros["debian-12"]
-    assert (old["outcome"], old["cause"]) == ("skipped", "missing-dependency")
-    assert old["detail"].endswith(
+    # Its modules are set aside there; the loader still judged the extension: the distro is judged.
+    assert (old["outcome"], old["cause"]) == ("ok", None)
+    [note] = [n for n in old["notes"] if n.startswith("set aside: ")]
+    assert note.endswith(
         f"the wheelhouse cannot satisfy pm-not-installed-dependency: none of "
         f"{_DEPENDENCY}-1.0-cp311-cp311-linux_x86_64.whl fits cpython-3.5 (cp35m)"
     )
     assert (new["outcome"], new["cause"]) == ("ok", None), new
+
+
+@pytest.mark.engine
+def test_a_dependency_that_does_not_load_is_no_evidence_against_the_wheel(
+    engine: object, wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    # The dependency (compiled, needing GLIBC_2.34) is not held to the wheel's floor: on Ubuntu 16.04 its
+    # loader error sets the wheel's modules aside; it is never the wheel's over-claim.
+    house = tmp_path / "house"
+    wheelfactory.build(wheelfactory.variant("glibc_new", "not_installed_dependency"), house)
+    out = tmp_path / "results.json"
+    proc = run_plugin(
+        [f"--manylinux-wheel={wheels['missing_dep']}", f"--manylinux-wheelhouse={house}", f"--manylinux-json={out}", *_DISTROS, "-q"],
+        cwd=tmp_path,
+    )
+    assert out.exists(), proc.stdout + proc.stderr
+    (result,) = json.loads(out.read_text())["wheels"]
+    distros = {d["name"]: d for d in result["distros"]}
+    old = distros["ubuntu-16.04"]
+    assert (old["outcome"], old["cause"]) == ("ok", None), old
+    [note] = [n for n in old["notes"] if n.startswith("set aside: ")]
+    assert "a dependency does not load here: libc.so.6 lacks GLIBC_2.34" in note
+    assert distros["debian-12"]["outcome"] == "ok"
+    assert not [n for n in distros["debian-12"]["notes"] if n.startswith("set aside: ")]
+    assert result["verdict"] == "honest", result["summary"]
+    assert proc.returncode == 0, proc.stdout

@@ -43,10 +43,12 @@ def _v(text: str) -> tuple[int, ...]:
 def interpreter_origin(case: wheelfactory.Case, distro: str) -> str:
     """Which interpreter judges the case: the distro's own where it can, else a portable CPython."""
     _glibc, python, _glibcxx = FIELD_NOTES[distro]
-    if case.name == "cp311" and python != "3.11":
+    if case.python_tag == "cp311" and python != "3.11":
         return "portable"
     if case.requires_python and _v(python) < _v(case.requires_python.lstrip(">=")):
         return "portable"
+    if case.needs_python and _v(python) < _v(case.needs_python):
+        return "portable"  # the distro's python raised SyntaxError: a newer one judged the wheel
     return "distro"
 
 
@@ -59,8 +61,6 @@ def expected(case: wheelfactory.Case, distro: str) -> tuple[str, str | None]:
     glibc, _python, glibcxx = FIELD_NOTES[distro]
     if case.name == "aarch64":
         return "skipped", "arch"
-    if case.cause_always == "missing-dependency":
-        return "skipped", "missing-dependency"
     if case.cause_always:
         return "fail", case.cause_always
     if case.needs_glibc and _v(case.needs_glibc) > _v(glibc):
@@ -69,6 +69,9 @@ def expected(case: wheelfactory.Case, distro: str) -> tuple[str, str | None]:
         return "fail", "cxx-abi"
     if case.refused_from_glibc and _v(glibc) >= _v(case.refused_from_glibc):
         return "fail", "error"
+    if case.raises_below_glibc and _v(glibc) < _v(case.raises_below_glibc):
+        return "fail", "error"  # a Python exception the platform explains: counted
+    # Set-aside modules and the wheel's own exceptions leave the distro judged on the rest: ok.
     return "ok", None
 
 
@@ -84,7 +87,7 @@ def test_outcome_and_cause(matrix_run: MatrixRun, case: str, distro: str) -> Non
         assert result["detail"], "a failure must carry its evidence line"
 
 
-PORTABLE_PAIRS = [(c, d) for c in ("cp311", "requires_py38") for d in DISTROS]
+PORTABLE_PAIRS = [(c, d) for c in ("cp311", "requires_py38", "modern_syntax") for d in DISTROS]
 
 
 @pytest.mark.parametrize(("case", "distro"), PORTABLE_PAIRS, ids=[f"{c}-{d}" for c, d in PORTABLE_PAIRS])
@@ -171,8 +174,10 @@ def test_execstack_fails_only_where_glibc_refuses_it(matrix_run: MatrixRun) -> N
 
 def test_missing_dependency_is_not_a_failure(matrix_run: MatrixRun) -> None:
     result = matrix_run.distro("missing_dep", "debian-12")
-    assert "pm_not_installed_dependency" in result["detail"] and "a dependency, not part of the wheel" in result["detail"]
-    assert "supply it with --manylinux-wheelhouse DIR" in result["detail"]
+    assert (result["outcome"], result["cause"]) == ("ok", None)
+    [note] = [n for n in result["notes"] if n.startswith("set aside: ")]
+    assert "pm_not_installed_dependency" in note and "a dependency, not part of the wheel" in note
+    assert "supply it with --manylinux-wheelhouse DIR" in note
 
 
 VERDICTS = {
@@ -194,6 +199,11 @@ VERDICTS = {
     "pure": "no-claim",
     "cp311": "honest",
     "requires_py38": "honest",
+    "modern_syntax": "honest",
+    "own_exception": "honest",
+    "platform_exception": "over-claim",
+    "dependency_forms": "honest",
+    "thread_atexit": "over-claim",
 }
 
 
@@ -216,9 +226,11 @@ def test_under_claim_implies_a_lower_tag(matrix_run: MatrixRun) -> None:
     assert wheel["honest_tag"] == "manylinux_2_5_x86_64"
 
 
-def test_untestable_when_no_distro_can_judge(matrix_run: MatrixRun) -> None:
-    assert matrix_run.wheel("missing_dep")["lowest_working"] is None
-    assert matrix_run.wheel("missing_dep")["verdict"] in ("untestable", "honest")
+def test_a_wheel_whose_imports_are_all_set_aside_is_still_judged_by_the_loader(matrix_run: MatrixRun) -> None:
+    # Every module needs the missing dependency, but the loader resolved the extension on every distro.
+    wheel = matrix_run.wheel("missing_dep")
+    assert wheel["lowest_working"] == {"distro": "ubuntu-16.04", "libc_version": "2.23"}
+    assert wheel["verdict"] == "honest"
 
 
 def test_exit_status_is_failure_when_a_wheel_over_claims(matrix_run: MatrixRun) -> None:
@@ -302,3 +314,64 @@ def test_a_distro_gets_its_wheels_in_one_copy_and_checks_them_in_one_exec(
         assert calls == ["exec", "exec"]
     finally:
         runner.close()
+
+
+# -- what counts as evidence (issue #11) --------------------------------------------------------------------
+
+
+def test_the_wheel_s_own_exceptions_are_reported_and_never_held_against_its_tag(matrix_run: MatrixRun) -> None:
+    case = wheelfactory.CASES["own_exception"]
+    wheel = matrix_run.wheel("own_exception")
+    assert wheel["verdict"] == "honest", wheel["summary"]
+    assert sorted(e["module"] for e in wheel["exceptions"]) == sorted(case.own_exceptions)
+    for e in wheel["exceptions"]:
+        assert (e["distros"], e["assessment"]) == (DISTROS, "own"), e
+    by_module = {e["module"]: e["exception"] for e in wheel["exceptions"]}
+    assert by_module["pm_own_exception._context"] == (
+        "LookupError: Could not find the test runner: import this module from inside it"
+    )
+    assert "cannot import name '_pm_aix'" in by_module["pm_own_exception._aix"]
+    # the terminal report has its own section for them
+    table = matrix_run.stdout[matrix_run.stdout.index(case.filename + "  claims") :]
+    assert "the wheel's own exceptions (not about its tag):" in table.split("\n\n")[0]
+
+
+def test_an_exception_the_platform_explains_counts_against_the_tag(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("platform_exception")
+    assert wheel["verdict"] == "over-claim", wheel["summary"]
+    assert wheel["honest_tag"] == "manylinux_2_31_x86_64"
+    assert wheel["exceptions"] == []
+    for distro in ("ubuntu-16.04", "ubuntu-18.04"):
+        result = matrix_run.distro("platform_exception", distro)
+        assert [c["module"] for c in result["counted"]] == ["pm_platform_exception.backend"]
+        assert "RuntimeError: this backend needs glibc 2.28 or newer" in result["detail"]
+        assert "with the same Python" in result["detail"]
+
+
+@pytest.mark.parametrize("case", ["missing_dep", "dependency_forms"], ids=["missing-module", "forms"])
+def test_dependency_errors_set_their_modules_aside_and_the_rest_is_judged(matrix_run: MatrixRun, case: str) -> None:
+    wheel = matrix_run.wheel(case)
+    assert wheel["verdict"] == "honest", wheel["summary"]
+    aside = sorted(m for group in wheel["set_aside"] for m in group["modules"])
+    assert aside == sorted(wheelfactory.CASES[case].set_aside)
+    for group in wheel["set_aside"]:
+        assert group["distros"] == DISTROS
+    for distro in DISTROS:
+        notes = matrix_run.distro(case, distro)["notes"]
+        assert any(n.startswith("set aside: ") for n in notes), notes
+
+
+def test_a_python_that_cannot_parse_the_wheel_hands_it_to_a_newer_one(matrix_run: MatrixRun) -> None:
+    for distro in ("ubuntu-16.04", "ubuntu-18.04"):
+        result = matrix_run.distro("modern_syntax", distro)
+        assert result["outcome"] == "ok", result
+        assert any("cannot parse" in n and "judged with /opt/pytest-manylinux/python/" in n for n in result["notes"])
+    assert matrix_run.wheel("modern_syntax")["verdict"] == "honest"
+
+
+def test_a_need_below_the_matrix_is_predicted_and_named(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("thread_atexit")
+    assert [d["outcome"] for d in wheel["distros"]] == ["ok"] * len(DISTROS)
+    assert (wheel["verdict"], wheel["decided_by"]) == ("over-claim", "predicted")
+    assert "__cxa_thread_atexit_impl" in wheel["summary"] and "GLIBC_2.18" in wheel["summary"]
+    assert wheel["predicted"]["floor"] == "2.18"

@@ -113,6 +113,15 @@ class Case:
     requires_python: str | None = None
     #: ``Requires-Dist`` lines in METADATA
     requires_dist: tuple[str, ...] = ()
+    #: a module raises a Python exception where glibc is older than this (the platform explains it)
+    raises_below_glibc: str | None = None
+    #: the wheel's code needs this Python without saying so (no Requires-Python): older interpreters raise
+    #: SyntaxError, and a newer one must judge the wheel
+    needs_python: str | None = None
+    #: modules that raise a Python exception on every distro: the wheel's own behaviour, never the tag's
+    own_exceptions: tuple[str, ...] = ()
+    #: modules set aside on every distro (a dependency missing, in one of its forms)
+    set_aside: tuple[str, ...] = ()
 
     @property
     def project(self) -> str:
@@ -310,6 +319,66 @@ def _make_requires_py38(b: _Build) -> dict[str, bytes]:
     members = _honest(b)
     members[f"{b.case.project}/__init__.py"] = _init(b.case, _IMPORT_CORE + "from . import walrus\n")
     members[f"{b.case.project}/walrus.py"] = _WALRUS.encode()
+    return members
+
+
+def _make_modern_syntax(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}/walrus.py"] = _WALRUS.encode()
+    return members
+
+
+# Imported by the probe as modules of their own (the package's __init__ imports neither).
+_OTHER_OS = '''"""The AIX backend: its compiled part ships only in AIX wheels, so on Linux this import fails."""
+
+from . import _pm_aix  # noqa: F401
+'''
+_OUT_OF_CONTEXT = '''"""A helper that refuses to be imported outside the tool that runs it."""
+
+raise LookupError("Could not find the test runner: import this module from inside it")
+'''
+
+
+def _make_own_exception(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}/_aix.py"] = _OTHER_OS.encode()
+    members[f"{b.case.project}/_context.py"] = _OUT_OF_CONTEXT.encode()
+    return members
+
+
+_OLD_GLIBC_REFUSED = '''"""Refuses to import on glibc older than 2.28, by asking the C library itself: a Python exception the
+platform explains (the same interpreter imports it on newer distros)."""
+
+import os
+
+_GLIBC = tuple(int(x) for x in os.confstr("CS_GNU_LIBC_VERSION").split()[1].split(".")[:2])
+if _GLIBC < (2, 28):
+    raise RuntimeError("this backend needs glibc 2.28 or newer, found %d.%d" % _GLIBC)
+'''
+
+
+def _make_platform_exception(b: _Build) -> dict[str, bytes]:
+    members = _make_cp311(b)
+    members[f"{b.case.project}/backend.py"] = _OLD_GLIBC_REFUSED.encode()
+    return members
+
+
+_NEEDS_NUMPY_CAPI = '''"""What numpy's import_array() raises in an extension built against another numpy (or without one)."""
+
+raise ImportError("numpy._core.multiarray failed to import")
+'''
+_OPTIONAL_EXTRA = '''"""The backend of the optional extra [torch]: refuses to load without its package."""
+
+raise ImportError("Required package 'pm_optional_torch' not installed")
+'''
+
+
+def _make_dependency_forms(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    p = b.case.project
+    members[f"{p}/_capi.py"] = _NEEDS_NUMPY_CAPI.encode()
+    members[f"{p}/_extra.py"] = _OPTIONAL_EXTRA.encode()
+    members[f"{p}/_missing.py"] = b"import pm_not_installed_dependency  # noqa: F401\n"
     return members
 
 
@@ -536,8 +605,54 @@ CASES: dict[str, Case] = _index(
         _make_missing_dep,
         _HONEST_SRC,
         elves=(_OLD,),
-        cause_always="missing-dependency",
         requires_dist=("pm-not-installed-dependency",),
+        # every module is set aside; the loader still judges the extension on every distro
+        set_aside=("pm_missing_dep", "pm_missing_dep._core"),
+    ),
+    Case(
+        "modern_syntax",
+        "abi3 extension and walrus.py (:=) without Requires-Python: SyntaxError before 3.8, judged by a newer one",
+        _make_modern_syntax,
+        _HONEST_SRC,
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(_OLD,),
+        needs_python="3.8",
+    ),
+    Case(
+        "own_exception",
+        "honest extension, an AIX module without its compiled part and a helper raising LookupError: not the tag's",
+        _make_own_exception,
+        _HONEST_SRC,
+        elves=(_OLD,),
+        own_exceptions=("pm_own_exception._aix", "pm_own_exception._context"),
+    ),
+    Case(
+        "platform_exception",
+        "cp311 extension and backend.py raising RuntimeError below glibc 2.28: the same Python works on newer ones",
+        _make_platform_exception,
+        _HONEST_SRC,
+        python_tag="cp311",
+        abi_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(_CP311, "2.2.5"),),
+        raises_below_glibc="2.28",
+    ),
+    Case(
+        "dependency_forms",
+        "honest extension; modules needing numpy's C API, an optional extra and a missing module: set aside",
+        _make_dependency_forms,
+        _HONEST_SRC,
+        elves=(_OLD,),
+        requires_dist=("pm-not-installed-dependency", 'pm-optional-torch; extra == "torch"'),
+        set_aside=("pm_dependency_forms._capi", "pm_dependency_forms._extra", "pm_dependency_forms._missing"),
+    ),
+    Case(
+        "thread_atexit",
+        "tagged manylinux1 (glibc 2.5) but calls __cxa_thread_atexit_impl (GLIBC_2.18): works on the whole matrix",
+        _make_one_source("thread_atexit.c"),
+        ("thread_atexit.c", "pm_module.h"),
+        platform_tag="manylinux1_x86_64",
+        elves=(Elf(_ABI3, "2.18"),),
     ),
     Case(
         "aarch64",
