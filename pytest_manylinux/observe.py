@@ -40,8 +40,13 @@ class Cause(str, enum.Enum):
     #: a Python exception at import that no loader message explains: evidence against the tag only when it
     #: differs between distros for the same interpreter (judged across distros: verdict.assess)
     EXCEPTION = "exception"
-    # Not failures: reasons a distro (or one module) could not be judged.
+    # Not failures: reasons a distro (or one module, or one file) could not be judged.
     MISSING_DEPENDENCY = "missing-dependency"  #: something the wheel needs from another project is missing
+    #: a library the claimed policy lets a wheel expect from the system (libGL, libX11, ...), which this
+    #: image lacks: the image is too small to judge the file, the tag promises nothing more
+    SYSTEM_LIBRARY = "system-library"
+    #: killed by SIGILL: the module uses instructions this machine's CPU lacks (a CPU-specific variant)
+    CPU = "cpu"
     MEMORY = "memory"  #: an import was killed for memory at the container's limit (--manylinux-memory)
     #: no interpreter here can load the wheel's Python tag, or run its code (a SyntaxError, a stdlib module
     #: the interpreter lacks)
@@ -426,6 +431,8 @@ STDLIB_MODULES = frozenset(
 # import of a dependency (numpy's import_array: "numpy._core.multiarray failed to import"), and optional
 # extras that refuse to load ("Required package 'torch' not installed", "pip install foo").
 _FAILED_TO_IMPORT = re.compile(r"(?P<name>[A-Za-z_][\w.]*) failed to import")
+# Cython's check of a dependency's ABI: "numpy.dtype size changed, may indicate binary incompatibility"
+_SIZE_CHANGED = re.compile(r"(?P<name>[A-Za-z_][\w]*)\.\w+ size changed, may indicate binary incompatibility")
 _ASKS_TO_INSTALL = re.compile(
     r"(?i)\b(?:not installed|pip install|please install|is required|are required|requires? (?:the )?\S+ package)"
 )
@@ -503,12 +510,13 @@ def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Co
         if context.foreign(link.get("file")):
             evidence = f"{kind}: {message} (raised by a dependency's code: {link.get('file')})"
             return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
-        if link.get("type") not in _IMPORT_ERRORS:
+        match = _SIZE_CHANGED.search(text)
+        if link.get("type") not in _IMPORT_ERRORS and match is None:
             continue
-        match = _FAILED_TO_IMPORT.search(text)
+        match = match or _FAILED_TO_IMPORT.search(text)
         if match and match["name"].split(".", 1)[0] not in context.ours:
             name = match["name"]
-            evidence = f"{kind}: {message} (the C API of {name.split('.', 1)[0]!r}, a dependency, did not load)"
+            evidence = f"{kind}: {message} (the C API of {name.split('.', 1)[0]!r}, a dependency, does not fit here)"
             return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
         named = [q["name"] for q in _QUOTED.finditer(text)]
         wanted = [n for n in named if _normalized(n) in context.requirements and n.split(".")[0] not in context.ours]
@@ -542,6 +550,11 @@ def classify_import(
     detail = str(result.get("traceback") or result.get("stderr") or "")
     if kind == "timeout":
         return Finding("import", module, Cause.TIMEOUT, f"import {module}: {message}", detail)
+    if kind == "signal" and result.get("signal") == "SIGILL":
+        # The CPU, not the distro: a module built for instructions this machine lacks (faiss's AVX-512
+        # variant, imported directly rather than through the loader that picks one the CPU has).
+        evidence = f"import {module} {message}: it uses instructions this machine's CPU lacks"
+        return Finding("import", module, Cause.CPU, evidence, detail)
     if kind == "signal":
         return Finding("import", module, Cause.CRASH, f"import {module} {message}", detail)
     if kind == "memory":
@@ -617,12 +630,43 @@ def summarized(observation: Observation) -> Observation:
     return replace(observation, outcome=Outcome.FAIL, cause=decisive.cause, detail=where + decisive.evidence + more)
 
 
+#: the causes that set a module (or a file) aside: nothing is concluded about it, the rest is judged
+SET_ASIDE = (Cause.MISSING_DEPENDENCY, Cause.PYTHON, Cause.SYSTEM_LIBRARY, Cause.CPU)
+
+
+def _expected_by_policy(findings: Iterable[Finding], expected: frozenset[str]) -> list[Finding]:
+    """Findings of libraries the claimed policy lets the wheel expect from the system, as set-aside ones.
+
+    The symbols such a library would have defined are undefined in the same file's trace: they cannot be
+    judged either, and are set aside with it.
+    """
+    out = []
+    lacking: dict[tuple[str, str], str] = {}
+    for f in findings:
+        match = re.match(r"^(?:import \S+: )?(?P<lib>\S+) not found$", f.evidence)
+        if f.cause is Cause.MISSING_LIBRARY and match and match["lib"] in expected:
+            evidence = (
+                f"{match['lib']} is not in this image, though the claimed tag lets a wheel expect it from the "
+                "system; add it to the image to judge what needs it"
+            )
+            lacking.setdefault((f.check, f.target), evidence)
+            f = Finding(f.check, f.target, Cause.SYSTEM_LIBRARY, evidence, f.detail)
+        out.append(f)
+    undefined = (Cause.UNDEFINED_SYMBOL, Cause.CXX_ABI)
+    return [
+        Finding(f.check, f.target, Cause.SYSTEM_LIBRARY, lacking[(f.check, f.target)], f.detail)
+        if f.cause in undefined and f.evidence.startswith("undefined symbol") and (f.check, f.target) in lacking
+        else f
+        for f in out
+    ]
+
+
 def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
     """One note per reason modules were set aside (a missing dependency, an interpreter that cannot run them)."""
     groups: dict[str, list[str]] = {}
     for f in findings:
-        if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON):
-            reason = f.evidence if f.cause is Cause.PYTHON or not remedy else f"{f.evidence}; {remedy}"
+        if f.cause in SET_ASIDE:
+            reason = f.evidence if f.cause is not Cause.MISSING_DEPENDENCY or not remedy else f"{f.evidence}; {remedy}"
             groups.setdefault(reason, []).append(f.target)
     notes = []
     for reason, modules in groups.items():
@@ -651,6 +695,7 @@ def observation_from_check(
     supplied: tuple[str, ...] = (),
     unsatisfied: tuple[str, ...] | None = None,
     requirements: Iterable[str] = (),
+    expected: frozenset[str] = frozenset(),
 ) -> Observation:
     """Classify a probe ``check`` result into an observation.
 
@@ -658,7 +703,9 @@ def observation_from_check(
     run its code) is set aside with the reason; the distro is still judged on every other module and every
     ELF file, and skipped only when nothing of the wheel could be judged. ``supplied`` names the dependency
     wheels put on the import path from the wheelhouse; ``unsatisfied`` the requirements the wheelhouse could
-    not meet (``None``: no wheelhouse given); ``requirements`` the wheel's Requires-Dist names.
+    not meet (``None``: no wheelhouse given); ``requirements`` the wheel's Requires-Dist names; ``expected``
+    the libraries the claimed tag's policy lets a wheel expect from the system (one the image lacks sets
+    what needs it aside: PEP 600 promises nothing about such an image).
     """
     others = root.rstrip("/").rsplit("/", 1)[0] + "/" if root else ""
     if root:
@@ -678,6 +725,7 @@ def observation_from_check(
             imported += 1
         else:
             findings.append(finding)
+    findings = _expected_by_policy(findings, expected)
     remedy = _remedy(unsatisfied)
     notes += set_aside_notes(findings, remedy)
     common = dict(
@@ -699,7 +747,7 @@ def observation_from_check(
     # Judged: the loader resolved the wheel's ELF files here, or a module imported (or raised an exception
     # of its own, which is evidence once compared with the other distros).
     judged = bool(loads) or imported > 0 or any(f.cause is Cause.EXCEPTION for f in findings)
-    aside = [f for f in findings if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON)]
+    aside = [f for f in findings if f.cause in SET_ASIDE]
     if judged or not aside:
         return observation
     first = next((f for f in aside if f.cause is Cause.MISSING_DEPENDENCY), aside[0])

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import PolicyError
-from .tags import Libc, LibcVersion
+from .tags import Claim, Libc, LibcVersion
 
 #: The policy file shipped with the package.
 POLICY_FILE = Path(__file__).with_name("policy.json")
@@ -145,6 +145,15 @@ class PolicyTable:
         """
         fitting = [p for p in self.for_arch(libc, arch) if p.version <= floor]
         return fitting[-1] if fitting else None
+
+    def expected_libraries(self, claim: Claim) -> frozenset[str]:
+        """The sonames the claim's policy lets a wheel expect from the system (none without a floor)."""
+        if claim.libc is None or claim.floor is None or claim.arch is None:
+            return frozenset()
+        policy = self.governing(claim.libc, claim.arch, claim.floor)
+        if policy is None:
+            return frozenset()
+        return frozenset(lib for lib in policy.libraries if policy.allows_library(claim.arch, lib))
 
     def gcc_release(self, version_name: str) -> GccRelease | None:
         """The first GCC release whose libstdc++ has ``GLIBCXX_x``/``CXXABI_x``; None if unknown."""

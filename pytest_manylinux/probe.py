@@ -22,10 +22,12 @@ import os
 import pwd
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 MARKER = "@@pytest-manylinux-result@@"
@@ -110,6 +112,7 @@ def chain(e):
 
 sites = sys.argv[1].split(os.pathsep)
 sys.path[0:0] = sites
+me = os.getpid()
 for name in sys.argv[2:]:
     sys.stdout.write("S " + name + "\n")
     sys.stdout.flush()
@@ -117,6 +120,8 @@ for name in sys.argv[2:]:
     try:
         importlib.import_module(name)
     except BaseException as e:
+        if os.getpid() != me:
+            os._exit(0)  # a process the module forked, returning here: it must not import the rest too
         result = {
             "module": name,
             "ok": False,
@@ -126,6 +131,8 @@ for name in sys.argv[2:]:
             "chain": chain(e),
             "traceback": "".join(traceback.format_exception(type(e), e, e.__traceback__))[-4000:],
         }
+    if os.getpid() != me:
+        os._exit(0)
     sys.stdout.write("R " + json.dumps(result) + "\n")
     sys.stdout.flush()
 """
@@ -312,7 +319,27 @@ def _provided_by_interpreter():
     return provided
 
 
-def _loader_check(loader, root, entry, libdirs, provided):
+def _sonames_dir(root, sonames):
+    """A directory where each library of the wheel is found by its soname, or None when every file is
+    named by its soname already.
+
+    A vendored library may need a sibling the wheel ships under another file name than its soname
+    (libSDL2-2.0.so with soname libSDL2-2.0.so.0): in a real process the package loads the sibling first,
+    and the loader reuses it by soname. Checked alone, a library needs the same help.
+    """
+    links = {soname: os.path.join(root, path) for soname, path in sonames.items() if os.path.basename(path) != soname}
+    if not links:
+        return None
+    directory = tempfile.mkdtemp(prefix="pytest-manylinux-sonames-")
+    for soname, target in links.items():
+        try:
+            os.symlink(target, os.path.join(directory, soname))
+        except OSError:
+            continue
+    return directory
+
+
+def _loader_check(loader, root, entry, libdirs, provided, sonames=None):
     path = os.path.join(root, entry["path"])
     result = {"path": entry["path"], "kind": entry["kind"], "lines": [], "static": False}
     interp = _elf_interp(path)
@@ -327,7 +354,7 @@ def _loader_check(loader, root, entry, libdirs, provided):
     if entry["kind"] == "library" and libdirs:
         # A vendored library is found through the RPATH of the file that needs it; checked on
         # its own it needs the same search path (the wheel's own library directories).
-        env["LD_LIBRARY_PATH"] = ":".join(os.path.join(root, d) for d in libdirs)
+        env["LD_LIBRARY_PATH"] = ":".join([os.path.join(root, d) for d in libdirs] + ([sonames] if sonames else []))
     code, out = _run([use_loader, path], env=env, timeout=60, limit=64 * 1024 * 1024)
     lines = []
     for line in out.splitlines():
@@ -429,12 +456,19 @@ def _imports(python, site, modules, timeout):
                         current = text[2:]
                         deadline = time.time() + timeout
                     elif text.startswith("R "):
-                        results.append(json.loads(text[2:]))
-                        pending.remove(results[-1]["module"])
-                        current = None
+                        try:
+                            result = json.loads(text[2:])
+                        except ValueError:
+                            continue  # a line some process of the module's wrote over ours
+                        if result.get("module") in pending:
+                            results.append(result)
+                            pending.remove(result["module"])
+                            current = None
         if timed_out:
             proc.kill()
         code = proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
         stderr_text = stderr.decode("utf-8", "replace")
         if current is None and not pending:
             break
@@ -483,7 +517,13 @@ def _check_one(plan_path, timeout, loader, provided, dependency_sites):
         plan = json.load(f)
     root = plan["root"]
     started = time.time()
-    loads = [_loader_check(loader, root, e, plan.get("libdirs", []), provided) for e in plan.get("elf", [])]
+    sonames = _sonames_dir(root, plan.get("sonames", {}))
+    try:
+        libdirs = plan.get("libdirs", [])
+        loads = [_loader_check(loader, root, e, libdirs, provided, sonames) for e in plan.get("elf", [])]
+    finally:
+        if sonames:
+            shutil.rmtree(sonames, ignore_errors=True)
     loaded = time.time()
     sites = [os.path.join(root, "site")] + list(dependency_sites)
     imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout)

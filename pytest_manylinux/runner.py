@@ -21,9 +21,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .dependencies import Resolution, resolve
 from .distros import Distro, PythonConfig
+from .elf import read_elf
 from .engine import Container, Engine, ExecResult, Limits
 from .environment import Environment, shim_archive
-from .errors import EngineError, ImageError, ManylinuxError, NotRunnable, PortableError, ProbeError, WheelError
+from .errors import ElfError, EngineError, ImageError, ManylinuxError, NotRunnable, PortableError, ProbeError, WheelError
 from .images import ensure_image
 from .interpreters import choose, in_order, portable_version
 from .observe import (
@@ -39,6 +40,7 @@ from .observe import (
     parse_probe_output,
     skipped,
 )
+from .policy import load_policies
 from .portable import Provider, put_tree
 from .tags import Libc
 from .wheel import Role, WheelInfo, lay_out
@@ -127,12 +129,30 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     lay_out(wheel, stage, interpreter=f"{SHIM_DIR}/python3")
     root = f"{CONTAINER_ROOT}/wheels/{key}"
     plan = plan_for(wheel, root)
+    plan["sonames"] = _sonames(stage, plan["elf"])
     (stage / "plan.json").write_text(json.dumps(plan, indent=1))
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(stage, arcname=root.lstrip("/"), filter=_world_readable)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
+
+
+def _sonames(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
+    """``DT_SONAME`` -> installed path of the wheel's shared libraries, read from the laid-out files."""
+    found: dict[str, str] = {}
+    for entry in elf:
+        if entry["kind"] != "library":
+            continue
+        path = stage / entry["path"]
+        try:
+            with path.open("rb") as stream:
+                facts = read_elf(stream, entry["path"], path.stat().st_size)
+        except (OSError, ElfError):
+            continue  # the loader check reports what is wrong with it
+        if facts is not None and facts.soname:
+            found.setdefault(facts.soname, entry["path"])
+    return found
 
 
 def concatenated(
@@ -414,6 +434,7 @@ class DistroRunner:
                     supplied=tuple(w.filename for w in resolution.wheels),
                     unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
                     requirements=payload.wheel.requirement_names,
+                    expected=load_policies().expected_libraries(payload.wheel.claim),
                 )
                 done += 1
             if done == len(pending):

@@ -394,7 +394,9 @@ def _resolve_libraries(
     for f in files:
         search = _search_dirs(f, location[f.path])
         for library in f.needed:
-            providers = [p for p in by_name.get(library, []) if p.path != f.path]
+            # A file may need its own soname (freetype and harfbuzz built against each other): the loader
+            # answers that with the file itself.
+            providers = [p for p in by_name.get(library, []) if p.path != f.path or f.soname == library]
             on_path = [
                 p
                 for p in providers
@@ -493,12 +495,19 @@ def predict(wheel: WheelInfo) -> Prediction:
     report = analyze(wheel)
     floor = report.glibc_floor
     problems = report.check()
+    policy = report.symbol_policy
+    claim = wheel.claim
+    if not report.files and not report.errors and claim.libc is not None and claim.arch is not None:
+        # No compiled file at all (a platform tag on pure Python): nothing can fail to load, so any policy
+        # holds; the lowest one is the honest tag.
+        lowest = report.policies.for_arch(claim.libc, claim.arch)
+        policy = lowest[0].version if lowest else None
     return Prediction(
         floor=floor.version if floor is not None else None,
-        reason=floor.describe() if floor is not None else "",
+        reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
         problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS),
-        policy=report.symbol_policy,
+        policy=policy,
         over=tuple(p.message for p in problems if p.kind is ProblemKind.SYMBOL_VERSION),
     )
 

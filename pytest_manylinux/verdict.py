@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
-from .observe import Cause, Finding, Observation, Outcome, summarized
+from .observe import SET_ASIDE, Cause, Finding, Observation, Outcome, summarized
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
 
 
@@ -268,7 +268,7 @@ def _set_aside(observations: Iterable[Observation]) -> tuple[SetAside, ...]:
     groups: dict[str, tuple[list[str], list[str]]] = {}
     for o in observations:
         for f in o.findings:
-            if f.cause in (Cause.MISSING_DEPENDENCY, Cause.PYTHON):
+            if f.cause in SET_ASIDE:
                 modules, distros = groups.setdefault(f.evidence, ([], []))
                 if f.target not in modules:
                     modules.append(f.target)
@@ -374,8 +374,8 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
         elif under:
             kind, decided_by = Kind.UNDER_CLAIM, "observed"
         elif tested:
-            kind, decided_by = Kind.HONEST, "observed" if not uncovered or predicted is None else "observed+predicted"
-        elif predicted is not None:
+            kind, decided_by = Kind.HONEST, "observed" if not uncovered or needed is None else "observed+predicted"
+        elif needed is not None:
             kind, decided_by = Kind.HONEST, "predicted"
         else:
             kind, decided_by = Kind.UNTESTABLE, "none"

@@ -441,9 +441,11 @@ _FACTS = DistroFacts(
 _PYTHON = Interpreter("/usr/bin/python3", (3, 8, 10), abi="cp38")
 
 
-def _observe(document: dict[str, Any], modules: tuple[str, ...] = _WHEEL_MODULES) -> Observation:
+def _observe(
+    document: dict[str, Any], modules: tuple[str, ...] = _WHEEL_MODULES, expected: frozenset[str] = frozenset()
+) -> Observation:
     return observation_from_check(
-        "ubuntu-20.04", "img:20.04", _FACTS, document, modules, _PYTHON, 1.5, root=_ROOT
+        "ubuntu-20.04", "img:20.04", _FACTS, document, modules, _PYTHON, 1.5, root=_ROOT, expected=expected
     )
 
 
@@ -822,3 +824,39 @@ def test_skipped_observation_json_round_trip() -> None:
     data = observation.to_json()
     assert (data["outcome"], data["cause"], data["libc_version"]) == ("skipped", "missing-dependency", None)
     assert Observation.from_json(data) == observation
+
+
+def test_sigill_is_the_cpu_s_not_the_platform_s() -> None:
+    # faiss's AVX-512 variant imported directly on a CPU without AVX-512: identical on every distro.
+    result = _failed("pm_x._avx512", "signal", "killed by SIGILL", signal="SIGILL", stderr="Fatal Python error")
+    finding = classify_import(result, _WHEEL_MODULES)
+    assert finding is not None
+    assert finding.cause is Cause.CPU
+    assert "instructions this machine's CPU lacks" in finding.evidence
+    assert not finding.cause.is_failure
+
+
+def test_a_dependency_s_changed_abi_is_a_dependency_error() -> None:
+    # pandas built against numpy 1.x, given numpy 2.x: Cython's size check of numpy's types.
+    message = "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject"
+    result = _failed("pm_x", "ValueError", message, chain=[_link("ValueError", message, file="pm_x/__init__.py")])
+    finding = classify_import(result, _WHEEL_MODULES)
+    assert finding is not None
+    assert finding.cause is Cause.MISSING_DEPENDENCY
+
+
+def test_a_library_the_claim_lets_the_wheel_expect_is_the_image_s_lack() -> None:
+    # libGL.so.1 is on the manylinux allow-list; a minimal image lacks it: nothing about the tag.
+    document = {
+        "loads": [{"path": "site/pm_x/_core.abi3.so", "lines": ["libGL.so.1 => not found"]}],
+        "imports": [
+            _failed("pm_x", "ImportError", "libGL.so.1: cannot open shared object file: No such file or directory"),
+        ],
+    }
+    observation = _observe(document, expected=frozenset({"libGL.so.1", "libX11.so.6"}))
+    assert (observation.outcome, observation.cause) == (Outcome.OK, None)
+    assert {f.cause for f in observation.findings} == {Cause.SYSTEM_LIBRARY}
+    assert any("libGL.so.1 is not in this image, though the claimed tag lets a wheel expect it" in n for n in observation.notes)
+    # the same line for a library the policy does not allow stays a failure
+    failing = _observe(document, expected=frozenset({"libX11.so.6"}))
+    assert (failing.outcome, failing.cause) == (Outcome.FAIL, Cause.MISSING_LIBRARY)

@@ -204,6 +204,8 @@ VERDICTS = {
     "platform_exception": "over-claim",
     "dependency_forms": "honest",
     "thread_atexit": "over-claim",
+    "policy_library": "honest",
+    "soname_sibling": "honest",
 }
 
 
@@ -375,3 +377,17 @@ def test_a_need_below_the_matrix_is_predicted_and_named(matrix_run: MatrixRun) -
     assert (wheel["verdict"], wheel["decided_by"]) == ("over-claim", "predicted")
     assert "__cxa_thread_atexit_impl" in wheel["summary"] and "GLIBC_2.18" in wheel["summary"]
     assert wheel["predicted"]["floor"] == "2.18"
+
+
+def test_a_library_the_policy_allows_but_the_image_lacks_is_not_held_against_the_tag(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("policy_library")
+    assert wheel["verdict"] == "honest", wheel["summary"]
+    [group] = [g for g in wheel["set_aside"] if "libGL.so.1" in g["reason"]]
+    assert group["distros"] == DISTROS
+    assert "the claimed tag lets a wheel expect it from the system" in group["reason"]
+
+
+def test_a_vendored_library_is_found_by_its_soname_as_the_package_loads_it(matrix_run: MatrixRun) -> None:
+    for distro in DISTROS:
+        result = matrix_run.distro("soname_sibling", distro)
+        assert (result["outcome"], result["findings"]) == ("ok", []), result

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+import wheelfactory
 from test_elf import member_bytes, weaken
 
 from pytest_manylinux.elf import ElfFacts, VersionNeed, read_elf
@@ -22,6 +23,7 @@ from pytest_manylinux.static import (
     predict,
 )
 from pytest_manylinux.tags import Libc, LibcVersion, read_claim
+from pytest_manylinux.verdict import judge
 from pytest_manylinux.wheel import read_wheel
 
 _X86 = "x86_64"
@@ -362,3 +364,27 @@ def test_replace_keeps_report_frozen(wheels: dict[str, Path]) -> None:
     with pytest.raises(AttributeError):
         report.arch = "aarch64"  # type: ignore[misc]
     assert replace(report, arch="aarch64").arch == "aarch64"
+
+
+def test_a_library_needing_its_own_soname_provides_it_itself() -> None:
+    # freetype and harfbuzz built against each other: a vendored library's DT_NEEDED names its own soname,
+    # and the loader answers it with the library itself.
+    freetype = replace(
+        _facts({}, needed=("libfreetype-402bc0e3.so.6.18.3",), path="pkg.libs/libfreetype-402bc0e3.so.6.18.3"),
+        soname="libfreetype-402bc0e3.so.6.18.3",
+    )
+    report = _report("manylinux2014_x86_64", freetype)
+    assert report.system_libraries == ()
+    assert [v.provider for v in report.vendored] == ["pkg.libs/libfreetype-402bc0e3.so.6.18.3"]
+    assert report.predicted_policy is not None
+
+
+def test_a_platform_tagged_wheel_without_elf_files_is_predicted_honest(tmp_path: Path) -> None:
+    name = "pm_noelf-1.0-py3-none-manylinux2014_x86_64.whl"
+    members = {"pm_noelf/__init__.py": b"VALUE = 1\n"}
+    members.update(wheelfactory.dist_info("pm_noelf", ["py3-none-manylinux2014_x86_64"], purelib=False))
+    wheel = read_wheel(wheelfactory.make_zip(tmp_path / name, members))
+    prediction = predict(wheel)
+    assert (prediction.floor, prediction.policy) == (None, LibcVersion(2, 5))
+    verdict = judge(wheel.claim, [], prediction)
+    assert (verdict.kind.value, verdict.decided_by) == ("honest", "predicted")

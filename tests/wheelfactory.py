@@ -266,6 +266,45 @@ def _make_missing_lib(b: _Build) -> dict[str, bytes]:
     return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
 
 
+def _make_policy_library(b: _Build) -> dict[str, bytes]:
+    # A stand-in for libGL.so.1, linked against under that soname and left behind: the manylinux policies let
+    # a wheel expect libGL from the system, and the minimal distro images do not have it.
+    stub = b.lib("gl_stub.c", "libGL.so.1")
+    p = b.case.project
+    core = b.ext("policy_library.c", libs=[f"-L{stub.parent}", f"-l:{stub.name}"])
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
+
+
+_LOAD_SIBLINGS = """import ctypes
+import os
+
+_HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dll")
+# The sibling first, by its file name: the loader then knows it by its soname, libpm_sibling.so.1.
+_SIBLING = ctypes.CDLL(os.path.join(_HERE, "libpm_sibling.so"))
+_USER = ctypes.CDLL(os.path.join(_HERE, "libpm_user.so.1"))
+
+
+def probe():
+    return _USER.pm_user_answer()
+"""
+
+
+def _make_soname_sibling(b: _Build) -> dict[str, bytes]:
+    sibling = b.lib("sibling.c", "libpm_sibling.so.1")
+    user = b.tmp / "libpm_user.so.1"
+    cmd = [
+        "gcc", *_CFLAGS, *_SHARED, "-Wl,-soname,libpm_user.so.1", "-Wl,-rpath,$ORIGIN", "-Wl,--enable-new-dtags",
+        str(SRC / "sibling_user.c"), "-o", str(user), f"-L{sibling.parent}", f"-l:{sibling.name}",
+    ]  # fmt: skip
+    _run(cmd, b.tmp)
+    p = b.case.project
+    return {
+        f"{p}/__init__.py": _init(b.case, _LOAD_SIBLINGS),
+        f"{p}/dll/libpm_sibling.so": sibling.read_bytes(),
+        f"{p}/dll/libpm_user.so.1": user.read_bytes(),
+    }
+
+
 def _make_vendored(b: _Build) -> dict[str, bytes]:
     vendored = b.lib("vendored_lib.c", "libpm_vendored.so.1")
     p = b.case.project
@@ -645,6 +684,26 @@ CASES: dict[str, Case] = _index(
         elves=(_OLD,),
         requires_dist=("pm-not-installed-dependency", 'pm-optional-torch; extra == "torch"'),
         set_aside=("pm_dependency_forms._capi", "pm_dependency_forms._extra", "pm_dependency_forms._missing"),
+    ),
+    Case(
+        "policy_library",
+        "needs libGL.so.1, which the manylinux policies let wheels expect and minimal images lack: set aside",
+        _make_policy_library,
+        ("policy_library.c", "gl_stub.c", "pm_module.h"),
+        elves=(Elf(_ABI3, None, needed=("libGL.so.1",)),),
+    ),
+    Case(
+        "soname_sibling",
+        "ctypes loads dll/libpm_sibling.so (soname .so.1), then dll/libpm_user.so.1 which needs that soname",
+        _make_soname_sibling,
+        ("sibling.c", "sibling_user.c"),
+        python_tag="py3",
+        abi_tag="none",
+        platform_tag="manylinux2014_x86_64",
+        elves=(
+            Elf("pm_soname_sibling/dll/libpm_sibling.so", None, needed=()),
+            Elf("pm_soname_sibling/dll/libpm_user.so.1", None, needed=("libpm_sibling.so.1",), runpath="$ORIGIN"),
+        ),
     ),
     Case(
         "thread_atexit",
