@@ -161,6 +161,9 @@ class ProblemKind(str, enum.Enum):
 
 
 _SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.SYMBOL_VERSION})
+#: what makes a claim false on the distros its policy names even where the matrix has none of them: a
+#: libstdc++ (or other non-glibc) symbol version, a system library, the other C library
+_BREAKS_THE_CLAIM = frozenset({ProblemKind.SYMBOL_VERSION, ProblemKind.LIBRARY, ProblemKind.LIBC})
 
 
 @dataclass(frozen=True)
@@ -486,9 +489,9 @@ def predict(wheel: WheelInfo) -> Prediction:
     ``floor`` is the highest ``GLIBC_`` version the files ask for (``GLIBC_2.18`` says 2.18, though the
     lowest policy allowing it is manylinux_2_24): an observation refutes only that. ``policy`` is the
     lowest policy whose symbol versions allow every need (:attr:`StaticReport.symbol_policy`): the honest
-    tag. ``over`` holds the claim's libstdc++ (and other non-glibc) symbol versions its policy lacks. A
-    library outside the allow-list does not make the files need a newer glibc, so it is one of the
-    ``problems`` instead (as are arch mismatches, unreadable files, an executable stack).
+    tag. ``over`` holds what the claim's policy lacks beyond glibc versions: libstdc++ (and other) symbol
+    versions, system libraries outside its allow-list, the other C library; the other ``problems`` (arch
+    mismatches, unreadable files, an executable stack) are shown beside the verdict.
     """
     from .verdict import Prediction
 
@@ -506,9 +509,9 @@ def predict(wheel: WheelInfo) -> Prediction:
         floor=floor.version if floor is not None else None,
         reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
-        problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS),
+        problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM),
         policy=policy,
-        over=tuple(p.message for p in problems if p.kind is ProblemKind.SYMBOL_VERSION),
+        over=tuple(p.message for p in problems if p.kind in _BREAKS_THE_CLAIM),
     )
 
 

@@ -40,9 +40,9 @@ class Prediction:
     #: the lowest policy floor whose symbol versions allow every need (libstdc++ ones too): it decides the
     #: honest tag, never whether a distro refutes the prediction
     policy: LibcVersion | None = None
-    #: symbol versions beyond glibc's (``GLIBCXX_``, ``CXXABI_``, ``GCC_``) that the claimed tag's policy does
-    #: not allow, one message each, naming file and symbol: true of the distros the claim names even where
-    #: the matrix has none of them
+    #: what the claimed tag's policy does not allow beyond glibc versions (``GLIBCXX_``/``CXXABI_``/``GCC_``
+    #: versions, system libraries off its allow-list, the other C library), one message each, naming file
+    #: and symbol or library: true of the distros the claim names even where the matrix has none of them
     over: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
