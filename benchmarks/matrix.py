@@ -37,8 +37,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from pytest_manylinux.distros import Distro, load_distros
-from pytest_manylinux.engine import Engine
+from pytest_manylinux.core.distros import Distro, load_distros
+from pytest_manylinux.engine.docker import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import wheelfactory  # the test wheel factory: a script in tests/, not a package

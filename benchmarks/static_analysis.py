@@ -25,8 +25,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from pytest_manylinux.static import analyze
-from pytest_manylinux.wheel import read_wheel
+from pytest_manylinux.core.static import analyze
+from pytest_manylinux.core.wheel import read_wheel
 
 _SKIP = re.compile(r"(^|/)__pycache__/|\.pyc$|\.dist-info/(INSTALLER|REQUESTED|RECORD|direct_url\.json)$")
 

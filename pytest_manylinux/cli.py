@@ -61,8 +61,8 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         # Imported here so that `pytest-manylinux --help` stays fast.
-        from .static import analyze, format_report
-        from .wheel import read_wheel
+        from .core.static import analyze, format_report
+        from .core.wheel import read_wheel
 
         paths, errors = _wheel_paths(args.wheels)
         reports = []
@@ -91,14 +91,18 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
 def _images(parser: argparse.ArgumentParser) -> Runner:
     """Find, pull or build every image of the distro matrix (needs the engine; builds need root)."""
-    parser.add_argument("--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)")
-    parser.add_argument("--distro", action="append", default=[], metavar="NAME_OR_GLOB", help="only these distros")
+    parser.add_argument(
+        "--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)"
+    )
+    parser.add_argument(
+        "--distro", action="append", default=[], metavar="NAME_OR_GLOB", help="only these distros"
+    )
 
     def run(args: argparse.Namespace) -> int:
-        from .distros import load_distros, select
-        from .engine import Engine
+        from .core.distros import load_distros, select
+        from .engine.docker import Engine
+        from .engine.images import ensure_image
         from .errors import ManylinuxError
-        from .images import ensure_image
 
         try:
             distros = select(load_distros(args.distros_file), args.distro)
@@ -115,7 +119,9 @@ def _images(parser: argparse.ArgumentParser) -> Runner:
                     print(f"{distro.name}: {e}", file=sys.stderr)
                     failed += 1
                     continue
-                print(f"{distro.name:<14} {distro.image:<34} {source.how:<7} {source.seconds:6.1f}s", flush=True)
+                print(
+                    f"{distro.name:<14} {distro.image:<34} {source.how:<7} {source.seconds:6.1f}s", flush=True
+                )
         finally:
             engine.close()
         return 1 if failed else EXIT_OK
@@ -125,11 +131,19 @@ def _images(parser: argparse.ArgumentParser) -> Runner:
 
 def _combine(parser: argparse.ArgumentParser) -> Runner:
     """Combine the JSON results of several CI jobs into one verdict per wheel, as one run would give."""
-    parser.add_argument("files", nargs="+", type=Path, metavar="RESULTS.json", help="files written by --manylinux-json")
-    parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the combined results as JSON")
-    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH", help="write the matrix as markdown")
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="RESULTS.json", help="files written by --manylinux-json"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="PATH", help="write the combined results as JSON"
+    )
+    parser.add_argument(
+        "--markdown", type=Path, default=None, metavar="PATH", help="write the matrix as markdown"
+    )
     parser.add_argument("--strict", action="store_true", help="under-claims fail too (as --manylinux-strict)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="a row per distro, even where distros fared alike")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="a row per distro, even where distros fared alike"
+    )
     parser.epilog = (
         "Wheels are matched by their sha256, not their path. The markdown is also appended to "
         "$GITHUB_STEP_SUMMARY when set. Exit status: 0 when every claim holds, 1 when a wheel over-claims "
@@ -146,7 +160,9 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
                 document = json.loads(path.read_text(encoding="utf-8"))
                 results.load_json(document, str(path))
             except OSError as e:
-                return _usage_error(f"{path}: cannot read it ({e.strerror or e}); pass files written by --manylinux-json")
+                return _usage_error(
+                    f"{path}: cannot read it ({e.strerror or e}); pass files written by --manylinux-json"
+                )
             except ManylinuxError as e:
                 return _usage_error(str(e))
             except ValueError as e:
@@ -172,15 +188,21 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
 def _python(parser: argparse.ArgumentParser) -> Runner:
     """Find, download or build portable CPythons (once per machine) and say where each came from."""
     parser.add_argument("versions", nargs="+", metavar="X.Y", help="CPython versions, e.g. 3.11")
-    parser.add_argument("--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)")
     parser.add_argument(
-        "--source", action="append", default=[], metavar="PATH", help="a portable CPython tarball or prefix to use"
+        "--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)"
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a portable CPython tarball or prefix to use",
     )
 
     def run(args: argparse.Namespace) -> int:
-        from .distros import load_distros_file
-        from .engine import Engine
-        from .portable import Provider, with_local_sources
+        from .core.distros import load_distros_file
+        from .engine.docker import Engine
+        from .engine.portable import Provider, with_local_sources
 
         try:
             matrix = load_distros_file(args.distros_file)
@@ -193,7 +215,9 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
             try:
                 engine = Engine.connect()
             except ManylinuxError as e:
-                print(f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr)
+                print(
+                    f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr
+                )
         provider = Provider(config, engine, matrix.build_distro, lambda line: print(line, flush=True))
         failed = 0
         try:

@@ -7,16 +7,17 @@ junitxml see the matrix as it is. Items only wait for results; the run (session.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .distros import Distro
+from .core.distros import Distro
+from .core.observe import Cause, Observation, Outcome
+from .core.tags import Claim, ClaimKind
+from .core.verdict import Kind, Verdict, is_failure
 from .errors import ManylinuxError, WheelError
-from .observe import Cause, Observation, Outcome
-from .tags import Claim, ClaimKind
-from .verdict import Kind, Verdict, is_failure
 
 if TYPE_CHECKING:  # pragma: no cover
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -69,7 +70,9 @@ def format_observation(o: Observation, claim: Claim) -> str:
 def format_verdict(v: Verdict) -> str:
     lines = [v.summary]
     for o in v.failing:
-        lines.append(f"  fails on {o.distro} ({o.libc_version}): {o.cause.value if o.cause else ''}: {o.detail}")
+        lines.append(
+            f"  fails on {o.distro} ({o.libc_version}): {o.cause.value if o.cause else ''}: {o.detail}"
+        )
     for o in v.working_below:
         lines.append(f"  works below the claim on {o.distro} ({o.libc_version})")
     if v.prediction and v.prediction.reason:
@@ -110,12 +113,16 @@ class DistroItem(_ManylinuxItem):
         try:
             wheel = self.run.wheel_info(self.wheel_path)
         except WheelError as e:
-            self.user_properties.append((PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}})))
+            self.user_properties.append(
+                (PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}}))
+            )
             raise
         # Judged with the wheel's other distros: a Python exception counts only where the platform explains it.
         observation = self.run.judged(self.wheel_path, self.distro)
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
-        self.user_properties.append((PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()})))
+        self.user_properties.append(
+            (PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()}))
+        )
         if observation.outcome is Outcome.SKIPPED:
             if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY):
                 # The check could not run (to its end): that is a failure of the run, not of the wheel.
@@ -124,7 +131,9 @@ class DistroItem(_ManylinuxItem):
         if observation.outcome is Outcome.FAIL:
             floor = self.claim.floor
             if floor is None:
-                pytest.xfail(f"{self.claim.platform.tag} promises nothing: {observation.cause.value if observation.cause else ''}: {observation.detail}")
+                pytest.xfail(
+                    f"{self.claim.platform.tag} promises nothing: {observation.cause.value if observation.cause else ''}: {observation.detail}"
+                )
             if observation.libc_version is not None and observation.libc_version < floor:
                 pytest.xfail(
                     f"below the claimed floor ({observation.libc_version} < {floor}): "
@@ -152,7 +161,9 @@ class BadWheelItem(_ManylinuxItem):
     message: str
 
     def runtest(self) -> None:
-        self.user_properties.append((PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": self.message}})))
+        self.user_properties.append(
+            (PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": self.message}}))
+        )
         raise ManylinuxError(self.message)
 
 

@@ -108,7 +108,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
     parser.addini(
-        "manylinux_python_sources", "portable CPython tarballs or prefixes (see --manylinux-python-source)", type="paths"
+        "manylinux_python_sources",
+        "portable CPython tarballs or prefixes (see --manylinux-python-source)",
+        type="paths",
     )
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
     parser.addini("manylinux_memory", "memory limit of each distro's container (512m, 4g)", default="")
@@ -129,7 +131,9 @@ def pytest_configure(config: pytest.Config) -> None:
         for marker in distro.markers:
             if marker not in seen:
                 seen.add(marker)
-                config.addinivalue_line("markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)")
+                config.addinivalue_line(
+                    "markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)"
+                )
     if config.getoption("manylinux_wheel"):
         config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
 
@@ -138,7 +142,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.pluginmanager.get_plugin(_RUN)
     if run is not None:
         config.pluginmanager.unregister(run, _RUN)
-
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from . import __version__
+from .core.observe import Observation, Outcome
+from .core.tags import Claim, read_claim
+from .core.verdict import Kind, Prediction, Verdict, judge
 from .errors import ResultsError
-from .observe import Observation, Outcome
-from .tags import Claim, read_claim
-from .verdict import Kind, Prediction, Verdict, judge
 
 SCHEMA = "pytest-manylinux/1"
 
@@ -96,7 +97,8 @@ class Results:
         for sha256, file in self._files.items():
             claim = read_claim(file)
             observations = sorted(
-                self._observations.get(sha256, {}).values(), key=lambda o: (rank.get(o.distro, len(rank)), o.distro)
+                self._observations.get(sha256, {}).values(),
+                key=lambda o: (rank.get(o.distro, len(rank)), o.distro),
             )
             verdict = judge(claim, observations, self._predictions.get(sha256))
             # The observations as judged: a Python exception the platform explains counts as a failure.
@@ -112,13 +114,17 @@ class Results:
             raise ResultsError(f"{source}: not a pytest-manylinux results file (no 'wheels' list)")
         schema = document.get("schema")
         if schema != SCHEMA:
-            raise ResultsError(f"{source}: schema {schema!r} is not {SCHEMA!r}; was it written by pytest-manylinux?")
+            raise ResultsError(
+                f"{source}: schema {schema!r} is not {SCHEMA!r}; was it written by pytest-manylinux?"
+            )
         unreadable = document.get("unreadable", [])
         if not isinstance(unreadable, list):
             raise ResultsError(f"{source}: 'unreadable' must be a list, got {type(unreadable).__name__}")
         for i, entry in enumerate(unreadable):
             if not isinstance(entry, dict) or not isinstance(entry.get("errors", []), list):
-                raise ResultsError(f"{source}: unreadable[{i}] must be {{'file': ..., 'errors': [...]}}, got {entry!r}")
+                raise ResultsError(
+                    f"{source}: unreadable[{i}] must be {{'file': ..., 'errors': [...]}}, got {entry!r}"
+                )
             for error in entry.get("errors", []):
                 self.add_unreadable(str(entry.get("file")), str(error))
         for i, wheel in enumerate(document["wheels"]):
@@ -200,9 +206,16 @@ def _libc_text(o: Observation) -> str:
 def _runs(r: WheelResult, verbose: bool) -> list[list[Observation]]:
     """Consecutive distros with the same outcome, cause, detail and kind of interpreter, as one row (each its
     own if verbose)."""
+
     def key(o: Observation) -> tuple[Any, ...]:
         # The interpreter's origin too: a row says whether the distro's own python or a portable one judged.
-        return (o.outcome, o.cause, o.detail, _below_floor(r.claim, o), python_column(o.interpreter).split(" ")[-1])
+        return (
+            o.outcome,
+            o.cause,
+            o.detail,
+            _below_floor(r.claim, o),
+            python_column(o.interpreter).split(" ")[-1],
+        )
 
     runs: list[list[Observation]] = []
     for o in r.observations:
@@ -241,7 +254,11 @@ def terminal_lines(
         lines += [f"  {e}" for e in errors]
     for r in results:
         claim = r.claim
-        promise = f"claims {claim.libc.value} {claim.floor} ({claim.platform.tag})" if claim.floor else f"({claim.platform.tag}: no claim)"
+        promise = (
+            f"claims {claim.libc.value} {claim.floor} ({claim.platform.tag})"
+            if claim.floor
+            else f"({claim.platform.tag}: no claim)"
+        )
         lines.append(f"{r.file}  {promise}")
         for error in r.errors:
             lines.append(f"  ERROR {error}")
@@ -252,16 +269,22 @@ def terminal_lines(
             libc = _libc_text(first)
             if len(run) > 1 and first.libc_version != last.libc_version and last.libc_version is not None:
                 libc = f"{libc}–{last.libc_version}"
-            mark = _MARK[first.outcome] + ("*" if _below_floor(claim, first) and first.outcome is Outcome.FAIL else "")
+            mark = _MARK[first.outcome] + (
+                "*" if _below_floor(claim, first) and first.outcome is Outcome.FAIL else ""
+            )
             cause = f"{first.cause.value}: " if first.cause else ""
             rows.append((name, libc, mark, _python_of_run(run), f"{cause}{_clip(first.detail, 300)}"))
         if rows:
             name_w = max(6, *(len(row[0]) for row in rows))
             libc_w = max(11, *(len(row[1]) for row in rows))
             py_w = max(6, *(len(row[3]) for row in rows))
-            lines.append(f"  {'distro':<{name_w}}  {'libc':<{libc_w}} {'outcome':<7} {'python':<{py_w}} cause: detail")
+            lines.append(
+                f"  {'distro':<{name_w}}  {'libc':<{libc_w}} {'outcome':<7} {'python':<{py_w}} cause: detail"
+            )
             # The detail is the evidence: wrapped by the terminal rather than clipped.
-            lines += [f"  {n:<{name_w}}  {c:<{libc_w}} {m:<7} {p:<{py_w}} {d}".rstrip() for n, c, m, p, d in rows]
+            lines += [
+                f"  {n:<{name_w}}  {c:<{libc_w}} {m:<7} {p:<{py_w}} {d}".rstrip() for n, c, m, p, d in rows
+            ]
         lines.append(f"  verdict: {r.verdict.summary}")
         for d in r.verdict.disagreements:
             lines.append(f"  disagreement: {d}")
@@ -307,7 +330,11 @@ def _md(text: str) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
-def markdown(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | None = None, title: str = "pytest-manylinux") -> str:
+def markdown(
+    results: Iterable[WheelResult],
+    unreadable: dict[str, list[str]] | None = None,
+    title: str = "pytest-manylinux",
+) -> str:
     """The matrix as a markdown table for CI job pages: a row per wheel, a column per distro.
 
     The lowest working distro's cell is bold, so where each wheel starts working shows at a glance;
@@ -321,7 +348,12 @@ def markdown(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | 
                 distros[o.distro] = str(o.libc_version) if o.libc_version else ""
     out = [f"### {title}", ""]
     if wheels:
-        header = ["wheel", "claim", *(f"{name}<br>{version}" if version else name for name, version in distros.items()), "verdict"]
+        header = [
+            "wheel",
+            "claim",
+            *(f"{name}<br>{version}" if version else name for name, version in distros.items()),
+            "verdict",
+        ]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for r in wheels:
@@ -341,20 +373,30 @@ def markdown(results: Iterable[WheelResult], unreadable: dict[str, list[str]] | 
                 verdict += f"<br>honest: `{r.verdict.honest_tag}`"
             cells.append(verdict)
             out.append("| " + " | ".join(cells) + " |")
-        out += ["", "✅ works · ❌ fails at or above the claimed floor · ⚪ fails below it (expected) · ⏭️ skipped · **bold**: lowest working distro", ""]
+        out += [
+            "",
+            "✅ works · ❌ fails at or above the claimed floor · ⚪ fails below it (expected) · ⏭️ skipped · **bold**: lowest working distro",
+            "",
+        ]
     for r in wheels:
         out.append(f"<details><summary><code>{_md(r.file)}</code>: {_md(r.verdict.summary)}</summary>")
         out.append("")
         for o in r.observations:
             if o.cause is not None:
-                out.append(f"- {o.distro} ({_libc_text(o)}): {o.outcome.value} {o.cause.value}: {_md(o.detail)}")
+                out.append(
+                    f"- {o.distro} ({_libc_text(o)}): {o.outcome.value} {o.cause.value}: {_md(o.detail)}"
+                )
         for d in r.verdict.disagreements:
             out.append(f"- disagreement: {_md(d)}")
         for e in r.verdict.exceptions:
             where = distro_list(e.distros)
-            out.append(f"- {e.assessment} exception, not about the tag: `{_md(e.module)}`: {_md(e.exception)} ({where}; {_md(e.reason)})")
+            out.append(
+                f"- {e.assessment} exception, not about the tag: `{_md(e.module)}`: {_md(e.exception)} ({where}; {_md(e.reason)})"
+            )
         for a in r.verdict.set_aside:
-            out.append(f"- set aside: {_md(modules_list(a.modules))} on {distro_list(a.distros)}: {_md(a.reason)}")
+            out.append(
+                f"- set aside: {_md(modules_list(a.modules))} on {distro_list(a.distros)}: {_md(a.reason)}"
+            )
         for error in r.errors:
             out.append(f"- error: {_md(error)}")
         out += ["", "</details>", ""]
@@ -369,12 +411,13 @@ def run_failed(results: Iterable[WheelResult], unreadable: dict[str, list[str]] 
     An over-claim (an under-claim too if ``strict``), a wheel that could not be read, and a distro whose
     image or engine failed (its item errors in pytest) all fail it.
     """
-    from .observe import Cause
-    from .verdict import is_failure
+    from .core.observe import Cause
+    from .core.verdict import is_failure
 
     broken = (Cause.IMAGE, Cause.ENGINE)
     return bool(unreadable) or any(
-        is_failure(r.verdict, strict) or r.errors or any(o.cause in broken for o in r.observations) for r in results
+        is_failure(r.verdict, strict) or r.errors or any(o.cause in broken for o in r.observations)
+        for r in results
     )
 
 

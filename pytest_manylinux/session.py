@@ -21,20 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .distros import Distro, DistrosFile, PythonConfig, load_distros_file, select
+from .core.distros import Distro, DistrosFile, PythonConfig, load_distros_file, select
+from .core.observe import Observation
+from .core.tags import Claim, read_claim
+from .core.verdict import Prediction, Verdict
 from .errors import EngineError, ManylinuxError, NotRunnable, WheelError
 from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
-from .observe import Observation
 from .outputs import append_step_summary, write_atomically
 from .report import Results, dumps, markdown, terminal_lines
-from .tags import Claim, read_claim
-from .verdict import Prediction, Verdict
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
-    from .environment import Environment
-    from .runner import Matrix
-    from .wheel import WheelInfo
+    from .core.wheel import WheelInfo
+    from .engine.docker import Engine
+    from .engine.environment import Environment
+    from .engine.runner import Matrix
 
 
 def expand_wheels(patterns: list[str]) -> list[Path]:
@@ -61,7 +61,9 @@ def expand_wheels(patterns: list[str]) -> list[Path]:
     names = [p.name for p in found]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise pytest.UsageError(f"--manylinux-wheel: two different files are named {dupes[0]!r}; give one of them")
+        raise pytest.UsageError(
+            f"--manylinux-wheel: two different files are named {dupes[0]!r}; give one of them"
+        )
     return found
 
 
@@ -99,7 +101,7 @@ class ManylinuxRun:
 
     @classmethod
     def from_config(cls, config: pytest.Config, matrix: DistrosFile) -> ManylinuxRun:
-        from .portable import with_local_sources
+        from .engine.portable import with_local_sources
 
         patterns = [p for group in config.getoption("manylinux_wheel") or [] for p in group]
         wheels = expand_wheels(patterns)
@@ -117,7 +119,7 @@ class ManylinuxRun:
         if timeout <= 0:
             raise pytest.UsageError(f"--manylinux-timeout {timeout!r}: must be a positive number of seconds")
         memory = str(config.getoption("manylinux_memory") or config.getini("manylinux_memory") or "2g")
-        from .engine import memory_bytes
+        from .engine.docker import memory_bytes
 
         try:
             memory_bytes(memory)
@@ -201,9 +203,9 @@ class ManylinuxRun:
         self._matrix.submit(work)
 
     def _start(self) -> None:
-        from .engine import Engine, Limits
-        from .portable import Provider
-        from .runner import Matrix, RunConfig
+        from .engine.docker import Engine, Limits
+        from .engine.portable import Provider
+        from .engine.runner import Matrix, RunConfig
 
         try:
             engine = Engine.connect()
@@ -219,10 +221,12 @@ class ManylinuxRun:
             python=self.python,
         )
         portables = Provider(self.python, engine, self.build_distro, self._progress)
-        self._matrix = Matrix(engine, config, self._workdir, self._progress, jobs=self.jobs, portables=portables)
+        self._matrix = Matrix(
+            engine, config, self._workdir, self._progress, jobs=self.jobs, portables=portables
+        )
 
     def _read_wheelhouse(self) -> tuple[WheelInfo, ...]:
-        from .dependencies import read_wheelhouse
+        from .core.dependencies import read_wheelhouse
 
         try:
             wheels, errors = read_wheelhouse(self.wheelhouse)
@@ -236,7 +240,7 @@ class ManylinuxRun:
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
         """On the xdist controller: a worker died without its ``finally`` (killed, crashed), so its
         containers are removed now rather than by some later run's start."""
-        from .engine import Engine
+        from .engine.docker import Engine
 
         if error is None or self.static_only:
             return
@@ -262,7 +266,9 @@ class ManylinuxRun:
                 return
             # Progress arrives while an item waits in its call phase, with output captured: shown
             # past the capture, as pytest's live logging does, or an image or CPython build is silent.
-            suspended = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+            suspended = (
+                capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+            )
             with suspended:
                 reporter.write_line(f"[manylinux] {message}")
 
@@ -288,7 +294,7 @@ class ManylinuxRun:
 
     def wheel_info(self, path: Path) -> WheelInfo:
         """The wheel read and validated once per session (or the error it raised, again)."""
-        from .wheel import read_wheel
+        from .core.wheel import read_wheel
 
         with self._lock:
             known = self._infos.get(path)
@@ -326,25 +332,27 @@ class ManylinuxRun:
         An xdist worker checks only the items it is sent, so it judges the distro alone (an exception is then
         inconclusive there); the controller's report judges every distro together.
         """
-        from .verdict import assess
+        from .core.verdict import assess
 
         mine = self.observe(path, distro)
         others = [] if self.is_worker else [o for o in self._observations(path) if o.distro != distro.name]
         return assess([mine, *others]).observations[0]
 
     def prediction(self, wheel: WheelInfo) -> Prediction | None:
-        from .static import predict
+        from .core.static import predict
 
         return predict(wheel)
 
     def verdict(self, path: Path, item: VerdictItem) -> Verdict:
         """Judge one wheel from this session's observations of it (every selected distro)."""
-        from .verdict import judge
+        from .core.verdict import judge
 
         try:
             wheel = self.wheel_info(path)
         except WheelError as e:
-            item.user_properties.append((PROPERTY, json.dumps({"error": {"file": path.name, "message": str(e)}})))
+            item.user_properties.append(
+                (PROPERTY, json.dumps({"error": {"file": path.name, "message": str(e)}}))
+            )
             raise
         observations = self._observations(path)
         prediction = self.prediction(wheel)
@@ -384,7 +392,9 @@ class ManylinuxRun:
         width = getattr(terminalreporter, "_tw", None)
         columns = width.fullwidth if width is not None else 120
         verbose = (self.config.getoption("verbose") or 0) > 0
-        for line in terminal_lines(self.results.wheels(), width=columns, unreadable=self.results.unreadable, verbose=verbose):
+        for line in terminal_lines(
+            self.results.wheels(), width=columns, unreadable=self.results.unreadable, verbose=verbose
+        ):
             terminalreporter.write_line(line)
 
     def _complete_predictions(self) -> None:
@@ -431,7 +441,6 @@ class ManylinuxRun:
             append_step_summary(text)
 
 
-
 def environment_params(run: ManylinuxRun | None, definition: pytest.Item) -> list[Any]:
     """``manylinux_env``'s parameters: the run's distros, narrowed by ``manylinux_distros`` markers."""
     if run is None:
@@ -440,9 +449,7 @@ def environment_params(run: ManylinuxRun | None, definition: pytest.Item) -> lis
     for marker in definition.iter_markers("manylinux_distros"):
         patterns = [str(p) for p in marker.args]
         distros = [d for d in distros if any(fnmatch.fnmatchcase(d.name, p) for p in patterns)]
-    return [
-        pytest.param(d, id=d.name, marks=[getattr(pytest.mark, m) for m in d.markers]) for d in distros
-    ]
+    return [pytest.param(d, id=d.name, marks=[getattr(pytest.mark, m) for m in d.markers]) for d in distros]
 
 
 def environment_for(run: ManylinuxRun | None, distro: Distro | None) -> Environment:

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import wheelfactory  # noqa: E402
+import wheelfactory
 
 pytest_plugins = ["pytester"]
 
@@ -54,7 +54,7 @@ def wheels(wheel_dir: Path) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Any]:
     """The real engine. Unreachable is a failure, never a skip: these tests prove nothing without it."""
-    from pytest_manylinux.engine import Engine
+    from pytest_manylinux.engine.docker import Engine
     from pytest_manylinux.errors import EngineError
 
     try:
@@ -70,8 +70,8 @@ def portable_311(engine: Any) -> Any:
     """The portable CPython 3.11 the project builds in the Ubuntu 16.04 container: built the first time
     on a machine (``.ci/run`` does it before the tests: ``python -m pytest_manylinux python 3.11``),
     found in the per-machine cache afterwards."""
-    from pytest_manylinux.distros import PythonConfig, load_distros_file
-    from pytest_manylinux.portable import Provider
+    from pytest_manylinux.core.distros import PythonConfig, load_distros_file
+    from pytest_manylinux.engine.portable import Provider
 
     provider = Provider(PythonConfig(uv=False), engine, load_distros_file().build_distro, lambda line: None)
     return provider.get("3.11")
@@ -109,7 +109,9 @@ def _plugin_argv_env(args: list[str], env: dict[str, str] | None) -> tuple[list[
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:benchmark", *args], environ
 
 
-def run_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_plugin(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run pytest with the plugin in a subprocess (as a user would)."""
     argv, environ = _plugin_argv_env(args, env)
     return subprocess.run(argv, cwd=cwd, env=environ, capture_output=True, text=True, timeout=1800)
@@ -128,7 +130,7 @@ def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
     Containers are matched by the creating PID label, so other sessions using the same engine at the
     same time do not count; the plugin creates no volume or network, so any labelled one counts.
     """
-    from pytest_manylinux.engine import LABEL, LABEL_HOST, LABEL_PID
+    from pytest_manylinux.engine.docker import LABEL, LABEL_HOST, LABEL_PID
 
     wanted = {str(p) for p in pids}
     host = socket.gethostname()
@@ -144,7 +146,7 @@ def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
 
 def containers_of(client: Any, pids: Iterable[int]) -> list[Any]:
     """Running containers the plugin processes ``pids`` of this host created (sparse: see labels_of)."""
-    from pytest_manylinux.engine import LABEL_HOST, LABEL_PID
+    from pytest_manylinux.engine.docker import LABEL_HOST, LABEL_PID
 
     host = socket.gethostname()
     return [
@@ -203,4 +205,6 @@ def matrix_run(engine: Any, wheel_dir: Path, tmp_path_factory: pytest.TempPathFa
     )
     stdout, stderr = proc.communicate(timeout=1800)
     assert out.exists(), f"no JSON written; pytest said:\n{stdout[-3000:]}\n{stderr[-3000:]}"
-    return MatrixRun(proc.returncode, stdout, json.loads(out.read_text()), ET.parse(junit).getroot(), proc.pid)
+    return MatrixRun(
+        proc.returncode, stdout, json.loads(out.read_text()), ET.parse(junit).getroot(), proc.pid
+    )

@@ -138,16 +138,21 @@ def test_console_script_entry_point_exists() -> None:
 
 def _job_file(path: Path, wheel: str, sha: str, rows: list[tuple[str, str, str, str | None]]) -> Path:
     """A results file as one CI job writes it: ``rows`` are (distro, glibc, outcome, cause)."""
-    from pytest_manylinux.observe import Cause, Observation, Outcome
+    from pytest_manylinux.core.observe import Cause, Observation, Outcome
+    from pytest_manylinux.core.tags import Libc, LibcVersion
     from pytest_manylinux.report import Results, dumps
-    from pytest_manylinux.tags import Libc, LibcVersion
 
     results = Results()
     for distro, glibc, outcome, cause in rows:
         detail = "libc.so.6 lacks GLIBC_2.34" if cause else ""
         observation = Observation(
-            distro, f"img/{distro}", Outcome(outcome), Cause(cause) if cause else None, detail,
-            libc=Libc.GLIBC, libc_version=LibcVersion.parse(glibc),
+            distro,
+            f"img/{distro}",
+            Outcome(outcome),
+            Cause(cause) if cause else None,
+            detail,
+            libc=Libc.GLIBC,
+            libc_version=LibcVersion.parse(glibc),
         )
         results.add(sha, wheel, observation)
     path.write_text(dumps(results))
@@ -157,22 +162,34 @@ def _job_file(path: Path, wheel: str, sha: str, rows: list[tuple[str, str, str, 
 _OVER = "pm_x-1.0-cp35-abi3-manylinux2014_x86_64.whl"
 
 
-def test_combine_joins_jobs_by_wheel_hash(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_combine_joins_jobs_by_wheel_hash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     sha = "d" * 64
     old = _job_file(tmp_path / "old.json", f"job1/dist/{_OVER}", sha, [("debian-13", "2.41", "ok", None)])
     new = _job_file(tmp_path / "new.json", f"job2/{_OVER}", sha, [("ubuntu-16.04", "2.23", "fail", "glibc")])
     out = tmp_path / "all" / "combined.json"
-    assert cli.main(["combine", str(old), str(new), "--json", str(out), "--markdown", str(tmp_path / "m.md")]) == 1
+    assert (
+        cli.main(["combine", str(old), str(new), "--json", str(out), "--markdown", str(tmp_path / "m.md")])
+        == 1
+    )
     text = capsys.readouterr().out
     assert text.count("claims glibc 2.17") == 1  # one wheel, though its path differs between jobs
-    rows = [line.split()[0] for line in text.splitlines() if line.startswith("  ") and line.split()[0] in ("ubuntu-16.04", "debian-13")]
+    rows = [
+        line.split()[0]
+        for line in text.splitlines()
+        if line.startswith("  ") and line.split()[0] in ("ubuntu-16.04", "debian-13")
+    ]
     assert rows == ["ubuntu-16.04", "debian-13"]  # ordered by measured glibc, whatever the file order
     assert "verdict: OVER-CLAIM" in text
     assert "== 1 over-claim from 2 file(s) ==" in text
     (wheel,) = json.loads(out.read_text())["wheels"]
-    assert (wheel["verdict"], [d["name"] for d in wheel["distros"]]) == ("over-claim", ["ubuntu-16.04", "debian-13"])
+    assert (wheel["verdict"], [d["name"] for d in wheel["distros"]]) == (
+        "over-claim",
+        ["ubuntu-16.04", "debian-13"],
+    )
     assert (tmp_path / "m.md").read_text() == summary.read_text().rstrip("\n") + "\n"
 
 
@@ -219,12 +236,16 @@ def test_combine_of_jobs_on_real_distros_equals_one_run(
         for case in cases:
             shutil.copy(wheels[case], dist)
         out = tmp_path / job / "results.json"
-        proc = run_plugin([f"--manylinux-wheel={dist}", f"--manylinux-json={out}", "-m", marker, "-q"], cwd=tmp_path / job)
+        proc = run_plugin(
+            [f"--manylinux-wheel={dist}", f"--manylinux-json={out}", "-m", marker, "-q"], cwd=tmp_path / job
+        )
         assert out.exists(), proc.stdout + proc.stderr
         files.append(str(out))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_manylinux", "combine", *files, "--json", str(tmp_path / "all.json")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr  # glibc_new over-claims, as in one run
     combined = {w["file"]: w for w in json.loads((tmp_path / "all.json").read_text())["wheels"]}
@@ -259,4 +280,7 @@ def test_python_prepares_portable_interpreters_and_says_where_each_came_from(
     assert f"portable CPython 3.12: importing {source}" in out  # progress, then one line per version
     line = out.splitlines()[-1]
     assert line.split()[:4] == ["3.12", "cpython", "3.12.9", "local"] and line.endswith(f"(local {source})")
-    assert "3.13: no portable CPython 3.13 could be had: building from source is off ([python] build = false)" in err
+    assert (
+        "3.13: no portable CPython 3.13 could be had: building from source is off ([python] build = false)"
+        in err
+    )

@@ -9,10 +9,10 @@ import pytest
 import wheelfactory
 from conftest import run_plugin
 
-from pytest_manylinux.dependencies import marker_environment, read_wheelhouse, resolve
+from pytest_manylinux.core.dependencies import marker_environment, read_wheelhouse, resolve
+from pytest_manylinux.core.observe import Interpreter
+from pytest_manylinux.core.wheel import WheelInfo, read_wheel
 from pytest_manylinux.errors import WheelError
-from pytest_manylinux.observe import Interpreter
-from pytest_manylinux.wheel import WheelInfo, read_wheel
 
 PY35 = Interpreter("/usr/bin/python3", (3, 5, 2), abi="cp35m")
 PY311 = Interpreter("/usr/bin/python3", (3, 11, 2), abi="cp311")
@@ -41,7 +41,9 @@ def test_the_newest_wheel_the_interpreter_can_load_is_chosen(tmp_path: Path) -> 
         _wheel(tmp_path, "dep", version="2.0", tag="cp311-cp311-manylinux_2_17_x86_64"),
         _wheel(tmp_path, "dep", version="3.0", tag="cp311-cp311-manylinux_2_17_aarch64"),
     ]
-    assert _names(resolve(app, house, PY311, "x86_64").wheels) == ["dep-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
+    assert _names(resolve(app, house, PY311, "x86_64").wheels) == [
+        "dep-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    ]
     assert _names(resolve(app, house, PY35, "x86_64").wheels) == ["dep-1.0-py3-none-any.whl"]
 
 
@@ -63,7 +65,11 @@ def test_specifier_and_tags_that_nothing_meets_are_explained(tmp_path: Path) -> 
 
 
 def test_markers_are_evaluated_for_the_interpreter_that_judges(tmp_path: Path) -> None:
-    app = _wheel(tmp_path / "app", "app", requires_dist=['backport; python_version < "3.7"', 'winonly; sys_platform == "win32"'])
+    app = _wheel(
+        tmp_path / "app",
+        "app",
+        requires_dist=['backport; python_version < "3.7"', 'winonly; sys_platform == "win32"'],
+    )
     house = [_wheel(tmp_path, "backport")]
     assert _names(resolve(app, house, PY35).wheels) == ["backport-1.0-py3-none-any.whl"]
     assert resolve(app, house, PY311).wheels == ()
@@ -114,7 +120,9 @@ def test_a_missing_wheelhouse_is_an_error_naming_it(tmp_path: Path) -> None:
 
 
 def test_the_option_rejects_a_missing_directory(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
-    result = pytester.runpytest(f"--manylinux-wheel={wheels['missing_dep']}", "--manylinux-wheelhouse=nowhere")
+    result = pytester.runpytest(
+        f"--manylinux-wheel={wheels['missing_dep']}", "--manylinux-wheelhouse=nowhere"
+    )
     result.stderr.fnmatch_lines(["*--manylinux-wheelhouse 'nowhere': not a directory of wheels*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
@@ -128,7 +136,13 @@ _DEPENDENCY = "pm_not_installed_dependency"
 def _run(tmp_path: Path, wheel: Path, house: Path) -> dict[str, dict[str, object]]:
     out = tmp_path / "results.json"
     proc = run_plugin(
-        [f"--manylinux-wheel={wheel}", f"--manylinux-wheelhouse={house}", f"--manylinux-json={out}", *_DISTROS, "-q"],
+        [
+            f"--manylinux-wheel={wheel}",
+            f"--manylinux-wheelhouse={house}",
+            f"--manylinux-json={out}",
+            *_DISTROS,
+            "-q",
+        ],
         cwd=tmp_path,
     )
     assert out.exists(), proc.stdout + proc.stderr
@@ -138,17 +152,23 @@ def _run(tmp_path: Path, wheel: Path, house: Path) -> dict[str, dict[str, object
 
 
 @pytest.mark.engine
-def test_a_wheelhouse_supplies_the_missing_dependency(engine: object, wheels: dict[str, Path], tmp_path: Path) -> None:
+def test_a_wheelhouse_supplies_the_missing_dependency(
+    engine: object, wheels: dict[str, Path], tmp_path: Path
+) -> None:
     house = tmp_path / "house"
     wheelfactory.dependency_wheel(house, _DEPENDENCY)
     distros = _run(tmp_path, wheels["missing_dep"], house)
     for name in ("ubuntu-16.04", "debian-12"):
         assert (distros[name]["outcome"], distros[name]["cause"]) == ("ok", None), distros[name]
-        assert distros[name]["notes"] == [f"dependencies from the wheelhouse: {_DEPENDENCY}-1.0-py3-none-any.whl"]
+        assert distros[name]["notes"] == [
+            f"dependencies from the wheelhouse: {_DEPENDENCY}-1.0-py3-none-any.whl"
+        ]
 
 
 @pytest.mark.engine
-def test_a_dependency_only_some_interpreters_can_load(engine: object, wheels: dict[str, Path], tmp_path: Path) -> None:
+def test_a_dependency_only_some_interpreters_can_load(
+    engine: object, wheels: dict[str, Path], tmp_path: Path
+) -> None:
     house = tmp_path / "house"
     wheelfactory.dependency_wheel(house, _DEPENDENCY, tag="cp311-cp311-linux_x86_64")
     distros = _run(tmp_path, wheels["missing_dep"], house)
@@ -173,7 +193,13 @@ def test_a_dependency_that_does_not_load_is_no_evidence_against_the_wheel(
     wheelfactory.build(wheelfactory.variant("glibc_new", "not_installed_dependency"), house)
     out = tmp_path / "results.json"
     proc = run_plugin(
-        [f"--manylinux-wheel={wheels['missing_dep']}", f"--manylinux-wheelhouse={house}", f"--manylinux-json={out}", *_DISTROS, "-q"],
+        [
+            f"--manylinux-wheel={wheels['missing_dep']}",
+            f"--manylinux-wheelhouse={house}",
+            f"--manylinux-json={out}",
+            *_DISTROS,
+            "-q",
+        ],
         cwd=tmp_path,
     )
     assert out.exists(), proc.stdout + proc.stderr

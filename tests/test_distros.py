@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_manylinux.distros import (
+from pytest_manylinux.core.distros import (
     DEFAULT_DISTROS_FILE,
     DEFAULT_PORTABLE_VERSIONS,
     BuildRecipe,
@@ -19,8 +19,8 @@ from pytest_manylinux.distros import (
     marker_name,
     select,
 )
+from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.errors import DistrosFileError, SelectionError
-from pytest_manylinux.tags import Libc
 
 DEFAULT_NAMES = [
     "ubuntu-16.04",
@@ -384,11 +384,23 @@ _BASE = '[distro.x]\nimage = "a:1"\n'
         ),
         (_BASE + '[python]\nbuild = "yes"\n', "[python].build", "expected true or false, got 'yes'"),
         (_BASE + "[python]\nuv = 1\n", "[python].uv", "expected true or false, got 1"),
-        (_BASE + '[python]\nportable = "x"\n', "[python].portable", 'expected [python.portable."X.Y"] tables'),
+        (
+            _BASE + '[python]\nportable = "x"\n',
+            "[python].portable",
+            'expected [python.portable."X.Y"] tables',
+        ),
         (_BASE + '[python.portable.three]\npath = "/x"\n', "[python.portable.three]", "got 'three'"),
-        (_BASE + '[python.portable."3.11"]\npth = "/x"\n', "[python.portable.3.11]", "unknown key(s) ['pth']"),
+        (
+            _BASE + '[python.portable."3.11"]\npth = "/x"\n',
+            "[python.portable.3.11]",
+            "unknown key(s) ['pth']",
+        ),
         (_BASE + '[python.portable."3.11"]\npath = 3\n', "[python.portable.3.11].path", "got 3"),
-        (_BASE + '[python.portable."3.11"]\nurl = "https://x/y.tgz"\n', "[python.portable.3.11]", "url needs sha256"),
+        (
+            _BASE + '[python.portable."3.11"]\nurl = "https://x/y.tgz"\n',
+            "[python.portable.3.11]",
+            "url needs sha256",
+        ),
         (
             _BASE + '[python.portable."3.11"]\nurl = "https://x/y.tgz"\nsha256 = "abc"\n',
             "[python.portable.3.11].sha256",
@@ -423,7 +435,9 @@ _BASE = '[distro.x]\nimage = "a:1"\n'
         "source-url-without-sha256",
     ],
 )
-def test_malformed_python_settings_name_file_table_and_key(tmp_path: Path, text: str, where: str, says: str) -> None:
+def test_malformed_python_settings_name_file_table_and_key(
+    tmp_path: Path, text: str, where: str, says: str
+) -> None:
     path = _file(tmp_path, text)
     with pytest.raises(DistrosFileError) as excinfo:
         load_distros_file(path)

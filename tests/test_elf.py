@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import wheelfactory
 
-from pytest_manylinux.elf import ElfFacts, read_elf, read_elf_member
+from pytest_manylinux.core.elf import ElfFacts, read_elf, read_elf_member
+from pytest_manylinux.core.tags import Libc
+from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.errors import ElfError
-from pytest_manylinux.tags import Libc
-from pytest_manylinux.wheel import read_wheel
 
 # readelf -h's names for e_machine (what the factory records) -> pyelftools' names (what ElfFacts holds)
 _MACHINES = {"Advanced Micro Devices X86-64": "EM_X86_64", "AArch64": "EM_AARCH64"}

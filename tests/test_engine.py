@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from pytest_manylinux.engine import LABEL, LABEL_PID, LABEL_SESSION, Engine, Limits, _alive, memory_bytes
+from pytest_manylinux.engine.docker import (
+    LABEL,
+    LABEL_PID,
+    LABEL_SESSION,
+    Engine,
+    Limits,
+    _alive,
+    memory_bytes,
+)
 
 IMAGE = "pytest-manylinux/debian:12"
 
@@ -46,7 +54,9 @@ def test_exec_timeout_kills_from_inside(engine: Any) -> None:
 @pytest.mark.engine
 def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
     # A container labelled by a process that no longer exists is a leftover of an interrupted run.
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     other = Engine(engine.client)
     labels = dict(other.labels, **{LABEL_PID: dead.stdout.strip()})
     raw = engine.client.containers.run(IMAGE, ["sleep", "infinity"], detach=True, labels=labels, init=True)
@@ -66,7 +76,9 @@ def test_live_sessions_are_not_reaped(engine: Any) -> None:
     other = Engine(engine.client)  # same process, so alive: another session of this machine
     with other.container(IMAGE, "debian-12") as c:
         assert c.id not in [x.id for x in engine.leftovers()]
-    assert engine.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={other.session}"}) == []
+    assert (
+        engine.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={other.session}"}) == []
+    )
     assert LABEL
 
 
@@ -100,7 +112,12 @@ def test_memory_bytes(text: str, size: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "says"),
-    [("lots", "not a size"), ("1.5g", "not a size"), ("-1", "not a size"), ("5m", "below the engine's minimum")],
+    [
+        ("lots", "not a size"),
+        ("1.5g", "not a size"),
+        ("-1", "not a size"),
+        ("5m", "below the engine's minimum"),
+    ],
     ids=["word", "fraction", "negative", "too-small"],
 )
 def test_memory_bytes_refuses(text: str, says: str) -> None:

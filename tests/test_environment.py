@@ -12,11 +12,11 @@ import pytest
 import wheelfactory
 from conftest import left_behind
 
-from pytest_manylinux.environment import shim_archive
+from pytest_manylinux.engine.environment import shim_archive
 
 TWO = ["--manylinux-distro", "ubuntu-16.04", "--manylinux-distro", "debian-13"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import pytest
 
 def test_cli(manylinux_env):
@@ -37,14 +37,16 @@ def test_status_and_streams(manylinux_env):
 @pytest.mark.manylinux_distros("debian-*")
 def test_only_on_debian(manylinux_env):
     assert manylinux_env.name == "debian-13" and manylinux_env.libc_version == "2.41"
-'''
+"""
 
 
 @pytest.fixture
 def tool_wheel(tmp_path: Path) -> Path:
     """A pure wheel with a console script that says which interpreter runs it."""
     body = b"import sys\n\ndef main():\n    print('pm_tool 1.0 on %d.%d.%d' % sys.version_info[:3])\n"
-    return wheelfactory.dependency_wheel(tmp_path / "dist", "pm_tool", body=body, console_scripts={"pm-tool": "pm_tool:main"})
+    return wheelfactory.dependency_wheel(
+        tmp_path / "dist", "pm_tool", body=body, console_scripts={"pm-tool": "pm_tool:main"}
+    )
 
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -56,7 +58,9 @@ def test_user_tests_run_on_every_selected_distro(
     pytester: pytest.Pytester, wheels: dict[str, Path], tool_wheel: Path, engine: Any
 ) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
-    result = _run(pytester, f"--manylinux-wheel={wheels['honest']}", f"--manylinux-wheel={tool_wheel}", *TWO, "-v")
+    result = _run(
+        pytester, f"--manylinux-wheel={wheels['honest']}", f"--manylinux-wheel={tool_wheel}", *TWO, "-v"
+    )
     result.stdout.fnmatch_lines(
         [
             "*test_user.py::test_cli?ubuntu-16.04? PASSED*",
@@ -76,7 +80,15 @@ def test_distro_markers_select_user_tests(
     pytester: pytest.Pytester, wheels: dict[str, Path], tool_wheel: Path, engine: Any
 ) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
-    result = _run(pytester, f"--manylinux-wheel={wheels['honest']}", f"--manylinux-wheel={tool_wheel}", *TWO, "-m", "ubuntu", "-v")
+    result = _run(
+        pytester,
+        f"--manylinux-wheel={wheels['honest']}",
+        f"--manylinux-wheel={tool_wheel}",
+        *TWO,
+        "-m",
+        "ubuntu",
+        "-v",
+    )
     # ubuntu-16.04's check of the honest wheel and three user tests; nothing on debian-13
     result.assert_outcomes(passed=4)
     assert "debian-13" not in "".join(line for line in result.stdout.lines if "PASSED" in line)
@@ -90,7 +102,9 @@ def test_a_distro_no_wheel_can_run_on_is_skipped_with_the_reason(
     result = _run(pytester, f"--manylinux-wheel={wheels['aarch64']}", *TWO, "-rs", "-k", "test_it")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
-        ["*no wheel under test can run on ubuntu-16.04: pm_aarch64-*: the wheel is for aarch64; this engine runs x86_64*"]
+        [
+            "*no wheel under test can run on ubuntu-16.04: pm_aarch64-*: the wheel is for aarch64; this engine runs x86_64*"
+        ]
     )
 
 
@@ -98,7 +112,9 @@ def test_without_a_wheel_the_fixture_says_what_to_pass(pytester: pytest.Pytester
     pytester.makepyfile(test_user="def test_it(manylinux_env):\n    pass\n")
     result = _run(pytester, "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*manylinux_env needs wheels under test: pass --manylinux-wheel dist/*.whl*"])
+    result.stdout.fnmatch_lines(
+        ["*manylinux_env needs wheels under test: pass --manylinux-wheel dist/*.whl*"]
+    )
 
 
 def test_shims_are_symlinks_to_the_interpreter() -> None:

@@ -23,7 +23,7 @@ import wheelfactory
 from conftest import containers_of, labels_of, left_behind, run_plugin, start_plugin, wait_for
 from privatedockerd import PrivateDockerd
 
-from pytest_manylinux.engine import LABEL_PID
+from pytest_manylinux.engine.docker import LABEL_PID
 
 pytestmark = pytest.mark.engine
 

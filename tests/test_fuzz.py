@@ -22,9 +22,9 @@ import wheelfactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_manylinux.elf import ElfFacts, read_elf
+from pytest_manylinux.core.elf import ElfFacts, read_elf
+from pytest_manylinux.core.wheel import WheelInfo, read_wheel
 from pytest_manylinux.errors import ElfError, WheelError
-from pytest_manylinux.wheel import WheelInfo, read_wheel
 
 #: bounded, reproducible, no example database written into the project
 BOUNDED = settings(

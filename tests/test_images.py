@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from pytest_manylinux.distros import BuildRecipe, Distro, load_distros
+from pytest_manylinux.core.distros import BuildRecipe, Distro, load_distros
+from pytest_manylinux.core.tags import Libc
+from pytest_manylinux.engine.images import debootstrap_command, ensure_image
 from pytest_manylinux.errors import ImageError
-from pytest_manylinux.images import debootstrap_command, ensure_image
-from pytest_manylinux.tags import Libc
 
 DEFAULTS = {d.name: d for d in load_distros()}
 
@@ -28,7 +29,16 @@ DEFAULTS = {d.name: d for d in load_distros()}
         (
             # The script's own default mirror is kept by an empty mirror argument.
             "ubuntu-24.04",
-            ["debootstrap", "--variant=minbase", "--include=python3", "--no-check-gpg", "noble", "/t", "", "gutsy"],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3",
+                "--no-check-gpg",
+                "noble",
+                "/t",
+                "",
+                "gutsy",
+            ],
         ),
     ],
     ids=["ubuntu-no-gpg", "debian", "ubuntu-newer-than-debootstrap"],
@@ -52,7 +62,9 @@ def scratch_image(engine: Any) -> Iterator[str]:
 def test_missing_image_is_built_once_then_reused(engine: Any, scratch_image: str) -> None:
     # From nothing: the image is not local, the registry is unreachable here, so it is built from
     # the Ubuntu 16.04 archive; asked again, it is found locally and not rebuilt.
-    distro = Distro("scratch", scratch_image, "ubuntu", Libc.GLIBC, build=BuildRecipe("xenial", check_gpg=False))
+    distro = Distro(
+        "scratch", scratch_image, "ubuntu", Libc.GLIBC, build=BuildRecipe("xenial", check_gpg=False)
+    )
     progress: list[str] = []
     first = ensure_image(engine, distro, progress.append)
     assert first.how == "built"
@@ -67,7 +79,9 @@ def test_missing_image_is_built_once_then_reused(engine: Any, scratch_image: str
 @pytest.mark.engine
 def test_unbuildable_image_is_a_clear_error(engine: Any, scratch_image: str) -> None:
     distro = Distro("nowhere", scratch_image, "debian", Libc.GLIBC, build=BuildRecipe("no-such-suite"))
-    with pytest.raises(ImageError, match=r"distro 'nowhere': this debootstrap does not know suite 'no-such-suite'"):
+    with pytest.raises(
+        ImageError, match=r"distro 'nowhere': this debootstrap does not know suite 'no-such-suite'"
+    ):
         ensure_image(engine, distro, lambda _: None)
 
 

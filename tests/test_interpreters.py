@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from wheelfactory import CASES
 
-from pytest_manylinux.distros import DEFAULT_PORTABLE_VERSIONS
-from pytest_manylinux.interpreters import (
+from pytest_manylinux.core.distros import DEFAULT_PORTABLE_VERSIONS
+from pytest_manylinux.core.interpreters import (
     choose,
     in_order,
     matches,
@@ -14,8 +14,8 @@ from pytest_manylinux.interpreters import (
     requires_python_allows,
     supported_pairs,
 )
-from pytest_manylinux.observe import Interpreter
-from pytest_manylinux.tags import read_claim
+from pytest_manylinux.core.observe import Interpreter
+from pytest_manylinux.core.tags import read_claim
 
 # The distro pythons of the default matrix (FIELD-NOTES.md), with the ABI tag of their SOABI.
 DISTRO_PYTHONS = {
@@ -154,7 +154,13 @@ def test_in_order_groups_by_origin_and_path() -> None:
         ("image", _IMAGE, True),
         ("/opt/python/*/bin/python", _IMAGE, True),
         ("/usr/bin/python3", _OWN_311, False),
-        ("portable", Interpreter("/opt/pytest-manylinux/python/x/python/bin/python3.11", (3, 11, 2), origin="portable"), True),
+        (
+            "portable",
+            Interpreter(
+                "/opt/pytest-manylinux/python/x/python/bin/python3.11", (3, 11, 2), origin="portable"
+            ),
+            True,
+        ),
     ],
     ids=["distro", "image-not-distro", "image", "glob", "exact-path-only", "portable"],
 )

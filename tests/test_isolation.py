@@ -20,7 +20,7 @@ import pytest
 import wheelfactory
 from conftest import containers_of, labels_of, left_behind, start_plugin, wait_for
 
-from pytest_manylinux.engine import LABEL, LABEL_DISTRO, LABEL_HOST, LABEL_PID
+from pytest_manylinux.engine.docker import LABEL, LABEL_DISTRO, LABEL_HOST, LABEL_PID
 
 DISTROS = ["ubuntu-16.04", "debian-13"]
 MEMORY = 512 * 1024 * 1024

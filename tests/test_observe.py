@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_manylinux.errors import ProbeError
-from pytest_manylinux.observe import (
+from pytest_manylinux.core.observe import (
     MARKER,
     Cause,
     DistroFacts,
@@ -28,7 +27,8 @@ from pytest_manylinux.observe import (
     parse_probe_output,
     skipped,
 )
-from pytest_manylinux.tags import Libc, LibcVersion
+from pytest_manylinux.core.tags import Libc, LibcVersion
+from pytest_manylinux.errors import ProbeError
 
 # -- classify_message ---------------------------------------------------------------------------------
 
@@ -221,7 +221,10 @@ def test_classify_import_exit_is_an_exception_of_the_wheel() -> None:
     # os._exit() at import: the wheel's code did it, like raising; compared across distros like any exception.
     finding = classify_import(_failed("pm_x", "exit", "the importer exited with status 3"), _WHEEL_MODULES)
     assert finding is not None
-    assert (finding.cause, finding.evidence) == (Cause.EXCEPTION, "import pm_x: the importer exited with status 3")
+    assert (finding.cause, finding.evidence) == (
+        Cause.EXCEPTION,
+        "import pm_x: the importer exited with status 3",
+    )
     assert not finding.cause.is_failure
 
 
@@ -248,7 +251,9 @@ def test_python35_import_error_of_a_dependency_is_a_missing_dependency() -> None
     assert finding.cause is Cause.MISSING_DEPENDENCY
 
 
-@pytest.mark.parametrize("missing", ["pm_x._core", "pm_x", "pm_x.backend.cffi._cffi"], ids=["submodule", "package", "unshipped"])
+@pytest.mark.parametrize(
+    "missing", ["pm_x._core", "pm_x", "pm_x.backend.cffi._cffi"], ids=["submodule", "package", "unshipped"]
+)
 def test_module_of_the_wheel_not_found_is_an_exception(missing: str) -> None:
     # pyzmq's zmq.backend.cffi without its compiled _cffi; a legacy module importing a sibling the wheel no
     # longer ships: the wheel's own doing, not a dependency and not the platform.
@@ -286,7 +291,9 @@ def test_chained_error_naming_a_module_of_the_wheel_is_an_error() -> None:
     assert finding.cause is Cause.EXCEPTION
 
 
-def _link(kind: str, message: str, name: str | None = None, file: str | None = None, syntax: bool = False) -> dict[str, Any]:
+def _link(
+    kind: str, message: str, name: str | None = None, file: str | None = None, syntax: bool = False
+) -> dict[str, Any]:
     """One exception of a chain as the probe's importer describes it."""
     return {"type": kind, "message": message, "name": name, "file": file, "syntax": syntax}
 
@@ -299,14 +306,23 @@ def _link(kind: str, message: str, name: str | None = None, file: str | None = N
             "pm_x.walrus",
             "SyntaxError",
             "invalid syntax (walrus.py, line 6)",
-            chain=[_link("SyntaxError", "invalid syntax (walrus.py, line 6)", file="pm_x/walrus.py", syntax=True)],
+            chain=[
+                _link("SyntaxError", "invalid syntax (walrus.py, line 6)", file="pm_x/walrus.py", syntax=True)
+            ],
         ),
         # An IndentationError is a SyntaxError too; so is one raised while importing a module imported by it.
         _failed(
             "pm_x",
             "IndentationError",
             "unexpected indent (walrus.py, line 2)",
-            chain=[_link("IndentationError", "unexpected indent (walrus.py, line 2)", file="pm_x/walrus.py", syntax=True)],
+            chain=[
+                _link(
+                    "IndentationError",
+                    "unexpected indent (walrus.py, line 2)",
+                    file="pm_x/walrus.py",
+                    syntax=True,
+                )
+            ],
         ),
     ],
     ids=["syntax", "syntax-chain", "indentation"],
@@ -324,7 +340,10 @@ def test_code_the_interpreter_cannot_parse_sets_the_module_aside(result: dict[st
 def test_a_stdlib_module_the_interpreter_lacks_sets_the_module_aside(name: str) -> None:
     # A portable CPython built without curses; Debian's python3 without python3-distutils or python3-tk.
     result = _failed(
-        "pm_x", "ModuleNotFoundError", f"No module named '{name}'", missing=name,
+        "pm_x",
+        "ModuleNotFoundError",
+        f"No module named '{name}'",
+        missing=name,
         chain=[_link("ModuleNotFoundError", f"No module named '{name}'", name=name, file="pm_x/__init__.py")],
     )
     finding = classify_import(result, _WHEEL_MODULES)
@@ -346,8 +365,12 @@ def test_a_stdlib_module_the_interpreter_lacks_sets_the_module_aside(name: str) 
     ],
     ids=["numpy2-capi", "numpy1-capi", "extra-declared", "extra-undeclared", "pip-install"],
 )
-def test_dependency_errors_in_other_forms_are_missing_dependencies(message: str, requirements: tuple[str, ...]) -> None:
-    result = _failed("pm_x._core", "ImportError", message, chain=[_link("ImportError", message, file="pm_x/__init__.py")])
+def test_dependency_errors_in_other_forms_are_missing_dependencies(
+    message: str, requirements: tuple[str, ...]
+) -> None:
+    result = _failed(
+        "pm_x._core", "ImportError", message, chain=[_link("ImportError", message, file="pm_x/__init__.py")]
+    )
     finding = classify_import(result, _WHEEL_MODULES, requirements)
     assert finding is not None
     assert finding.cause is Cause.MISSING_DEPENDENCY
@@ -372,7 +395,9 @@ def test_a_dependency_that_does_not_load_is_the_dependency_s_failure() -> None:
 
 def test_an_exception_raised_by_a_dependency_s_code_is_the_dependency_s() -> None:
     file = "/opt/pytest-manylinux/wheels/0123456789abcdef/site/dep/__init__.py"
-    result = _failed("pm_x", "RuntimeError", "dep is broken", chain=[_link("RuntimeError", "dep is broken", file=file)])
+    result = _failed(
+        "pm_x", "RuntimeError", "dep is broken", chain=[_link("RuntimeError", "dep is broken", file=file)]
+    )
     finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
     assert finding is not None
     assert finding.cause is Cause.MISSING_DEPENDENCY
@@ -402,7 +427,10 @@ def test_a_loader_message_behind_another_exception_is_the_platform_s() -> None:
         "pm_x",
         "RuntimeError",
         "could not load the backend",
-        chain=[_link("RuntimeError", "could not load the backend", file="pm_x/__init__.py"), _link("OSError", loader)],
+        chain=[
+            _link("RuntimeError", "could not load the backend", file="pm_x/__init__.py"),
+            _link("OSError", loader),
+        ],
     )
     finding = classify_import(result, _WHEEL_MODULES, (), _OTHERS)
     assert finding is not None
@@ -442,7 +470,9 @@ _PYTHON = Interpreter("/usr/bin/python3", (3, 8, 10), abi="cp38")
 
 
 def _observe(
-    document: dict[str, Any], modules: tuple[str, ...] = _WHEEL_MODULES, expected: frozenset[str] = frozenset()
+    document: dict[str, Any],
+    modules: tuple[str, ...] = _WHEEL_MODULES,
+    expected: frozenset[str] = frozenset(),
 ) -> Observation:
     return observation_from_check(
         "ubuntu-20.04", "img:20.04", _FACTS, document, modules, _PYTHON, 1.5, root=_ROOT, expected=expected
@@ -529,7 +559,9 @@ def test_a_missing_dependency_sets_its_module_aside_and_the_rest_is_judged() -> 
     observation = _observe(document)
     assert (observation.outcome, observation.cause, observation.detail) == (Outcome.OK, None, "")
     [note] = observation.notes
-    assert note.startswith("set aside: pm_x: ModuleNotFoundError: No module named 'pm_not_installed_dependency'")
+    assert note.startswith(
+        "set aside: pm_x: ModuleNotFoundError: No module named 'pm_not_installed_dependency'"
+    )
     assert "supply it with --manylinux-wheelhouse DIR" in note
 
 
@@ -564,7 +596,10 @@ def test_a_distro_whose_python_cannot_run_any_module_is_skipped_for_python() -> 
 def test_exceptions_alone_leave_the_distro_ok_with_the_exception_kept() -> None:
     document = {
         "loads": [{"path": "site/pm_x/_core.abi3.so", "lines": []}],
-        "imports": [{"module": "pm_x", "ok": True}, _failed("pm_x._aix", "ImportError", "cannot import name '_aix'")],
+        "imports": [
+            {"module": "pm_x", "ok": True},
+            _failed("pm_x._aix", "ImportError", "cannot import name '_aix'"),
+        ],
     }
     observation = _observe(document)
     assert (observation.outcome, observation.cause) == (Outcome.OK, None)
@@ -583,7 +618,9 @@ def _missing_numpy(**kwargs: object) -> Observation:
 def test_missing_dependency_names_what_the_wheelhouse_lacks() -> None:
     observation = _missing_numpy(unsatisfied=("numpy>=2: no numpy wheel in the wheelhouse",))
     assert observation.cause is Cause.MISSING_DEPENDENCY
-    assert observation.detail.endswith("the wheelhouse cannot satisfy numpy>=2: no numpy wheel in the wheelhouse")
+    assert observation.detail.endswith(
+        "the wheelhouse cannot satisfy numpy>=2: no numpy wheel in the wheelhouse"
+    )
 
 
 def test_missing_dependency_not_declared_says_so_when_a_wheelhouse_was_given() -> None:
@@ -594,10 +631,19 @@ def test_missing_dependency_not_declared_says_so_when_a_wheelhouse_was_given() -
 def test_supplied_dependencies_are_noted() -> None:
     document = {"imports": [{"module": "pm_x", "ok": True}]}
     observation = observation_from_check(
-        "debian-12", "img", _FACTS, document, ["pm_x"], _PYTHON, 0.1, supplied=("numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
+        "debian-12",
+        "img",
+        _FACTS,
+        document,
+        ["pm_x"],
+        _PYTHON,
+        0.1,
+        supplied=("numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",),
     )
     assert observation.outcome is Outcome.OK
-    assert observation.notes == ("dependencies from the wheelhouse: numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",)
+    assert observation.notes == (
+        "dependencies from the wheelhouse: numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+    )
 
 
 _KILLED_FOR_MEMORY = (
@@ -828,7 +874,9 @@ def test_skipped_observation_json_round_trip() -> None:
 
 def test_sigill_is_the_cpu_s_not_the_platform_s() -> None:
     # faiss's AVX-512 variant imported directly on a CPU without AVX-512: identical on every distro.
-    result = _failed("pm_x._avx512", "signal", "killed by SIGILL", signal="SIGILL", stderr="Fatal Python error")
+    result = _failed(
+        "pm_x._avx512", "signal", "killed by SIGILL", signal="SIGILL", stderr="Fatal Python error"
+    )
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
     assert finding.cause is Cause.CPU
@@ -839,7 +887,9 @@ def test_sigill_is_the_cpu_s_not_the_platform_s() -> None:
 def test_a_dependency_s_changed_abi_is_a_dependency_error() -> None:
     # pandas built against numpy 1.x, given numpy 2.x: Cython's size check of numpy's types.
     message = "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject"
-    result = _failed("pm_x", "ValueError", message, chain=[_link("ValueError", message, file="pm_x/__init__.py")])
+    result = _failed(
+        "pm_x", "ValueError", message, chain=[_link("ValueError", message, file="pm_x/__init__.py")]
+    )
     finding = classify_import(result, _WHEEL_MODULES)
     assert finding is not None
     assert finding.cause is Cause.MISSING_DEPENDENCY
@@ -850,13 +900,18 @@ def test_a_library_the_claim_lets_the_wheel_expect_is_the_image_s_lack() -> None
     document = {
         "loads": [{"path": "site/pm_x/_core.abi3.so", "lines": ["libGL.so.1 => not found"]}],
         "imports": [
-            _failed("pm_x", "ImportError", "libGL.so.1: cannot open shared object file: No such file or directory"),
+            _failed(
+                "pm_x", "ImportError", "libGL.so.1: cannot open shared object file: No such file or directory"
+            ),
         ],
     }
     observation = _observe(document, expected=frozenset({"libGL.so.1", "libX11.so.6"}))
     assert (observation.outcome, observation.cause) == (Outcome.OK, None)
     assert {f.cause for f in observation.findings} == {Cause.SYSTEM_LIBRARY}
-    assert any("libGL.so.1 is not in this image, though the claimed tag lets a wheel expect it" in n for n in observation.notes)
+    assert any(
+        "libGL.so.1 is not in this image, though the claimed tag lets a wheel expect it" in n
+        for n in observation.notes
+    )
     # the same line for a library the policy does not allow stays a failure
     failing = _observe(document, expected=frozenset({"libX11.so.6"}))
     assert (failing.outcome, failing.cause) == (Outcome.FAIL, Cause.MISSING_LIBRARY)

@@ -17,7 +17,7 @@ import wheelfactory
 from conftest import left_behind, start_plugin
 from wheelfactory import BAD_WHEEL_PROBLEMS
 
-from pytest_manylinux.images import LABEL_IMAGE
+from pytest_manylinux.engine.images import LABEL_IMAGE
 
 ONE = ["--manylinux-distro", "ubuntu-16.04"]
 TWO = ["--manylinux-distro", "ubuntu-16.04", "--manylinux-distro", "debian-13"]
@@ -41,23 +41,31 @@ def test_collect_only_shows_readable_ids_without_the_engine(
     assert result.ret == 0
 
 
-def test_collection_and_selection_make_no_engine_call(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
+def test_collection_and_selection_make_no_engine_call(
+    pytester: pytest.Pytester, wheels: dict[str, Path]
+) -> None:
     # Stronger than an unreachable engine: the Docker SDK cannot even be imported, so any engine call
     # (or a client made "just in case") while collecting, marking or deselecting would be an error.
     pytester.makeconftest("import sys\n\nsys.modules['docker'] = None  # import docker raises ImportError\n")
     several = [f"--manylinux-wheel={wheels[case]}" for case in ("honest", "glibc_new", "cxx_new", "crash")]
     selection = ["--collect-only", "-q", "-m", "ubuntu and lts"]
-    result = pytester.runpytest_subprocess("-p", "no:benchmark", "-p", "no:cacheprovider", *several, *selection)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:benchmark", "-p", "no:cacheprovider", *several, *selection
+    )
     assert result.ret == 0, result.stderr.str()
     crash = wheels["crash"].name
     result.stdout.fnmatch_lines([f"{crash}::ubuntu-16.04", "*20/36 tests collected (16 deselected)*"])
 
 
-def test_no_engine_is_one_clear_error(pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_engine_is_one_clear_error(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), *ONE)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: cannot reach the container engine at unix:///nonexistent/docker.sock*"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: cannot reach the container engine at unix:///nonexistent/docker.sock*"]
+    )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -65,14 +73,28 @@ def test_no_engine_is_one_clear_error(pytester: pytest.Pytester, wheels: dict[st
     ("args", "message"),
     [
         (["--manylinux-wheel", "nope/missing.whl"], "*--manylinux-wheel 'nope/missing.whl': no such file*"),
-        (["--manylinux-wheel", "nope/*.whl"], "*--manylinux-wheel 'nope/*.whl': the pattern matches no file*"),
-        (["--manylinux-distro", "fedora-*"], "*--manylinux-distro 'fedora-*' matches no distro; known: ubuntu-16.04*"),
+        (
+            ["--manylinux-wheel", "nope/*.whl"],
+            "*--manylinux-wheel 'nope/*.whl': the pattern matches no file*",
+        ),
+        (
+            ["--manylinux-distro", "fedora-*"],
+            "*--manylinux-distro 'fedora-*' matches no distro; known: ubuntu-16.04*",
+        ),
         (["--manylinux-timeout", "0"], "*--manylinux-timeout 0.0: must be a positive number of seconds*"),
         (["--manylinux-jobs", "0"], "*--manylinux-jobs 0: must be at least 1*"),
         (["--manylinux-memory", "lots"], "*--manylinux-memory: 'lots' is not a size; write a number*"),
         (["--manylinux-memory", "1m"], "*--manylinux-memory: '1m' is below the engine's minimum of 6m*"),
     ],
-    ids=["missing-file", "empty-glob", "unknown-distro", "bad-timeout", "no-jobs", "bad-memory", "too-little-memory"],
+    ids=[
+        "missing-file",
+        "empty-glob",
+        "unknown-distro",
+        "bad-timeout",
+        "no-jobs",
+        "bad-memory",
+        "too-little-memory",
+    ],
 )
 def test_bad_options_are_usage_errors(
     pytester: pytest.Pytester, wheels: dict[str, Path], args: list[str], message: str
@@ -83,11 +105,15 @@ def test_bad_options_are_usage_errors(
     result.stderr.fnmatch_lines([message])
 
 
-def test_malformed_distros_file_names_file_table_and_key(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
-    bad = pytester.makefile(".toml", distros='[distro.mine]\nimage = 3\n')
+def test_malformed_distros_file_names_file_table_and_key(
+    pytester: pytest.Pytester, wheels: dict[str, Path]
+) -> None:
+    bad = pytester.makefile(".toml", distros="[distro.mine]\nimage = 3\n")
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-distros-file", str(bad))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: {bad}: [[]distro.mine[]].image: expected a non-empty string, got 3"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: {bad}: [[]distro.mine[]].image: expected a non-empty string, got 3"]
+    )
 
 
 def test_distros_file_from_ini(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
@@ -96,11 +122,24 @@ def test_distros_file_from_ini(pytester: pytest.Pytester, wheels: dict[str, Path
     # The wheel lives outside the project: with "=", pytest does not take it for a path argument
     # when it chooses the rootdir (and so the ini file) before plugins load.
     result = _run(pytester, f"--manylinux-wheel={wheels['honest']}", "--collect-only", "-q", "-m", "ubuntu")
-    result.stdout.fnmatch_lines([f"{wheels['honest'].name}::only-one", "*1/2 tests collected (1 deselected)*"])
+    result.stdout.fnmatch_lines(
+        [f"{wheels['honest'].name}::only-one", "*1/2 tests collected (1 deselected)*"]
+    )
 
 
-def test_markers_select_by_family_and_tag_under_strict_markers(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
-    result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--collect-only", "-q", "--strict-markers", "-m", "debian")
+def test_markers_select_by_family_and_tag_under_strict_markers(
+    pytester: pytest.Pytester, wheels: dict[str, Path]
+) -> None:
+    result = _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["honest"]),
+        "--collect-only",
+        "-q",
+        "--strict-markers",
+        "-m",
+        "debian",
+    )
     out = result.stdout.str()
     assert "::debian-11" in out and "::debian-13" in out and "::ubuntu-16.04" not in out
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--collect-only", "-q", "-m", "eol")
@@ -109,19 +148,33 @@ def test_markers_select_by_family_and_tag_under_strict_markers(pytester: pytest.
 
 
 def test_keyword_selects_a_distro(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
-    result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--collect-only", "-q", "-k", "ubuntu-20.04")
-    result.stdout.fnmatch_lines([f"{wheels['honest'].name}::ubuntu-20.04", "*1/9 tests collected (8 deselected)*"])
+    result = _run(
+        pytester, "--manylinux-wheel", str(wheels["honest"]), "--collect-only", "-q", "-k", "ubuntu-20.04"
+    )
+    result.stdout.fnmatch_lines(
+        [f"{wheels['honest'].name}::ubuntu-20.04", "*1/9 tests collected (8 deselected)*"]
+    )
 
 
 def test_pure_wheel_makes_no_claim(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["pure"]), "-rs")
-    result.stdout.fnmatch_lines(["*NO CLAIM: pm_pure-1.0-py3-none-any.whl is a pure wheel (any): it makes no platform claim*"])
+    result.stdout.fnmatch_lines(
+        ["*NO CLAIM: pm_pure-1.0-py3-none-any.whl is a pure wheel (any): it makes no platform claim*"]
+    )
     result.assert_outcomes(skipped=1)
 
 
-def test_static_only_needs_no_engine(pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_static_only_needs_no_engine(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    result = _run(pytester, "--manylinux-wheel", str(wheels["glibc_new"]), str(wheels["honest"]), "--manylinux-static-only")
+    result = _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["glibc_new"]),
+        str(wheels["honest"]),
+        "--manylinux-static-only",
+    )
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
@@ -129,7 +182,9 @@ def test_static_only_needs_no_engine(pytester: pytest.Pytester, wheels: dict[str
 def test_python_source_that_is_not_a_cpython_is_a_usage_error(
     pytester: pytest.Pytester, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
-    result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-python-source", str(tmp_path))
+    result = _run(
+        pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-python-source", str(tmp_path)
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {tmp_path}: no bin/python3.X in it: not a CPython installation*"])
 
@@ -159,7 +214,9 @@ def test_python_source_option_brings_that_interpreter(
 
 
 @pytest.mark.engine
-def test_distros_file_pins_interpreters(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any) -> None:
+def test_distros_file_pins_interpreters(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
+) -> None:
     # debian-12 pinned to the portable CPython although its own 3.11 could judge the wheel;
     # ubuntu-16.04 pinned to a python it does not have: skipped, with that reason.
     distros = pytester.makefile(
@@ -172,7 +229,16 @@ def test_distros_file_pins_interpreters(pytester: pytest.Pytester, wheels: dict[
         ),
     )
     out = pytester.path / "results.json"
-    _run(pytester, "--manylinux-wheel", str(wheels["cp311"]), "--manylinux-distros-file", str(distros), "--manylinux-json", str(out), "-rs")
+    _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["cp311"]),
+        "--manylinux-distros-file",
+        str(distros),
+        "--manylinux-json",
+        str(out),
+        "-rs",
+    )
     by_name = {d["name"]: d for d in json.loads(out.read_text())["wheels"][0]["distros"]}
     assert by_name["pinned-portable"]["outcome"] == "ok"
     assert by_name["pinned-portable"]["interpreter"].endswith(", portable)")
@@ -192,7 +258,9 @@ def test_honest_wheel_passes(pytester: pytest.Pytester, wheels: dict[str, Path],
 
 
 @pytest.mark.engine
-def test_over_claim_fails_the_run_with_evidence(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
+def test_over_claim_fails_the_run_with_evidence(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
+) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["glibc_new"]), *TWO)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(failed=2, passed=1)
@@ -206,9 +274,13 @@ def test_over_claim_fails_the_run_with_evidence(pytester: pytest.Pytester, wheel
 
 
 @pytest.mark.engine
-def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, tmp_path: Path) -> None:
+def test_below_claim_failure_is_xfail(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, tmp_path: Path
+) -> None:
     wheel = wheelfactory.build("glibc_new", tmp_path)
-    relabeled = tmp_path / wheel.name.replace("manylinux2014_x86_64.manylinux_2_17_x86_64", "manylinux_2_34_x86_64")
+    relabeled = tmp_path / wheel.name.replace(
+        "manylinux2014_x86_64.manylinux_2_17_x86_64", "manylinux_2_34_x86_64"
+    )
     relabeled.write_bytes(wheel.read_bytes())
     result = _run(pytester, "--manylinux-wheel", str(relabeled), *TWO, "-rx")
     result.assert_outcomes(xfailed=1, passed=2)
@@ -216,15 +288,21 @@ def test_below_claim_failure_is_xfail(pytester: pytest.Pytester, wheels: dict[st
 
 
 @pytest.mark.engine
-def test_exitfirst_stops_and_removes_containers(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
-    result = _run(pytester, "--manylinux-wheel", str(wheels["crash"]), str(wheels["honest"]), "-x", "-p", "no:randomly")
+def test_exitfirst_stops_and_removes_containers(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
+) -> None:
+    result = _run(
+        pytester, "--manylinux-wheel", str(wheels["crash"]), str(wheels["honest"]), "-x", "-p", "no:randomly"
+    )
     result.assert_outcomes(failed=1)
     # pytester runs the plugin in this process: its containers carry this PID (others' runs do not).
     assert left_behind(engine.client, [os.getpid()]) == []
 
 
 @pytest.mark.engine
-def test_last_failed_reruns_only_failures(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
+def test_last_failed_reruns_only_failures(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
+) -> None:
     args = ["-p", "cacheprovider", "--manylinux-wheel", str(wheels["glibc_new"]), *TWO]
     first = _run(pytester, *args)
     first.assert_outcomes(failed=2, passed=1)
@@ -233,13 +311,21 @@ def test_last_failed_reruns_only_failures(pytester: pytest.Pytester, wheels: dic
 
 
 @pytest.mark.engine
-def test_json_report_is_written_once_and_complete(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
+def test_json_report_is_written_once_and_complete(
+    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
+) -> None:
     out = pytester.path / "out" / "results.json"
     _run(pytester, "--manylinux-wheel", str(wheels["underclaim"]), *TWO, "--manylinux-json", str(out))
     document = json.loads(out.read_text())
     (wheel,) = document["wheels"]
     assert wheel["verdict"] == "under-claim"
-    assert wheel["claim"] == {"tag": "manylinux_2_35_x86_64", "kind": "manylinux", "libc": "glibc", "version": "2.35", "arch": "x86_64"}
+    assert wheel["claim"] == {
+        "tag": "manylinux_2_35_x86_64",
+        "kind": "manylinux",
+        "libc": "glibc",
+        "version": "2.35",
+        "arch": "x86_64",
+    }
     assert wheel["lowest_working"] == {"distro": "ubuntu-16.04", "libc_version": "2.23"}
     assert [d["name"] for d in wheel["distros"]] == ["ubuntu-16.04", "debian-13"]
     assert list(out.parent.iterdir()) == [out], "no temporary file left beside the report"
@@ -377,7 +463,15 @@ def test_markdown_report_and_github_step_summary(
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     out = pytester.path / "reports" / "manylinux.md"
-    _run(pytester, "--manylinux-wheel", str(wheels["glibc_new"]), str(wheels["honest"]), *TWO, "--manylinux-markdown", str(out))
+    _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["glibc_new"]),
+        str(wheels["honest"]),
+        *TWO,
+        "--manylinux-markdown",
+        str(out),
+    )
     text = out.read_text()
     assert summary.read_text() == "earlier step\n" + text + "\n"  # appended once, on the controller
     lines = text.splitlines()
@@ -400,12 +494,19 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
         f'[distro.scratch]\nimage = "{ref}"\nbuild = {{ debootstrap = "xenial", check-gpg = false }}\n'
         '[distro."debian-13"]\nimage = "pytest-manylinux/debian:13"\n'
     )
-    (tmp_path / "test_user.py").write_text("def test_env(manylinux_env):\n    assert manylinux_env.run('true').returncode == 0\n")
+    (tmp_path / "test_user.py").write_text(
+        "def test_env(manylinux_env):\n    assert manylinux_env.run('true').returncode == 0\n"
+    )
     out = tmp_path / "results.json"
     try:
         proc = run_plugin(
-            ["-n", "2", "--manylinux-distros-file=distros.toml", f"--manylinux-json={out}",
-             *(f"--manylinux-wheel={wheels[c]}" for c in ("honest", "glibc_new", "underclaim", "crash"))],
+            [
+                "-n",
+                "2",
+                "--manylinux-distros-file=distros.toml",
+                f"--manylinux-json={out}",
+                *(f"--manylinux-wheel={wheels[c]}" for c in ("honest", "glibc_new", "underclaim", "crash")),
+            ],
             cwd=tmp_path,
         )
         images = engine.client.images.list(all=True, filters={"label": f"{LABEL_IMAGE}={ref}"})
@@ -417,7 +518,12 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
     assert "2 workers" in proc.stdout
     document = json.loads(out.read_text())
     verdicts = {w["file"].split("-")[0]: w["verdict"] for w in document["wheels"]}
-    assert verdicts == {"pm_honest": "honest", "pm_glibc_new": "over-claim", "pm_underclaim": "under-claim", "pm_crash": "over-claim"}
+    assert verdicts == {
+        "pm_honest": "honest",
+        "pm_glibc_new": "over-claim",
+        "pm_underclaim": "under-claim",
+        "pm_crash": "over-claim",
+    }
     assert all([d["name"] for d in w["distros"]] == ["scratch", "debian-13"] for w in document["wheels"])
     assert list(tmp_path.glob(".results.json.tmp*")) == []
     assert engine.leftovers() == [], "every worker removed its containers"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from pytest_manylinux.core.policy import POLICY_FILE, load_policies, parse_policies
+from pytest_manylinux.core.tags import Libc, LibcVersion
 from pytest_manylinux.errors import PolicyError
-from pytest_manylinux.policy import POLICY_FILE, load_policies, parse_policies
-from pytest_manylinux.tags import Libc, LibcVersion
 
 
 def test_default_table_orders_each_family_by_floor() -> None:
@@ -165,7 +165,9 @@ def test_governing_policy_is_the_highest_not_above_the_floor() -> None:
     assert table.governing(Libc.GLIBC, "aarch64", LibcVersion(2, 12)) is None
 
 
-@pytest.mark.skipif(sys.version_info < (3, 10), reason="auditwheel 6.8.2, the release policy.json copies, needs Python 3.10")
+@pytest.mark.skipif(
+    sys.version_info < (3, 10), reason="auditwheel 6.8.2, the release policy.json copies, needs Python 3.10"
+)
 def test_data_matches_installed_auditwheel() -> None:
     """policy.json copies auditwheel's symbol versions and allow-lists unchanged (the release its source names)."""
     from importlib.metadata import version

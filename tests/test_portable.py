@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from pytest_manylinux import portable
-from pytest_manylinux.distros import (
+from pytest_manylinux.container.relocate import RPATH_PLACEHOLDER, SYSTEM, DynamicStrings, bundled_name
+from pytest_manylinux.core.distros import (
     DEFAULT_PORTABLE_VERSIONS,
     PortableSource,
     PythonConfig,
     load_distros_file,
 )
-from pytest_manylinux.errors import PortableError
-from pytest_manylinux.portable import (
+from pytest_manylinux.engine import portable
+from pytest_manylinux.engine.portable import (
     ARCHIVE_SOURCES,
     Builder,
     Obtained,
@@ -47,7 +47,7 @@ from pytest_manylinux.portable import (
     source_tree,
     with_local_sources,
 )
-from pytest_manylinux.relocate import RPATH_PLACEHOLDER, SYSTEM, DynamicStrings, bundled_name
+from pytest_manylinux.errors import PortableError
 
 # -- the distro archive's source packages ---------------------------------------------------------
 
@@ -153,7 +153,9 @@ def _tar(path: Path, members: dict[str, bytes | None], links: dict[str, str] | N
 
 
 def test_source_tree_of_a_cpython_tarball(tmp_path: Path) -> None:
-    tarball = _tar(tmp_path / "python3.11_3.11.9.orig.tar.gz", {"Python-3.11.9": None, "Python-3.11.9/configure": b"#!"})
+    tarball = _tar(
+        tmp_path / "python3.11_3.11.9.orig.tar.gz", {"Python-3.11.9": None, "Python-3.11.9/configure": b"#!"}
+    )
     assert source_tree(tarball) == ("Python-3.11.9", "3.11.9")
     other = _tar(tmp_path / "other.tar.gz", {"zlib-1.3/configure": b"#!"})
     with pytest.raises(PortableError, match="not a CPython source tarball"):
@@ -161,7 +163,9 @@ def test_source_tree_of_a_cpython_tarball(tmp_path: Path) -> None:
 
 
 def test_build_steps() -> None:
-    steps = dict((name, command) for name, command, _timeout in build_steps("3.11", "Python-3.11.2", "/opt/p", "s.tgz"))
+    steps = dict(
+        (name, command) for name, command, _timeout in build_steps("3.11", "Python-3.11.2", "/opt/p", "s.tgz")
+    )
     assert list(steps) == ["packages", "unpack", "configure", "make", "install", "relocate", "check"]
     assert "--prefix=/opt/p" in steps["configure"]
     assert "--enable-optimizations" not in steps["configure"]  # PGO triples the build time
@@ -199,8 +203,16 @@ def test_names_and_rpath_are_edited_in_place(tmp_path: Path) -> None:
     (tmp_path / "m.c").write_text("#include <zlib.h>\nconst char *v(void) { return zlibVersion(); }\n")
     module = tmp_path / "m.so"
     _cc(
-        ["-shared", "-fPIC", "-Wl,-soname,libm_test.so.1", f"-Wl,--disable-new-dtags,-rpath,{RPATH_PLACEHOLDER}",
-         "-o", str(module), "m.c", "-lz"],
+        [
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libm_test.so.1",
+            f"-Wl,--disable-new-dtags,-rpath,{RPATH_PLACEHOLDER}",
+            "-o",
+            str(module),
+            "m.c",
+            "-lz",
+        ],
         tmp_path,
     )
     size = module.stat().st_size
@@ -308,7 +320,10 @@ def test_analyse_follows_origin_runpaths_and_names_what_is_missing(tmp_path: Pat
     dep = lib / "libdep-0a1b2c3d.so.1"
     _cc(["-shared", "-fPIC", "-Wl,-soname,libdep-0a1b2c3d.so.1", "-o", str(dep), "dep.c"], tmp_path)
     common = ["-shared", "-fPIC", "ext.c", f"-L{lib}", "-l:libdep-0a1b2c3d.so.1"]
-    _cc([*common, "-Wl,-rpath,$ORIGIN/../..", "-o", str(dynload / "_good.cpython-311-x86_64-linux-gnu.so")], tmp_path)
+    _cc(
+        [*common, "-Wl,-rpath,$ORIGIN/../..", "-o", str(dynload / "_good.cpython-311-x86_64-linux-gnu.so")],
+        tmp_path,
+    )
     _cc([*common, "-o", str(dynload / "_lost.cpython-311-x86_64-linux-gnu.so")], tmp_path)
     (lib / "libstdc++.so.6").write_bytes((lib / "libdep-0a1b2c3d.so.1").read_bytes())
     repack(prefix, tmp_path / "p.tar.gz")
@@ -399,7 +414,7 @@ def _fake_uv(tmp_path: Path, managed: Path) -> None:
         "#!/bin/sh\nPATH=/usr/bin:/bin\n"
         f'if [ "$1 $2" = "python dir" ]; then echo {managed}; exit 0; fi\n'
         f'if [ "$1 $2" = "python install" ]; then d={managed}/cpython-$3.4-linux-x86_64-gnu; '
-        'mkdir -p $d/bin $d/lib && touch $d/bin/python$3 && chmod +x $d/bin/python$3; exit 0; fi\n'
+        "mkdir -p $d/bin $d/lib && touch $d/bin/python$3 && chmod +x $d/bin/python$3; exit 0; fi\n"
         "exit 2\n"
     )
     uv.chmod(0o755)
@@ -425,7 +440,9 @@ def test_sources_in_order_local_uv_download_build(cache: Path, tmp_path: Path) -
     builder = _FakeBuilder()
     progress = _lines()[1]
 
-    everything = PythonConfig(sources={"3.11": PortableSource("3.11", path=str(local), url=tarball.as_uri(), sha256=digest)})
+    everything = PythonConfig(
+        sources={"3.11": PortableSource("3.11", path=str(local), url=tarball.as_uri(), sha256=digest)}
+    )
     no_local = PythonConfig(sources={"3.11": PortableSource("3.11", url=tarball.as_uri(), sha256=digest)})
 
     # 1. the configured local path, even where uv and a download are there too
@@ -489,7 +506,9 @@ def test_provider_gets_each_version_once_and_remembers_failures(
 def test_local_sources_from_the_command_line(tmp_path: Path) -> None:
     tarball = tmp_path / "cpython-3.13.tar.gz"
     repack(_fake_prefix(tmp_path / "p313", "3.13"), tarball)
-    config = with_local_sources(PythonConfig(versions=("3.11",)), [str(tarball), str(_fake_prefix(tmp_path / "p311"))])
+    config = with_local_sources(
+        PythonConfig(versions=("3.11",)), [str(tarball), str(_fake_prefix(tmp_path / "p311"))]
+    )
     assert config.versions == ("3.11", "3.13")
     assert config.source("3.13").path == str(tarball)
     assert config.source("3.11").path == str(tmp_path / "p311")
@@ -528,7 +547,10 @@ def test_second_use_is_a_cache_hit_without_a_build(engine: Any, built_311: porta
 def test_the_build_is_small_and_says_where_it_came_from(built_311: portable.Portable) -> None:
     assert built_311.origin == "built"
     assert built_311.version[:2] == (3, 11)
-    assert re.match(r"built from python3\.11_3\.11\.\d+\.orig\.tar\.\w+ in pytest-manylinux/ubuntu:16\.04$", built_311.detail)
+    assert re.match(
+        r"built from python3\.11_3\.11\.\d+\.orig\.tar\.\w+ in pytest-manylinux/ubuntu:16\.04$",
+        built_311.detail,
+    )
     assert built_311.archive.parent.name == "built-3.11-pytest-manylinux_ubuntu_16.04-archive"
     assert built_311.size < 20_000_000, built_311.size  # no test suite, static libpython or debug info
     # It runs on the oldest glibc of the matrix: it needs nothing newer than 16.04's 2.23.
@@ -579,8 +601,12 @@ def test_every_needed_library_is_glibcs_own_or_carried_beside_it(unpacked_311: P
         for library in facts["NEEDED"]:
             if library in SYSTEM:
                 continue
-            assert library.startswith("pm_"), f"{path.relative_to(unpacked_311)} needs {library} of the distro"
-            assert any((d / library).is_file() for d in dirs), f"{path.relative_to(unpacked_311)}: {library} not found"
+            assert library.startswith("pm_"), (
+                f"{path.relative_to(unpacked_311)} needs {library} of the distro"
+            )
+            assert any((d / library).is_file() for d in dirs), (
+                f"{path.relative_to(unpacked_311)}: {library} not found"
+            )
     assert elves > 60  # the interpreter, its ~67 extension modules, the carried libraries
 
 
@@ -588,7 +614,7 @@ def test_every_needed_library_is_glibcs_own_or_carried_beside_it(unpacked_311: P
 def runners(
     engine: Any, built_311: portable.Portable, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    from pytest_manylinux.runner import DistroRunner, RunConfig, prepare
+    from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
     tmp = tmp_path_factory.mktemp("payloads")
 
@@ -626,7 +652,9 @@ print(len(names), "modules", failed)
 
 @pytest.mark.engine
 @pytest.mark.parametrize("distro", ALL, ids=ALL)
-def test_portable_311_runs_ctypes_and_every_module_on_every_distro(runners: dict[str, Any], distro: str) -> None:
+def test_portable_311_runs_ctypes_and_every_module_on_every_distro(
+    runners: dict[str, Any], distro: str
+) -> None:
     runner = runners[distro]
     started = time.monotonic()
     interpreter = runner.bring("3.11")

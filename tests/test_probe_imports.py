@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pytest_manylinux import probe
+from pytest_manylinux.container import probe
 
-_FORKS = '''import os, time
+_FORKS = """import os, time
 if os.fork() == 0:
     time.sleep(0.2)  # the child returns into the importer after the parent has moved on
-'''
+"""
 
 
 def test_a_module_that_forks_does_not_make_its_child_import_the_rest(tmp_path: Path) -> None:
@@ -18,11 +18,21 @@ def test_a_module_that_forks_does_not_make_its_child_import_the_rest(tmp_path: P
     (tmp_path / "pm_after.py").write_text("VALUE = 1\n")
     (tmp_path / "pm_last.py").write_text("raise LookupError('only inside its tool')\n")
     results = probe._imports(sys.executable, str(tmp_path), ["pm_forks", "pm_after", "pm_last"], 30)
-    assert [(r["module"], r["ok"]) for r in results] == [("pm_forks", True), ("pm_after", True), ("pm_last", False)]
+    assert [(r["module"], r["ok"]) for r in results] == [
+        ("pm_forks", True),
+        ("pm_after", True),
+        ("pm_last", False),
+    ]
     last = results[-1]
     assert last["type"] == "LookupError"
     assert last["chain"] == [
-        {"type": "LookupError", "message": "only inside its tool", "name": None, "file": str(tmp_path / "pm_last.py"), "syntax": False}
+        {
+            "type": "LookupError",
+            "message": "only inside its tool",
+            "name": None,
+            "file": str(tmp_path / "pm_last.py"),
+            "syntax": False,
+        }
     ]
 
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from conftest import MATRIX
 
+from pytest_manylinux.core.observe import Cause, Finding, Observation, Outcome
+from pytest_manylinux.core.tags import Libc, LibcVersion
+from pytest_manylinux.core.verdict import Kind, Prediction
 from pytest_manylinux.errors import ResultsError
-from pytest_manylinux.observe import Cause, Finding, Observation, Outcome
 from pytest_manylinux.report import (
     SCHEMA,
     Results,
@@ -20,8 +22,6 @@ from pytest_manylinux.report import (
     to_json,
     verdict_counts,
 )
-from pytest_manylinux.tags import Libc, LibcVersion
-from pytest_manylinux.verdict import Kind, Prediction
 
 GLIBC_NEW = "pm_glibc_new-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
 HONEST = "pm_honest-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
@@ -356,13 +356,24 @@ def test_terminal_lines_group_distros_that_fared_alike() -> None:
     start = lines.index(f"dist/{GLIBC_NEW}  claims glibc 2.17 (manylinux2014_x86_64)")
     assert lines[start + 1].split() == ["distro", "libc", "outcome", "python", "cause:", "detail"]
     failing, working = lines[start + 2], lines[start + 3]
-    assert failing.startswith("  ubuntu-16.04 … debian-11  glibc 2.23–2.31 FAIL    3.x distro glibc: import pm_glibc_new._core")
+    assert failing.startswith(
+        "  ubuntu-16.04 … debian-11  glibc 2.23–2.31 FAIL    3.x distro glibc: import pm_glibc_new._core"
+    )
     assert working.split() == ["ubuntu-22.04", "…", "debian-13", "glibc", "2.35–2.41", "ok", "3.x", "distro"]
     assert lines[start + 4].startswith("  verdict: OVER-CLAIM")
     # a distro that fared differently breaks the run: the honest wheel's skipped ubuntu-16.04 stands alone
     honest = lines[lines.index(f"{HONEST}  claims glibc 2.17 (manylinux2014_x86_64)") :]
     assert honest[2].split()[:7] == ["ubuntu-16.04", "glibc", "2.23", "skip", "3.x", "distro", "python:"]
-    assert honest[3].split() == ["ubuntu-18.04", "…", "debian-13", "glibc", "2.27–2.41", "ok", "3.x", "distro"]
+    assert honest[3].split() == [
+        "ubuntu-18.04",
+        "…",
+        "debian-13",
+        "glibc",
+        "2.27–2.41",
+        "ok",
+        "3.x",
+        "distro",
+    ]
 
 
 def test_markdown_is_a_matrix_with_the_lowest_working_distro_in_bold() -> None:
@@ -383,7 +394,10 @@ def test_markdown_is_a_matrix_with_the_lowest_working_distro_in_bold() -> None:
     pure = next(line for line in lines if line.startswith(f"| `{PURE}`"))
     assert pure.count("|") == len(header.split(" | ")) + 1  # the same number of columns, blanks where not run
     assert f"<details><summary><code>dist/{GLIBC_NEW}</code>: OVER-CLAIM" in text
-    assert "- ubuntu-16.04 (glibc 2.23): fail glibc: import pm_glibc_new._core: libc.so.6 lacks GLIBC_2.34" in text
+    assert (
+        "- ubuntu-16.04 (glibc 2.23): fail glibc: import pm_glibc_new._core: libc.so.6 lacks GLIBC_2.34"
+        in text
+    )
     assert "- `pm_broken-1.0-py3-none-any.whl` **unreadable**: not a valid zip file" in text
 
 
@@ -418,7 +432,10 @@ def test_run_failed_matches_a_pytest_run() -> None:
     ("interpreter", "column"),
     [
         ("/usr/bin/python3 (3.5.2, distro)", "3.5.2 distro"),
-        ("/opt/pytest-manylinux/python/0123456789ab/python/bin/python3.11 (3.11.2, portable)", "3.11.2 portable"),
+        (
+            "/opt/pytest-manylinux/python/0123456789ab/python/bin/python3.11 (3.11.2, portable)",
+            "3.11.2 portable",
+        ),
         ("/opt/python/cp313-cp313/bin/python (3.13.1, image)", "3.13.1 image"),
         ("", "-"),
     ],
@@ -426,7 +443,14 @@ def test_run_failed_matches_a_pytest_run() -> None:
 )
 def test_terminal_says_which_interpreter_ran_each_check(interpreter: str, column: str) -> None:
     results = Results()
-    observation = Observation("debian-12", "img", Outcome.OK, libc=Libc.GLIBC, libc_version=LibcVersion(2, 36), interpreter=interpreter)
+    observation = Observation(
+        "debian-12",
+        "img",
+        Outcome.OK,
+        libc=Libc.GLIBC,
+        libc_version=LibcVersion(2, 36),
+        interpreter=interpreter,
+    )
     results.add(SHA_A, HONEST, observation)
     lines = terminal_lines(results.wheels())
     assert lines[1].split()[:5] == ["distro", "libc", "outcome", "python", "cause:"]

@@ -13,10 +13,10 @@ import pytest
 import wheelfactory
 from conftest import MatrixRun, left_behind
 
-from pytest_manylinux.distros import load_distros
-from pytest_manylinux.observe import Cause, Outcome
-from pytest_manylinux.runner import DistroRunner, RunConfig, prepare
-from pytest_manylinux.wheel import read_wheel
+from pytest_manylinux.core.distros import load_distros
+from pytest_manylinux.core.observe import Cause, Outcome
+from pytest_manylinux.core.wheel import read_wheel
+from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
 pytestmark = pytest.mark.engine
 
@@ -91,7 +91,9 @@ PORTABLE_PAIRS = [(c, d) for c in ("cp311", "requires_py38", "modern_syntax") fo
 
 
 @pytest.mark.parametrize(("case", "distro"), PORTABLE_PAIRS, ids=[f"{c}-{d}" for c, d in PORTABLE_PAIRS])
-def test_the_report_says_which_interpreter_ran_the_check(matrix_run: MatrixRun, case: str, distro: str) -> None:
+def test_the_report_says_which_interpreter_ran_the_check(
+    matrix_run: MatrixRun, case: str, distro: str
+) -> None:
     result = matrix_run.distro(case, distro)
     origin = interpreter_origin(wheelfactory.CASES[case], distro)
     assert result["interpreter"].endswith(f", {origin})"), result["interpreter"]
@@ -106,9 +108,17 @@ def test_the_terminal_table_shows_the_portable_interpreter(matrix_run: MatrixRun
     table = matrix_run.stdout[matrix_run.stdout.index(wheelfactory.CASES["cp311"].filename + "  claims") :]
     rows = [line.split() for line in table.splitlines()[2:5]]
     # the distro's own 3.11 on debian-12 breaks the run of portable ones: three rows
-    assert rows[0][:3] == ["ubuntu-16.04", "…", "ubuntu-22.04"] and rows[0][5:8] == ["ok", "3.11.2", "portable"], rows
+    assert rows[0][:3] == ["ubuntu-16.04", "…", "ubuntu-22.04"] and rows[0][5:8] == [
+        "ok",
+        "3.11.2",
+        "portable",
+    ], rows
     assert rows[1][0] == "debian-12" and rows[1][3:6] == ["ok", "3.11.2", "distro"], rows
-    assert rows[2][:3] == ["ubuntu-24.04", "…", "debian-13"] and rows[2][5:8] == ["ok", "3.11.2", "portable"], rows
+    assert rows[2][:3] == ["ubuntu-24.04", "…", "debian-13"] and rows[2][5:8] == [
+        "ok",
+        "3.11.2",
+        "portable",
+    ], rows
 
 
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
@@ -218,7 +228,13 @@ def test_over_claim_names_lowest_working_and_honest_tag(matrix_run: MatrixRun) -
     wheel = matrix_run.wheel("cxx_new")
     assert wheel["lowest_working"] == {"distro": "ubuntu-22.04", "libc_version": "2.35"}
     assert wheel["uncovered"] == "glibc 2.17–2.22"
-    assert wheel["claim"] == {"tag": "manylinux2014_x86_64", "kind": "manylinux", "libc": "glibc", "version": "2.17", "arch": "x86_64"}
+    assert wheel["claim"] == {
+        "tag": "manylinux2014_x86_64",
+        "kind": "manylinux",
+        "libc": "glibc",
+        "version": "2.17",
+        "arch": "x86_64",
+    }
 
 
 def test_under_claim_implies_a_lower_tag(matrix_run: MatrixRun) -> None:
@@ -242,7 +258,9 @@ def test_exit_status_is_failure_when_a_wheel_over_claims(matrix_run: MatrixRun) 
 def test_summary_table_in_terminal(matrix_run: MatrixRun) -> None:
     out = matrix_run.stdout
     assert "manylinux" in out
-    assert "pm_glibc_new-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl  claims glibc 2.17" in out
+    assert (
+        "pm_glibc_new-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl  claims glibc 2.17" in out
+    )
     assert "verdict: OVER-CLAIM" in out and "verdict: HONEST" in out and "verdict: UNDER-CLAIM" in out
 
 
@@ -250,7 +268,9 @@ def test_junit_has_one_testcase_per_wheel_and_distro(matrix_run: MatrixRun) -> N
     names = {(tc.get("classname"), tc.get("name")) for tc in matrix_run.junit.iter("testcase")}
     filename = wheelfactory.CASES["glibc_new"].filename
     for distro in [*DISTROS, "verdict"]:
-        assert any(name == distro and filename.replace(".whl", "") in (cls or "") for cls, name in names), distro
+        assert any(name == distro and filename.replace(".whl", "") in (cls or "") for cls, name in names), (
+            distro
+        )
 
 
 def test_nothing_left_on_the_engine(matrix_run: MatrixRun, engine: Any) -> None:
@@ -279,7 +299,9 @@ def test_a_distro_gets_its_wheels_in_one_copy_and_checks_them_in_one_exec(
 ) -> None:
     distro = next(d for d in load_distros() if d.name == "debian-12")
     payloads = [prepare(read_wheel(wheels[case]), tmp_path) for case in ("honest", "glibc_new", "crash")]
-    runner = DistroRunner(engine, distro, RunConfig(timeout=10), lambda _: None, lambda w: prepare(w, tmp_path))
+    runner = DistroRunner(
+        engine, distro, RunConfig(timeout=10), lambda _: None, lambda w: prepare(w, tmp_path)
+    )
     calls: list[str] = []
 
     def counted(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
@@ -321,7 +343,9 @@ def test_a_distro_gets_its_wheels_in_one_copy_and_checks_them_in_one_exec(
 # -- what counts as evidence (issue #11) --------------------------------------------------------------------
 
 
-def test_the_wheel_s_own_exceptions_are_reported_and_never_held_against_its_tag(matrix_run: MatrixRun) -> None:
+def test_the_wheel_s_own_exceptions_are_reported_and_never_held_against_its_tag(
+    matrix_run: MatrixRun,
+) -> None:
     case = wheelfactory.CASES["own_exception"]
     wheel = matrix_run.wheel("own_exception")
     assert wheel["verdict"] == "honest", wheel["summary"]
@@ -351,7 +375,9 @@ def test_an_exception_the_platform_explains_counts_against_the_tag(matrix_run: M
 
 
 @pytest.mark.parametrize("case", ["missing_dep", "dependency_forms"], ids=["missing-module", "forms"])
-def test_dependency_errors_set_their_modules_aside_and_the_rest_is_judged(matrix_run: MatrixRun, case: str) -> None:
+def test_dependency_errors_set_their_modules_aside_and_the_rest_is_judged(
+    matrix_run: MatrixRun, case: str
+) -> None:
     wheel = matrix_run.wheel(case)
     assert wheel["verdict"] == "honest", wheel["summary"]
     aside = sorted(m for group in wheel["set_aside"] for m in group["modules"])
@@ -367,7 +393,9 @@ def test_a_python_that_cannot_parse_the_wheel_hands_it_to_a_newer_one(matrix_run
     for distro in ("ubuntu-16.04", "ubuntu-18.04"):
         result = matrix_run.distro("modern_syntax", distro)
         assert result["outcome"] == "ok", result
-        assert any("cannot parse" in n and "judged with /opt/pytest-manylinux/python/" in n for n in result["notes"])
+        assert any(
+            "cannot parse" in n and "judged with /opt/pytest-manylinux/python/" in n for n in result["notes"]
+        )
     assert matrix_run.wheel("modern_syntax")["verdict"] == "honest"
 
 
@@ -379,7 +407,9 @@ def test_a_need_below_the_matrix_is_predicted_and_named(matrix_run: MatrixRun) -
     assert wheel["predicted"]["floor"] == "2.18"
 
 
-def test_a_library_the_policy_allows_but_the_image_lacks_is_not_held_against_the_tag(matrix_run: MatrixRun) -> None:
+def test_a_library_the_policy_allows_but_the_image_lacks_is_not_held_against_the_tag(
+    matrix_run: MatrixRun,
+) -> None:
     wheel = matrix_run.wheel("policy_library")
     assert wheel["verdict"] == "honest", wheel["summary"]
     [group] = [g for g in wheel["set_aside"] if "libGL.so.1" in g["reason"]]

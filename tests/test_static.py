@@ -13,8 +13,8 @@ import pytest
 import wheelfactory
 from test_elf import member_bytes, weaken
 
-from pytest_manylinux.elf import ElfFacts, VersionNeed, read_elf
-from pytest_manylinux.static import (
+from pytest_manylinux.core.elf import ElfFacts, VersionNeed, read_elf
+from pytest_manylinux.core.static import (
     ProblemKind,
     StaticReport,
     analyze,
@@ -22,9 +22,9 @@ from pytest_manylinux.static import (
     format_report,
     predict,
 )
-from pytest_manylinux.tags import Libc, LibcVersion, read_claim
-from pytest_manylinux.verdict import judge
-from pytest_manylinux.wheel import read_wheel
+from pytest_manylinux.core.tags import Libc, LibcVersion, read_claim
+from pytest_manylinux.core.verdict import judge
+from pytest_manylinux.core.wheel import read_wheel
 
 _X86 = "x86_64"
 
@@ -371,7 +371,9 @@ def test_a_library_needing_its_own_soname_provides_it_itself() -> None:
     # freetype and harfbuzz built against each other: a vendored library's DT_NEEDED names its own soname,
     # and the loader answers it with the library itself.
     freetype = replace(
-        _facts({}, needed=("libfreetype-402bc0e3.so.6.18.3",), path="pkg.libs/libfreetype-402bc0e3.so.6.18.3"),
+        _facts(
+            {}, needed=("libfreetype-402bc0e3.so.6.18.3",), path="pkg.libs/libfreetype-402bc0e3.so.6.18.3"
+        ),
         soname="libfreetype-402bc0e3.so.6.18.3",
     )
     report = _report("manylinux2014_x86_64", freetype)

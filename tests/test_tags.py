@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from packaging.tags import Tag
 
-from pytest_manylinux.errors import WheelError
-from pytest_manylinux.tags import (
+from pytest_manylinux.core.tags import (
     ClaimKind,
     Libc,
     LibcVersion,
@@ -14,6 +13,7 @@ from pytest_manylinux.tags import (
     parse_platform,
     read_claim,
 )
+from pytest_manylinux.errors import WheelError
 
 
 def _wheel(platform: str, python: str = "cp35", abi: str = "abi3") -> str:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 import pytest
 from conftest import MATRIX
 
-from pytest_manylinux.observe import Cause, Finding, Observation, Outcome, summarized
-from pytest_manylinux.tags import Claim, Libc, LibcVersion, read_claim
-from pytest_manylinux.verdict import Kind, Prediction, is_failure, judge
+from pytest_manylinux.core.observe import Cause, Finding, Observation, Outcome, summarized
+from pytest_manylinux.core.tags import Claim, Libc, LibcVersion, read_claim
+from pytest_manylinux.core.verdict import Kind, Prediction, is_failure, judge
 
 MANYLINUX2014 = "pm_x-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"
 #: what the default matrix leaves of manylinux2014's range, as reports print it (with an en dash)
@@ -464,10 +464,14 @@ def _checked(
 ) -> Observation:
     """A distro whose checks ran with ``python`` (X.Y.Z, origin); ``raised`` modules raised an exception."""
     findings = tuple(
-        Finding("import", module, Cause.EXCEPTION, f"import {module}: ImportError: cannot import name '_x'", "tb")
+        Finding(
+            "import", module, Cause.EXCEPTION, f"import {module}: ImportError: cannot import name '_x'", "tb"
+        )
         for module in raised
     ) + tuple(
-        Finding("import", module, Cause.TIMEOUT, f"import {module}: import did not finish within 4 seconds", "")
+        Finding(
+            "import", module, Cause.TIMEOUT, f"import {module}: import did not finish within 4 seconds", ""
+        )
         for module in untried
     )
     observation = Observation(
@@ -498,7 +502,13 @@ def test_an_exception_raised_everywhere_is_the_wheel_s_own_behaviour() -> None:
 def test_an_exception_only_where_the_platform_is_older_under_the_same_python_counts() -> None:
     # The same portable CPython 3.11 everywhere; the module raises only below glibc 2.31.
     observations = [
-        _checked(name, glibc, "3.11.2", "portable", *(["pm_x.fast"] if LibcVersion.parse(glibc) < _v("2.31") else []))
+        _checked(
+            name,
+            glibc,
+            "3.11.2",
+            "portable",
+            *(["pm_x.fast"] if LibcVersion.parse(glibc) < _v("2.31") else []),
+        )
         for name, glibc in MATRIX
     ]
     verdict = judge(read_claim(MANYLINUX2014), observations)
@@ -585,7 +595,11 @@ def test_one_distro_alone_cannot_compare_and_combining_jobs_can() -> None:
 def test_set_aside_modules_are_gathered_across_distros() -> None:
     def aside(distro: str, glibc: str) -> Observation:
         finding = Finding(
-            "import", "pm_x.torch", Cause.MISSING_DEPENDENCY, "ImportError: Required package 'torch' not installed", ""
+            "import",
+            "pm_x.torch",
+            Cause.MISSING_DEPENDENCY,
+            "ImportError: Required package 'torch' not installed",
+            "",
         )
         return Observation(
             distro, f"img/{distro}", Outcome.OK, libc=Libc.GLIBC, libc_version=_v(glibc), findings=(finding,)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from wheelfactory import BAD_WHEEL_PROBLEMS, BAD_WHEELS, build, dist_info, make_zip, record_hash
 
+from pytest_manylinux.core.tags import ClaimKind, LibcVersion
+from pytest_manylinux.core.wheel import SCHEME_DIRS, Member, Role, WheelInfo, lay_out, open_member, read_wheel
 from pytest_manylinux.errors import WheelError
-from pytest_manylinux.tags import ClaimKind, LibcVersion
-from pytest_manylinux.wheel import SCHEME_DIRS, Member, Role, WheelInfo, lay_out, open_member, read_wheel
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,7 @@ def _by_path(info: WheelInfo) -> dict[str, Member]:
 
 
 # -- bad wheels ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", sorted(BAD_WHEEL_PROBLEMS), ids=sorted(BAD_WHEEL_PROBLEMS))
 def test_bad_wheel_error_names_file_and_problem(bad: str, tmp_path: Path) -> None:

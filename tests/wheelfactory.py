@@ -702,7 +702,12 @@ CASES: dict[str, Case] = _index(
         platform_tag="manylinux2014_x86_64",
         elves=(
             Elf("pm_soname_sibling/dll/libpm_sibling.so", None, needed=()),
-            Elf("pm_soname_sibling/dll/libpm_user.so.1", None, needed=("libpm_sibling.so.1",), runpath="$ORIGIN"),
+            Elf(
+                "pm_soname_sibling/dll/libpm_user.so.1",
+                None,
+                needed=("libpm_sibling.so.1",),
+                runpath="$ORIGIN",
+            ),
         ),
     ),
     Case(
@@ -947,7 +952,9 @@ def dependency_wheel(
     if console_scripts:
         lines = ["[console_scripts]", *(f"{name} = {target}" for name, target in console_scripts.items())]
         members[f"{project}-{version}.dist-info/entry_points.txt"] = ("\n".join(lines) + "\n").encode()
-    members.update(dist_info(project, [tag], purelib=tag.endswith("-any"), requires_dist=requires_dist, version=version))
+    members.update(
+        dist_info(project, [tag], purelib=tag.endswith("-any"), requires_dist=requires_dist, version=version)
+    )
     return make_zip(outdir / f"{project}-{version}-{tag}.whl", members)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .errors import PolicyError
+from ..errors import PolicyError
 from .tags import Claim, Libc, LibcVersion
 
 #: The policy file shipped with the package.

@@ -11,13 +11,14 @@ import io
 import shlex
 import subprocess
 import tarfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .distros import Distro
-    from .engine import Container
-    from .observe import DistroFacts, Interpreter
+    from ..core.distros import Distro
+    from ..core.observe import DistroFacts, Interpreter
+    from .docker import Container
 
 Command = Union[str, Sequence[str]]
 
@@ -113,10 +114,17 @@ class Environment:
         return completed
 
     def python_run(
-        self, code: str, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None, check: bool = False
+        self,
+        code: str,
+        *args: str,
+        timeout: float = 60,
+        env: Mapping[str, str] | None = None,
+        check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run Python ``code`` (``python -c``) with the wheels' interpreter; ``args`` become ``sys.argv[1:]``."""
         return self.run([self.python, "-c", code, *args], timeout=timeout, env=env, check=check)
 
     def __repr__(self) -> str:
-        return f"<manylinux env {self.distro.name} ({self.interpreter.describe()}): {shlex.join(self.wheels)}>"
+        return (
+            f"<manylinux env {self.distro.name} ({self.interpreter.describe()}): {shlex.join(self.wheels)}>"
+        )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from .errors import ProbeError
+from ..errors import ProbeError
 from .tags import Libc, LibcVersion
 
 MARKER = "@@pytest-manylinux-result@@"
@@ -225,7 +226,9 @@ class Observation:
         )
 
 
-def skipped(distro: str, image: str, cause: Cause, detail: str, facts: DistroFacts | None = None) -> Observation:
+def skipped(
+    distro: str, image: str, cause: Cause, detail: str, facts: DistroFacts | None = None
+) -> Observation:
     """An observation for a distro that could not judge the wheel."""
     return Observation(
         distro,
@@ -395,36 +398,7 @@ def classify_load(load: dict[str, Any]) -> list[Finding]:
 #: CPython built without ``_curses``, a distro python split into packages: ``distutils``, ``tkinter``) cannot
 #: judge code that imports it; that says nothing about the platform.
 STDLIB_MODULES = frozenset(
-    """
-    __future__ _abc _aix_support _ast _asyncio _bisect _blake2 _bootlocale _bootsubprocess _bz2 _codecs
-    _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw _collections _collections_abc
-    _colorize _compat_pickle _compression _contextvars _crypt _csv _ctypes _curses _curses_panel _datetime
-    _dbm _decimal _dummy_thread _elementtree _frozen_importlib _frozen_importlib_external _functools _gdbm
-    _hashlib _heapq _hmac _imp _interpchannels _interpqueues _interpreters _io _ios_support _json _locale
-    _lsprof _lzma _markupbase _md5 _msi _multibytecodec _multiprocessing _opcode _opcode_metadata _operator
-    _osx_support _overlapped _pickle _posixshmem _posixsubprocess _py_abc _pydatetime _pydecimal _pyio
-    _pylong _pyrepl _queue _random _remote_debugging _scproxy _sha1 _sha2 _sha256 _sha3 _sha512 _signal
-    _sitebuiltins _socket _sqlite3 _sre _ssl _stat _statistics _string _strptime _struct _suggestions
-    _symtable _sysconfig _thread _threading_local _tkinter _tokenize _tracemalloc _typing _uuid _warnings
-    _weakref _weakrefset _winapi _wmi _zoneinfo _zstd abc aifc annotationlib antigravity argparse array
-    ast asynchat asyncio asyncore atexit audioop base64 bdb binascii binhex bisect builtins bz2 cProfile
-    calendar cgi cgitb chunk cmath cmd code codecs codeop collections colorsys compileall compression
-    concurrent configparser contextlib contextvars copy copyreg crypt csv ctypes curses dataclasses datetime
-    dbm decimal difflib dis distutils doctest dummy_threading email encodings ensurepip enum errno
-    faulthandler fcntl filecmp fileinput fnmatch formatter fractions ftplib functools gc genericpath getopt
-    getpass gettext glob graphlib grp gzip hashlib heapq hmac html http idlelib imaplib imghdr imp
-    importlib inspect io ipaddress itertools json keyword lib2to3 linecache locale logging lzma macpath
-    mailbox mailcap marshal math mimetypes mmap modulefinder msilib msvcrt multiprocessing netrc nis
-    nntplib nt ntpath nturl2path numbers opcode operator optparse os ossaudiodev parser pathlib pdb pickle
-    pickletools pipes pkgutil platform plistlib poplib posix posixpath pprint profile pstats pty pwd
-    py_compile pyclbr pydoc pydoc_data pyexpat queue quopri random re readline reprlib resource
-    rlcompleter runpy sched secrets select selectors shelve shlex shutil signal site smtpd smtplib sndhdr
-    socket socketserver spwd sqlite3 sre_compile sre_constants sre_parse ssl stat statistics string
-    stringprep struct subprocess sunau symbol symtable sys sysconfig syslog tabnanny tarfile telnetlib
-    tempfile termios textwrap this threading time timeit tkinter token tokenize tomllib trace traceback
-    tracemalloc tty turtle turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave
-    weakref webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
-    """.split()
+    ["__future__", "_abc", "_aix_support", "_ast", "_asyncio", "_bisect", "_blake2", "_bootlocale", "_bootsubprocess", "_bz2", "_codecs", "_codecs_cn", "_codecs_hk", "_codecs_iso2022", "_codecs_jp", "_codecs_kr", "_codecs_tw", "_collections", "_collections_abc", "_colorize", "_compat_pickle", "_compression", "_contextvars", "_crypt", "_csv", "_ctypes", "_curses", "_curses_panel", "_datetime", "_dbm", "_decimal", "_dummy_thread", "_elementtree", "_frozen_importlib", "_frozen_importlib_external", "_functools", "_gdbm", "_hashlib", "_heapq", "_hmac", "_imp", "_interpchannels", "_interpqueues", "_interpreters", "_io", "_ios_support", "_json", "_locale", "_lsprof", "_lzma", "_markupbase", "_md5", "_msi", "_multibytecodec", "_multiprocessing", "_opcode", "_opcode_metadata", "_operator", "_osx_support", "_overlapped", "_pickle", "_posixshmem", "_posixsubprocess", "_py_abc", "_pydatetime", "_pydecimal", "_pyio", "_pylong", "_pyrepl", "_queue", "_random", "_remote_debugging", "_scproxy", "_sha1", "_sha2", "_sha256", "_sha3", "_sha512", "_signal", "_sitebuiltins", "_socket", "_sqlite3", "_sre", "_ssl", "_stat", "_statistics", "_string", "_strptime", "_struct", "_suggestions", "_symtable", "_sysconfig", "_thread", "_threading_local", "_tkinter", "_tokenize", "_tracemalloc", "_typing", "_uuid", "_warnings", "_weakref", "_weakrefset", "_winapi", "_wmi", "_zoneinfo", "_zstd", "abc", "aifc", "annotationlib", "antigravity", "argparse", "array", "ast", "asynchat", "asyncio", "asyncore", "atexit", "audioop", "base64", "bdb", "binascii", "binhex", "bisect", "builtins", "bz2", "cProfile", "calendar", "cgi", "cgitb", "chunk", "cmath", "cmd", "code", "codecs", "codeop", "collections", "colorsys", "compileall", "compression", "concurrent", "configparser", "contextlib", "contextvars", "copy", "copyreg", "crypt", "csv", "ctypes", "curses", "dataclasses", "datetime", "dbm", "decimal", "difflib", "dis", "distutils", "doctest", "dummy_threading", "email", "encodings", "ensurepip", "enum", "errno", "faulthandler", "fcntl", "filecmp", "fileinput", "fnmatch", "formatter", "fractions", "ftplib", "functools", "gc", "genericpath", "getopt", "getpass", "gettext", "glob", "graphlib", "grp", "gzip", "hashlib", "heapq", "hmac", "html", "http", "idlelib", "imaplib", "imghdr", "imp", "importlib", "inspect", "io", "ipaddress", "itertools", "json", "keyword", "lib2to3", "linecache", "locale", "logging", "lzma", "macpath", "mailbox", "mailcap", "marshal", "math", "mimetypes", "mmap", "modulefinder", "msilib", "msvcrt", "multiprocessing", "netrc", "nis", "nntplib", "nt", "ntpath", "nturl2path", "numbers", "opcode", "operator", "optparse", "os", "ossaudiodev", "parser", "pathlib", "pdb", "pickle", "pickletools", "pipes", "pkgutil", "platform", "plistlib", "poplib", "posix", "posixpath", "pprint", "profile", "pstats", "pty", "pwd", "py_compile", "pyclbr", "pydoc", "pydoc_data", "pyexpat", "queue", "quopri", "random", "re", "readline", "reprlib", "resource", "rlcompleter", "runpy", "sched", "secrets", "select", "selectors", "shelve", "shlex", "shutil", "signal", "site", "smtpd", "smtplib", "sndhdr", "socket", "socketserver", "spwd", "sqlite3", "sre_compile", "sre_constants", "sre_parse", "ssl", "stat", "statistics", "string", "stringprep", "struct", "subprocess", "sunau", "symbol", "symtable", "sys", "sysconfig", "syslog", "tabnanny", "tarfile", "telnetlib", "tempfile", "termios", "textwrap", "this", "threading", "time", "timeit", "tkinter", "token", "tokenize", "tomllib", "trace", "traceback", "tracemalloc", "tty", "turtle", "turtledemo", "types", "typing", "unicodedata", "unittest", "urllib", "uu", "uuid", "venv", "warnings", "wave", "weakref", "webbrowser", "winreg", "winsound", "wsgiref", "xdrlib", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zlib", "zoneinfo"]
 )
 
 # Ways a module says it needs another project that is not there, besides ModuleNotFoundError: the C-API
@@ -470,7 +444,14 @@ def _chain(result: dict[str, Any]) -> list[dict[str, Any]]:
         return [link for link in chain if isinstance(link, dict)]
     kind = str(result.get("type", ""))
     syntax = kind in ("SyntaxError", "IndentationError", "TabError")
-    links = [{"type": kind, "message": str(result.get("message", "")), "name": result.get("missing"), "syntax": syntax}]
+    links = [
+        {
+            "type": kind,
+            "message": str(result.get("message", "")),
+            "name": result.get("missing"),
+            "syntax": syntax,
+        }
+    ]
     # A chained error ("initialization failed" caused by a missing dependency) named its cause only in the
     # traceback before the probe described chains.
     for name in re.findall(r"No module named '([^']+)'", str(result.get("traceback") or "")):
@@ -503,7 +484,9 @@ def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Co
         note = "(a dependency, not part of the wheel)" if link is links[0] else f"(needs {name!r})"
         # Python 3.5 raises a plain ImportError where later ones raise ModuleNotFoundError: one evidence for both,
         # so the same missing dependency reads the same on every distro.
-        said = "ModuleNotFoundError" if kind == "ImportError" and message.startswith("No module named") else kind
+        said = (
+            "ModuleNotFoundError" if kind == "ImportError" and message.startswith("No module named") else kind
+        )
         return Finding("import", module, Cause.MISSING_DEPENDENCY, f"{said}: {message} {note}", detail)
     for link in links:
         text = str(link.get("message", ""))
@@ -516,11 +499,17 @@ def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Co
         match = match or _FAILED_TO_IMPORT.search(text)
         if match and match["name"].split(".", 1)[0] not in context.ours:
             name = match["name"]
-            evidence = f"{kind}: {message} (the C API of {name.split('.', 1)[0]!r}, a dependency, does not fit here)"
+            evidence = (
+                f"{kind}: {message} (the C API of {name.split('.', 1)[0]!r}, a dependency, does not fit here)"
+            )
             return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
         named = [q["name"] for q in _QUOTED.finditer(text)]
-        wanted = [n for n in named if _normalized(n) in context.requirements and n.split(".")[0] not in context.ours]
-        if wanted or (_ASKS_TO_INSTALL.search(text) and any(n.split(".")[0] not in context.ours for n in named)):
+        wanted = [
+            n for n in named if _normalized(n) in context.requirements and n.split(".")[0] not in context.ours
+        ]
+        if wanted or (
+            _ASKS_TO_INSTALL.search(text) and any(n.split(".")[0] not in context.ours for n in named)
+        ):
             name = (wanted or [n for n in named if n.split(".")[0] not in context.ours])[0]
             evidence = f"{kind}: {message} (an optional dependency, {name!r}, is not installed)"
             return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
@@ -577,7 +566,9 @@ def classify_import(
             # The file that fails to load is a dependency's (ours are named relative to the wheel by now).
             evidence = f"{kind}: {message} (a dependency does not load here: {found[1]})"
             return Finding("import", module, Cause.MISSING_DEPENDENCY, evidence, detail)
-        return Finding("import", module, found[0], f"import {module}: {found[1]}", f"{kind}: {message}\n{detail}")
+        return Finding(
+            "import", module, found[0], f"import {module}: {found[1]}", f"{kind}: {message}\n{detail}"
+        )
     aside = _set_aside(result, links, context)
     if aside is not None:
         return aside
@@ -596,7 +587,7 @@ def _relative(document: Any, root: str) -> Any:
     """
     if isinstance(document, str):
         text = document.replace(root.rstrip("/") + "/site/", "").replace(root.rstrip("/") + "/", "")
-        return text[len("site/"):] if text.startswith("site/") else text
+        return text[len("site/") :] if text.startswith("site/") else text
     if isinstance(document, list):
         return [_relative(x, root) for x in document]
     if isinstance(document, dict):
@@ -621,13 +612,19 @@ def summarized(observation: Observation) -> Observation:
         return observation
     counted = dict(observation.counted)
     failures = [f for f in observation.findings if f.cause.is_failure]
-    failures += [_counted(f, counted[f.target]) for f in observation.findings if f.cause is Cause.EXCEPTION and f.target in counted]
+    failures += [
+        _counted(f, counted[f.target])
+        for f in observation.findings
+        if f.cause is Cause.EXCEPTION and f.target in counted
+    ]
     decisive = _decisive(failures)
     if decisive is None:
         return replace(observation, outcome=Outcome.OK, cause=None, detail="")
     where = f"{decisive.target}: " if decisive.target not in decisive.evidence else ""
     more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
-    return replace(observation, outcome=Outcome.FAIL, cause=decisive.cause, detail=where + decisive.evidence + more)
+    return replace(
+        observation, outcome=Outcome.FAIL, cause=decisive.cause, detail=where + decisive.evidence + more
+    )
 
 
 #: the causes that set a module (or a file) aside: nothing is concluded about it, the rest is judged
@@ -655,7 +652,9 @@ def _expected_by_policy(findings: Iterable[Finding], expected: frozenset[str]) -
     undefined = (Cause.UNDEFINED_SYMBOL, Cause.CXX_ABI)
     return [
         Finding(f.check, f.target, Cause.SYSTEM_LIBRARY, lacking[(f.check, f.target)], f.detail)
-        if f.cause in undefined and f.evidence.startswith("undefined symbol") and (f.check, f.target) in lacking
+        if f.cause in undefined
+        and f.evidence.startswith("undefined symbol")
+        and (f.check, f.target) in lacking
         else f
         for f in out
     ]
@@ -666,7 +665,11 @@ def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
     groups: dict[str, list[str]] = {}
     for f in findings:
         if f.cause in SET_ASIDE:
-            reason = f.evidence if f.cause is not Cause.MISSING_DEPENDENCY or not remedy else f"{f.evidence}; {remedy}"
+            reason = (
+                f.evidence
+                if f.cause is not Cause.MISSING_DEPENDENCY or not remedy
+                else f"{f.evidence}; {remedy}"
+            )
             groups.setdefault(reason, []).append(f.target)
     notes = []
     for reason, modules in groups.items():
@@ -677,7 +680,9 @@ def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
 
 def _remedy(unsatisfied: tuple[str, ...] | None) -> str:
     if unsatisfied is None:
-        return "supply it with --manylinux-wheelhouse DIR (a directory of wheels), or use an image that has it"
+        return (
+            "supply it with --manylinux-wheelhouse DIR (a directory of wheels), or use an image that has it"
+        )
     if unsatisfied:
         return "the wheelhouse cannot satisfy " + "; ".join(unsatisfied)
     return "not declared in Requires-Dist, so the wheelhouse was not asked for it"

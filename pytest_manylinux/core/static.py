@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ElfError, WheelError
 from .elf import ElfFacts, VersionNeed, is_loader, read_elf
-from .errors import ElfError, WheelError
 from .policy import Policy, PolicyTable, load_policies, split_version_name, version_key
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
 from .wheel import SCHEME_DIRS, Role, WheelInfo

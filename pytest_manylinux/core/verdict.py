@@ -7,8 +7,9 @@ for the part it does not cover, and where the two disagree the verdict says so.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .observe import SET_ASIDE, Cause, Finding, Observation, Outcome, summarized
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
@@ -374,7 +375,10 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
         elif under:
             kind, decided_by = Kind.UNDER_CLAIM, "observed"
         elif tested:
-            kind, decided_by = Kind.HONEST, "observed" if not uncovered or needed is None else "observed+predicted"
+            kind, decided_by = (
+                Kind.HONEST,
+                "observed" if not uncovered or needed is None else "observed+predicted",
+            )
         elif needed is not None:
             kind, decided_by = Kind.HONEST, "predicted"
         else:
@@ -413,7 +417,11 @@ def _honest_floor(
     assert lowest is not None
     below = [o.libc_version for o in failed if o.libc_version is not None and o.libc_version < lowest]
     ceiling_of_failures = max(below) if below else None
-    if predicted is not None and predicted <= lowest and (ceiling_of_failures is None or predicted > ceiling_of_failures):
+    if (
+        predicted is not None
+        and predicted <= lowest
+        and (ceiling_of_failures is None or predicted > ceiling_of_failures)
+    ):
         return predicted
     return lowest
 
@@ -422,7 +430,11 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
     claim = verdict.claim
     low = verdict.lowest_working
     family = (claim.libc or low.libc).value if (claim.libc or (low and low.libc)) else "libc"  # type: ignore[union-attr]
-    works = f"lowest working: {low.distro} ({family} {low.libc_version})" if low else "works on no distro of the matrix"
+    works = (
+        f"lowest working: {low.distro} ({family} {low.libc_version})"
+        if low
+        else "works on no distro of the matrix"
+    )
     parts = []
     if verdict.kind is Kind.OVER_CLAIM:
         if verdict.failing:
@@ -435,7 +447,9 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
         else:
             prediction = verdict.prediction
             assert prediction is not None
-            glibc = prediction.floor is not None and claim.floor is not None and prediction.floor > claim.floor
+            glibc = (
+                prediction.floor is not None and claim.floor is not None and prediction.floor > claim.floor
+            )
             why = prediction.reason if glibc or not prediction.over else prediction.over[0]
             parts.append(
                 f"OVER-CLAIM (predicted): {claim.platform.tag} promises {claim.floor} but "
@@ -443,7 +457,9 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
             )
     elif verdict.kind is Kind.UNDER_CLAIM:
         family = claim.libc.value if claim.libc else "libc"
-        parts.append(f"UNDER-CLAIM: {claim.platform.tag} promises {family} {claim.floor} but it also works below it")
+        parts.append(
+            f"UNDER-CLAIM: {claim.platform.tag} promises {family} {claim.floor} but it also works below it"
+        )
     elif verdict.kind is Kind.HONEST:
         parts.append(f"HONEST: {claim.platform.tag} holds")
     elif verdict.kind is Kind.NO_CLAIM:
@@ -467,4 +483,15 @@ def is_failure(verdict: Verdict, strict: bool) -> bool:
     return verdict.kind is Kind.OVER_CLAIM or (strict and verdict.kind is Kind.UNDER_CLAIM)
 
 
-__all__ = ["Assessment", "Cause", "Kind", "OwnException", "Prediction", "SetAside", "Verdict", "assess", "is_failure", "judge"]
+__all__ = [
+    "Assessment",
+    "Cause",
+    "Kind",
+    "OwnException",
+    "Prediction",
+    "SetAside",
+    "Verdict",
+    "assess",
+    "is_failure",
+    "judge",
+]

@@ -14,20 +14,17 @@ import json
 import tarfile
 import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable
 
-from .dependencies import Resolution, resolve
-from .distros import Distro, PythonConfig
-from .elf import read_elf
-from .engine import Container, Engine, ExecResult, Limits
-from .environment import Environment, shim_archive
-from .errors import ElfError, EngineError, ImageError, ManylinuxError, NotRunnable, PortableError, ProbeError, WheelError
-from .images import ensure_image
-from .interpreters import choose, in_order, portable_version
-from .observe import (
+from ..core.dependencies import Resolution, resolve
+from ..core.distros import Distro, PythonConfig
+from ..core.elf import read_elf
+from ..core.interpreters import choose, in_order, portable_version
+from ..core.observe import (
     CANNOT_PARSE,
     Cause,
     DistroFacts,
@@ -40,10 +37,23 @@ from .observe import (
     parse_probe_output,
     skipped,
 )
-from .policy import load_policies
+from ..core.policy import load_policies
+from ..core.tags import Libc
+from ..core.wheel import Role, WheelInfo, lay_out
+from ..errors import (
+    ElfError,
+    EngineError,
+    ImageError,
+    ManylinuxError,
+    NotRunnable,
+    PortableError,
+    ProbeError,
+    WheelError,
+)
+from .docker import Container, Engine, ExecResult, Limits
+from .environment import Environment, shim_archive
+from .images import ensure_image
 from .portable import Provider, put_tree
-from .tags import Libc
-from .wheel import Role, WheelInfo, lay_out
 
 Progress = Callable[[str], None]
 
@@ -53,7 +63,13 @@ PROBE_PATH = f"{CONTAINER_ROOT}/probe.py"
 #: where ``python3`` and ``python`` name the interpreter of the container's environment (``manylinux_env``):
 #: wheel scripts are laid out with this shebang, so they run with the interpreter the wheels were chosen for
 SHIM_DIR = f"{CONTAINER_ROOT}/bin"
-_INSTALLED_DIR = {Role.PURELIB: "site", Role.PLATLIB: "site", Role.SCRIPTS: "bin", Role.DATA: "data", Role.HEADERS: "include"}
+_INSTALLED_DIR = {
+    Role.PURELIB: "site",
+    Role.PLATLIB: "site",
+    Role.SCRIPTS: "bin",
+    Role.DATA: "data",
+    Role.HEADERS: "include",
+}
 
 
 @dataclass(frozen=True)
@@ -155,9 +171,7 @@ def _sonames(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-def concatenated(
-    payloads: Sequence[Payload], head: bytes = b"", chunk: int = 1 << 20
-) -> Iterator[bytes]:
+def concatenated(payloads: Sequence[Payload], head: bytes = b"", chunk: int = 1 << 20) -> Iterator[bytes]:
     """One tar stream: ``head`` (tar members), then the payloads' archives, read from disk as it is sent."""
     if head:
         yield head
@@ -167,7 +181,9 @@ def concatenated(
             while left > 0:
                 data = f.read(min(chunk, left))
                 if not data:
-                    raise EngineError(f"the archive of {payload.wheel.filename} ended early: {payload.archive}")
+                    raise EngineError(
+                        f"the archive of {payload.wheel.filename} ended early: {payload.archive}"
+                    )
                 left -= len(data)
                 yield data
     yield bytes(2 * tarfile.BLOCKSIZE)  # the end-of-archive marker
@@ -182,7 +198,7 @@ def _world_readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def _probe_source() -> str:
-    return Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
+    return Path(__file__).parent.parent.joinpath("container", "probe.py").read_text(encoding="utf-8")
 
 
 def _probe_members() -> bytes:
@@ -302,7 +318,11 @@ class DistroRunner:
                 results[i] = screened
             else:
                 batches.setdefault(screened.path, (screened, []))[1].append((i, payload))
-        needs = {i: self._dependencies(payload, interpreter) for interpreter, batch in batches.values() for i, payload in batch}
+        needs = {
+            i: self._dependencies(payload, interpreter)
+            for interpreter, batch in batches.values()
+            for i, payload in batch
+        }
         try:
             wheels = [payload for _, batch in batches.values() for _, payload in batch]
             self._put(wheels + [d for _, laid_out in needs.values() for d in laid_out])
@@ -316,7 +336,9 @@ class DistroRunner:
             results.update(checked)
         return [results[i] for i in range(len(payloads))]
 
-    def _another_interpreter(self, payload: Payload, observation: Observation, interpreter: Interpreter) -> Observation:
+    def _another_interpreter(
+        self, payload: Payload, observation: Observation, interpreter: Interpreter
+    ) -> Observation:
         """The wheel checked again where ``interpreter`` could not run some of its code.
 
         A ``SyntaxError`` means the code needs a newer Python; a missing stdlib module, another build (a
@@ -334,13 +356,20 @@ class DistroRunner:
             newer = current.version[:2] if syntax else None
             paths = {t.path for t in tried}
 
-            def excluded(c: Interpreter, paths: set[str] = paths, newer: tuple[int, int] | None = newer) -> bool:
+            def excluded(
+                c: Interpreter, paths: set[str] = paths, newer: tuple[int, int] | None = newer
+            ) -> bool:
                 return c.path in paths or (newer is not None and c.version[:2] <= newer)
 
             following, _why = self.choose(
-                payload.wheel.claim.interpreters, payload.wheel.requires_python, exclude=excluded, newer_than=newer
+                payload.wheel.claim.interpreters,
+                payload.wheel.requires_python,
+                exclude=excluded,
+                newer_than=newer,
             )
-            what = f"{len(unable)} module{'s' if len(unable) != 1 else ''} of the wheel ({unable[0].evidence})"
+            what = (
+                f"{len(unable)} module{'s' if len(unable) != 1 else ''} of the wheel ({unable[0].evidence})"
+            )
             if following is None:
                 note = f"{current.describe()} cannot run {what}; no other interpreter here can"
                 return replace(observation, notes=(*observation.notes, note))
@@ -388,7 +417,10 @@ class DistroRunner:
         return 120 + self.config.timeout * 3 + 2 * len(payload.plan["modules"])
 
     def _check(
-        self, interpreter: Interpreter, batch: list[tuple[int, Payload]], needs: dict[int, tuple[Resolution, list[Payload]]]
+        self,
+        interpreter: Interpreter,
+        batch: list[tuple[int, Payload]],
+        needs: dict[int, tuple[Resolution, list[Payload]]],
     ) -> dict[int, Observation]:
         """Check wheels in one exec; if the probe dies, the wheel it was on fails and the rest go on."""
         assert self._container is not None
@@ -457,7 +489,9 @@ class DistroRunner:
             state = {}  # the engine itself is gone: the first error says what happened
         if state.get("OOMKilled"):
             limit = self.config.limits.memory
-            return self._skip(Cause.MEMORY, f"the container was killed for memory (limit {limit}); raise --manylinux-memory")
+            return self._skip(
+                Cause.MEMORY, f"the container was killed for memory (limit {limit}); raise --manylinux-memory"
+            )
         tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
         return self._skip(Cause.ENGINE, f"{error}{tail}")
 
@@ -468,7 +502,11 @@ class DistroRunner:
         if claim.arch and facts.machine and claim.arch != facts.machine:
             return None, Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}"
         if claim.libc and facts.libc and claim.libc is not facts.libc:
-            return None, Cause.LIBC, f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro"
+            return (
+                None,
+                Cause.LIBC,
+                f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro",
+            )
         interpreter, why = self.choose(claim.interpreters, wheel.requires_python)
         return interpreter, (None if interpreter else Cause.PYTHON), why
 
@@ -508,7 +546,10 @@ class DistroRunner:
         return None, f"{why}; {portable_why}" if portable_why else why
 
     def _portable_for(
-        self, pairs: frozenset[tuple[str, str]], requires_python: str | None, newer_than: tuple[int, int] | None = None
+        self,
+        pairs: frozenset[tuple[str, str]],
+        requires_python: str | None,
+        newer_than: tuple[int, int] | None = None,
     ) -> tuple[Interpreter | None, str]:
         assert self.facts is not None
         if self.portables is None or not self.portables.versions:
@@ -553,7 +594,9 @@ class DistroRunner:
                 [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
             )
             if result.exit_code != 0:
-                raise PortableError(f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}")
+                raise PortableError(
+                    f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}"
+                )
             data = parse_probe_output(result.stdout, f"the portable CPython {version} on {self.distro.name}")
             if "error" in data:
                 raise PortableError(f"it does not run on {self.distro.name}: {data['error']}")
@@ -610,7 +653,6 @@ class DistroRunner:
             pythonpath=tuple(sites),
             user=self.user,
         )
-
 
     def close(self) -> None:
         """Remove the container; safe to call more than once, from any thread, even while it opens."""
@@ -709,7 +751,9 @@ class Matrix:
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
                 if not future.done():
-                    future.set_exception(EngineError(f"distro {distro.name!r} stopped before checking {wheel.filename}"))
+                    future.set_exception(
+                        EngineError(f"distro {distro.name!r} stopped before checking {wheel.filename}")
+                    )
 
     def observation(self, wheel: WheelInfo, distro: Distro) -> Observation:
         """Wait for one check's result (scheduling it first if nobody did)."""
@@ -727,7 +771,9 @@ class Matrix:
         # removed in parallel, a removal being about as slow as a start; checks still running in them
         # then fail fast, and a runner still starting its container removes it itself.
         if runners:
-            with ThreadPoolExecutor(max_workers=min(8, len(runners)), thread_name_prefix="manylinux-rm") as removals:
+            with ThreadPoolExecutor(
+                max_workers=min(8, len(runners)), thread_name_prefix="manylinux-rm"
+            ) as removals:
                 for runner in runners:
                     removals.submit(runner.close)
         if self._pool is not None:

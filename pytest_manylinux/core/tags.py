@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .errors import WheelError
+from ..errors import WheelError
 
 
 class Libc(str, enum.Enum):

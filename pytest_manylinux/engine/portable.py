@@ -33,15 +33,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .distros import Distro, PortableSource, PythonConfig
-from .elf import read_elf
-from .errors import ElfError, ManylinuxError, PortableError
-from .relocate import RPATH_PLACEHOLDER
-from .relocate import SYSTEM as GLIBC_LIBRARIES
-from .tags import LibcVersion
+from ..container.relocate import RPATH_PLACEHOLDER
+from ..container.relocate import SYSTEM as GLIBC_LIBRARIES
+from ..core.distros import Distro, PortableSource, PythonConfig
+from ..core.elf import read_elf
+from ..core.tags import LibcVersion
+from ..errors import ElfError, ManylinuxError, PortableError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
+    from .docker import Engine
 
 Progress = Callable[[str], None]
 
@@ -79,7 +79,9 @@ _CHUNK = 1 << 20
 # Build dependencies (Debian and Ubuntu package names). The required ones make ctypes and zlib; the
 # others make optional modules and are installed one by one where a suite lacks some of them.
 _REQUIRED_PACKAGES = "build-essential libffi-dev zlib1g-dev xz-utils"
-_OPTIONAL_PACKAGES = "libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev libncursesw5-dev libgdbm-dev uuid-dev"
+_OPTIONAL_PACKAGES = (
+    "libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev libncursesw5-dev libgdbm-dev uuid-dev"
+)
 #: Modules a build must be able to import in the build container before it is cached.
 _MUST_IMPORT = "ctypes, zlib, bz2, lzma, sqlite3, decimal, json, readline, curses, uuid"
 
@@ -363,7 +365,7 @@ def repack(source: Path, dest: Path, version: str | None = None) -> str:
                 name = info.name[2:] if info.name.startswith("./") else info.name
                 if not (name == prefix or name.startswith(lead)) or not _safe(name):
                     continue
-                new = TOP + "/" + name[len(lead):] if name != prefix else TOP
+                new = TOP + "/" + name[len(lead) :] if name != prefix else TOP
                 if info.issym():
                     target = posixpath.normpath(posixpath.join(posixpath.dirname(new), info.linkname))
                     if info.linkname.startswith("/") or not (target == TOP or target.startswith(TOP + "/")):
@@ -372,7 +374,7 @@ def repack(source: Path, dest: Path, version: str | None = None) -> str:
                     link = info.linkname[2:] if info.linkname.startswith("./") else info.linkname
                     if not link.startswith(lead):
                         continue
-                    info.linkname = TOP + "/" + link[len(lead):]
+                    info.linkname = TOP + "/" + link[len(lead) :]
                 elif not (info.isfile() or info.isdir()):
                     continue
                 info.name = new.rstrip("/")
@@ -386,7 +388,7 @@ def _search_dirs(member: str, entries: tuple[str, ...]) -> list[str]:
     for entry in entries:
         entry = entry.replace("${ORIGIN}", "$ORIGIN")
         if entry.startswith("$ORIGIN"):
-            dirs.append(posixpath.normpath(here + entry[len("$ORIGIN"):]))
+            dirs.append(posixpath.normpath(here + entry[len("$ORIGIN") :]))
     return dirs
 
 
@@ -421,7 +423,11 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
     prefix, found = find_interpreter(names, version)
     member = f"{prefix}/bin/python{found}" if prefix else f"bin/python{found}"
     major, minor = (int(x) for x in found.split("."))
-    full = (major, minor, patchlevel[2]) if patchlevel and patchlevel[:2] == (major, minor) else (major, minor, 0)
+    full = (
+        (major, minor, patchlevel[2])
+        if patchlevel and patchlevel[:2] == (major, minor)
+        else (major, minor, 0)
+    )
     executable = next((f for f in facts if f.path == member), None)
     inherited = executable.rpath if executable is not None and not executable.runpath else ()
     floor: LibcVersion | None = None
@@ -444,7 +450,9 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
             if need.prefix == "GLIBC" and re.match(r"^\d+\.\d+", need.version):
                 version_need = LibcVersion.parse(need.version)
                 floor = version_need if floor is None or version_need > floor else floor
-    return Analysis(member, full, floor, tuple(sorted(bundled)), tuple(unmet), tuple(sorted(forbidden)), len(facts))
+    return Analysis(
+        member, full, floor, tuple(sorted(bundled)), tuple(unmet), tuple(sorted(forbidden)), len(facts)
+    )
 
 
 # -- downloads ----------------------------------------------------------------------------------
@@ -567,8 +575,8 @@ def fetch_archive_source(version: str, workdir: Path, progress: Progress) -> tup
     """CPython X.Y's release tarball from the distro archive, checked against the ``.dsc`` that lists it."""
     if version not in ARCHIVE_SOURCES:
         raise PortableError(
-            f"no distro archive source is known for CPython {version}; set source = \"PATH_OR_URL\" "
-            f"(and source-sha256) in [python.portable.\"{version}\"] of distros.toml"
+            f'no distro archive source is known for CPython {version}; set source = "PATH_OR_URL" '
+            f'(and source-sha256) in [python.portable."{version}"] of distros.toml'
         )
     base, suite = ARCHIVE_SOURCES[version]
     index_url = f"{base}/dists/{suite}/main/source/Sources.xz"
@@ -616,7 +624,7 @@ def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple
         (
             "packages",
             f"apt-get update -qq && {install} {_REQUIRED_PACKAGES} && ({install} {_OPTIONAL_PACKAGES} || "
-            f"for p in {_OPTIONAL_PACKAGES}; do {install} $p || echo \"unavailable: $p\"; done)",
+            f'for p in {_OPTIONAL_PACKAGES}; do {install} $p || echo "unavailable: $p"; done)',
             1800,
         ),
         ("unpack", f"tar -xf /opt/pytest-manylinux/build/{tarball} -C /build", 600),
@@ -644,7 +652,7 @@ def _logged(name: str, command: str) -> str:
 
 def _inputs(tarball: Path, workdir: Path) -> Path:
     archive = workdir / "inputs.tar"
-    relocate = Path(__file__).with_name("relocate.py")
+    relocate = Path(__file__).parent.parent.joinpath("container", "relocate.py")
     with tarfile.open(archive, "w") as tar:
         tar.add(tarball, arcname=f"opt/pytest-manylinux/build/{tarball.name}", filter=_normal)
         tar.add(relocate, arcname="opt/pytest-manylinux/build/relocate.py", filter=_normal)
@@ -686,14 +694,14 @@ class Builder:
             return path, {"tarball": name, "sha256": spec.source_sha256, "url": spec.source}
         path = Path(spec.source).expanduser()
         if not path.is_file():
-            raise PortableError(f"source = {spec.source!r} of [python.portable.\"{version}\"]: no such file")
+            raise PortableError(f'source = {spec.source!r} of [python.portable."{version}"]: no such file')
         digest = _sha256_file(path)
         if spec.source_sha256 and digest != spec.source_sha256:
             raise PortableError(f"{path} has sha256 {digest}, not source-sha256 {spec.source_sha256}")
         return path, {"tarball": path.name, "sha256": digest, "path": str(path)}
 
     def _build_into(self, tmp: Path, version: str, spec: PortableSource) -> dict[str, Any]:
-        from .engine import Limits
+        from .docker import Limits
         from .images import ensure_image
 
         started = time.monotonic()
@@ -710,10 +718,16 @@ class Builder:
             ensure_image(self.engine, self.distro, self.progress)
             prefix = f"{CONTAINER_DIR}/cpython-{full}"
             limits = Limits(memory="4g", pids=4096, user=None)
-            with self.engine.container(self.distro.image, f"build-python-{version}", limits, build=True) as box:
+            with self.engine.container(
+                self.distro.image, f"build-python-{version}", limits, build=True
+            ) as box:
                 with _inputs(tarball, workdir).open("rb") as f:
                     box.put_archive("/", f)
-                env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+                env = {
+                    "DEBIAN_FRONTEND": "noninteractive",
+                    "LC_ALL": "C",
+                    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                }
                 for name, command, timeout in build_steps(version, top, prefix, tarball.name):
                     step_started = time.monotonic()
                     self.progress(f"  {version} on {self.distro.name}: {name}")
@@ -752,11 +766,15 @@ def _stamp(path: Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def from_local(path: Path, version: str, sha256: str | None, progress: Progress, *, origin: str = "local") -> Obtained:
+def from_local(
+    path: Path, version: str, sha256: str | None, progress: Progress, *, origin: str = "local"
+) -> Obtained:
     """A tarball or unpacked prefix on this machine, imported into the cache (again when it changes)."""
     path = path.expanduser().resolve()
     if not path.exists():
-        raise PortableError(f"{path}: no such file or directory (a portable CPython {version} tarball or prefix)")
+        raise PortableError(
+            f"{path}: no such file or directory (a portable CPython {version} tarball or prefix)"
+        )
     marker = path / "bin" / f"python{version}" if path.is_dir() else path
     if path.is_dir() and not marker.exists():
         raise PortableError(f"{path}: no bin/python{version} in it: not a CPython {version} prefix")
@@ -892,7 +910,9 @@ class Provider:
     ) -> None:
         self.config = config
         self.progress = progress
-        self.builder = Builder(engine, build_distro, progress) if engine is not None and build_distro else None
+        self.builder = (
+            Builder(engine, build_distro, progress) if engine is not None and build_distro else None
+        )
         self._futures: dict[str, Future[Obtained]] = {}
         self._lock = threading.Lock()
         self._cached: frozenset[str] | None = None

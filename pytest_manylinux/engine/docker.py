@@ -14,10 +14,11 @@ import shlex
 import socket
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any, Callable
 
-from .errors import EngineError, ImageError
+from ..errors import EngineError, ImageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -178,7 +179,13 @@ class Engine:
 
     @contextlib.contextmanager
     def container(
-        self, image: str, distro: str, limits: Limits = Limits(), *, network: bool = False, build: bool = False
+        self,
+        image: str,
+        distro: str,
+        limits: Limits = Limits(),
+        *,
+        network: bool = False,
+        build: bool = False,
     ) -> Iterator[Container]:
         """A running container of ``image``, removed on exit whatever happened.
 
@@ -335,9 +342,7 @@ class Container:
             stdout=True,
             stderr=True,
         )
-        out, err = self.engine._call(
-            f"run a command in {self.distro}", api.exec_start, exec_id, demux=True
-        )
+        out, err = self.engine._call(f"run a command in {self.distro}", api.exec_start, exec_id, demux=True)
         info = self.engine._call(f"inspect a command in {self.distro}", api.exec_inspect, exec_id)
         code = info.get("ExitCode")
         if code is None:

@@ -7,16 +7,16 @@ choose among local files, but without pip and without network. Nothing here touc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from packaging.markers import Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from .errors import WheelError
+from ..errors import WheelError
 from .interpreters import supported_pairs
 from .observe import Interpreter
 from .wheel import WheelInfo, read_wheel
@@ -49,7 +49,9 @@ def read_wheelhouse(paths: Iterable[str | Path]) -> tuple[tuple[WheelInfo, ...],
         elif path.is_file() and path.suffix == ".whl":
             files = [path]
         else:
-            raise WheelError(f"wheelhouse {str(path)!r} is neither a directory nor a .whl file; check --manylinux-wheelhouse")
+            raise WheelError(
+                f"wheelhouse {str(path)!r} is neither a directory nor a .whl file; check --manylinux-wheelhouse"
+            )
         for file in files:
             try:
                 wheels.append(read_wheel(file))
@@ -109,7 +111,9 @@ def _candidates(
         version = _version_of(wheel)
         if version is None or not requirement.specifier.contains(version, prereleases=True):
             continue
-        if not any((t.interpreter, t.abi) in pairs and _platform_fits(t.platform, machine) for t in wheel.claim.tags):
+        if not any(
+            (t.interpreter, t.abi) in pairs and _platform_fits(t.platform, machine) for t in wheel.claim.tags
+        ):
             continue
         fitting.append(wheel)
     if not fitting:

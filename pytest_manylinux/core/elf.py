@@ -19,7 +19,7 @@ from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.common.utils import struct_parse
 from elftools.elf.elffile import ELFFile
 
-from .errors import ElfError
+from ..errors import ElfError
 from .tags import Libc
 from .wheel import Member, WheelInfo, open_member
 

@@ -9,7 +9,7 @@ distro is skipped with that reason, not failed.
 from __future__ import annotations
 
 import fnmatch
-from typing import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import compatible_tags, cpython_tags
@@ -52,7 +52,9 @@ def choose(
             reasons.append(f"{interpreter.path} is {interpreter.short} ({interpreter.abi})")
             continue
         if not requires_python_allows(requires_python, interpreter):
-            reasons.append(f"{interpreter.path} is {interpreter.short}, outside Requires-Python {requires_python}")
+            reasons.append(
+                f"{interpreter.path} is {interpreter.short}, outside Requires-Python {requires_python}"
+            )
             continue
         return interpreter, ""
     wanted = ", ".join(sorted(f"{i}-{a}" for i, a in pairs))

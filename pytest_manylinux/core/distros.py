@@ -10,11 +10,12 @@ from __future__ import annotations
 import fnmatch
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from .errors import DistrosFileError, SelectionError
+from ..errors import DistrosFileError, SelectionError
 from .tags import Libc
 
 if sys.version_info >= (3, 11):
@@ -23,7 +24,10 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
 #: the default matrix, shipped inside the package (a copy of the repository's distros.toml)
-DEFAULT_DISTROS_FILE = Path(__file__).with_name("distros.toml")
+# The repository's root distros.toml is the one source: the wheel ships it beside this module
+# (pyproject's force-include); a source checkout or an editable install reads the root file.
+_PACKAGED = Path(__file__).with_name("distros.toml")
+DEFAULT_DISTROS_FILE = _PACKAGED if _PACKAGED.is_file() else Path(__file__).parents[2] / "distros.toml"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _MARKER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -175,7 +179,7 @@ def _string(path: Path, where: str, table: dict[str, Any], key: str, required: b
     if key not in table:
         if required:
             example = _EXAMPLES.get(key, "...")
-            raise _fail(path, where, f"missing required key {key!r} (e.g. {key} = \"{example}\")")
+            raise _fail(path, where, f'missing required key {key!r} (e.g. {key} = "{example}")')
         return None
     value = table[key]
     if not isinstance(value, str) or not value.strip():
@@ -193,7 +197,7 @@ def _strings(path: Path, where: str, value: Any) -> tuple[str, ...]:
 
 def _build(path: Path, where: str, value: Any) -> BuildRecipe:
     if not isinstance(value, dict):
-        raise _fail(path, where, f"expected a table like {{ debootstrap = \"bookworm\" }}, got {value!r}")
+        raise _fail(path, where, f'expected a table like {{ debootstrap = "bookworm" }}, got {value!r}')
     unknown = sorted(set(value) - _BUILD_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_BUILD_KEYS)!r}")
@@ -218,7 +222,7 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
     if not _NAME_RE.match(name):
         raise _fail(path, where, f"distro name {name!r} must be letters, digits, '.', '_' or '-'")
     if not isinstance(table, dict):
-        raise _fail(path, where, f"expected a table with at least image = \"...\", got {table!r}")
+        raise _fail(path, where, f'expected a table with at least image = "...", got {table!r}')
     unknown = sorted(set(table) - _KNOWN_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known keys: {sorted(_KNOWN_KEYS)!r}")
@@ -232,14 +236,16 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
         try:
             libc = Libc(libc_text)
         except ValueError:
-            raise _fail(path, f"{where}.libc", f"expected \"glibc\" or \"musl\", got {libc_text!r}") from None
+            raise _fail(path, f"{where}.libc", f'expected "glibc" or "musl", got {libc_text!r}') from None
     tags = _strings(path, f"{where}.tags", table.get("tags", []))
     for tag in tags:
         if not _MARKER_RE.match(marker_name(tag)):
             raise _fail(path, f"{where}.tags", f"tag {tag!r} cannot be a marker name")
     build = _build(path, f"{where}.build", table["build"]) if "build" in table else None
     pythons = _strings(path, f"{where}.python", table["python"]) if "python" in table else None
-    interpreters = _order(path, f"{where}.interpreters", table["interpreters"]) if "interpreters" in table else None
+    interpreters = (
+        _order(path, f"{where}.interpreters", table["interpreters"]) if "interpreters" in table else None
+    )
     notes = _string(path, where, table, "notes") or ""
     return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes)
 
@@ -254,7 +260,7 @@ def _order(path: Path, where: str, value: Any) -> tuple[str, ...]:
                 f"{entry!r} is neither one of {list(INTERPRETER_ORIGINS)!r} nor an absolute interpreter path or glob",
             )
     if not entries:
-        raise _fail(path, where, "expected at least one entry, e.g. [\"distro\", \"portable\"]")
+        raise _fail(path, where, 'expected at least one entry, e.g. ["distro", "portable"]')
     return entries
 
 
@@ -267,7 +273,7 @@ def _bool(path: Path, where: str, table: dict[str, Any], key: str, default: bool
 
 def _version(path: Path, where: str, value: Any) -> str:
     if not isinstance(value, str) or not _VERSION_RE.match(value):
-        raise _fail(path, where, f"expected a CPython version like \"3.11\", got {value!r}")
+        raise _fail(path, where, f'expected a CPython version like "3.11", got {value!r}')
     return value
 
 
@@ -285,7 +291,9 @@ def _portable(path: Path, version: str, table: Any) -> PortableSource:
     where = f"[python.portable.{version}]"
     _version(path, where, version)
     if not isinstance(table, dict):
-        raise _fail(path, where, f"expected a table like {{ path = \"/srv/cpython-{version}.tar.gz\" }}, got {table!r}")
+        raise _fail(
+            path, where, f'expected a table like {{ path = "/srv/cpython-{version}.tar.gz" }}, got {table!r}'
+        )
     unknown = sorted(set(table) - _PORTABLE_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_PORTABLE_KEYS)!r}")
@@ -298,9 +306,15 @@ def _portable(path: Path, version: str, table: Any) -> PortableSource:
         source_sha256=_sha256(path, where, table, "source-sha256"),
     )
     if source.url and not source.sha256:
-        raise _fail(path, where, "url needs sha256 = \"...\": a download is only used once its checksum matches")
+        raise _fail(
+            path, where, 'url needs sha256 = "...": a download is only used once its checksum matches'
+        )
     if source.source and "://" in source.source and not source.source_sha256:
-        raise _fail(path, where, "a source URL needs source-sha256 = \"...\": a download is only used once its checksum matches")
+        raise _fail(
+            path,
+            where,
+            'a source URL needs source-sha256 = "...": a download is only used once its checksum matches',
+        )
     return source
 
 
@@ -319,18 +333,24 @@ def _python(path: Path, value: Any, distros: tuple[Distro, ...]) -> PythonConfig
     if "versions" in value:
         raw = value["versions"]
         if not isinstance(raw, list):
-            raise _fail(path, f"{where}.versions", f"expected a list like [\"3.11\", \"3.12\"], got {raw!r}")
+            raise _fail(path, f"{where}.versions", f'expected a list like ["3.11", "3.12"], got {raw!r}')
         versions = tuple(_version(path, f"{where}.versions", v) for v in raw)
     build_on = _string(path, where, value, "build-on")
     if build_on is not None:
         by_name = {d.name: d for d in distros}
         if build_on not in by_name:
-            raise _fail(path, f"{where}.build-on", f"no distro named {build_on!r}; known: {', '.join(by_name)}")
+            raise _fail(
+                path, f"{where}.build-on", f"no distro named {build_on!r}; known: {', '.join(by_name)}"
+            )
         if by_name[build_on].libc is not Libc.GLIBC:
-            raise _fail(path, f"{where}.build-on", f"{build_on!r} is not a glibc distro; portable CPython is built for glibc")
+            raise _fail(
+                path,
+                f"{where}.build-on",
+                f"{build_on!r} is not a glibc distro; portable CPython is built for glibc",
+            )
     portable = value.get("portable", {})
     if not isinstance(portable, dict):
-        raise _fail(path, f"{where}.portable", f"expected [python.portable.\"X.Y\"] tables, got {portable!r}")
+        raise _fail(path, f"{where}.portable", f'expected [python.portable."X.Y"] tables, got {portable!r}')
     sources = {version: _portable(path, version, table) for version, table in portable.items()}
     return PythonConfig(
         order=order,
@@ -363,11 +383,13 @@ def load_distros_file(path: str | Path | None = None) -> DistrosFile:
     unknown = sorted(set(data) - {"distro", "python"})
     if unknown:
         raise _fail(
-            path, "top level", f"unknown table(s) {unknown!r}; distros go in [distro.NAME] tables, interpreters in [python]"
+            path,
+            "top level",
+            f"unknown table(s) {unknown!r}; distros go in [distro.NAME] tables, interpreters in [python]",
         )
     tables = data.get("distro")
     if not isinstance(tables, dict) or not tables:
-        raise _fail(path, "top level", "no [distro.NAME] tables; add at least one with image = \"...\"")
+        raise _fail(path, "top level", 'no [distro.NAME] tables; add at least one with image = "..."')
     distros = tuple(_distro(path, name, table) for name, table in tables.items())
     python = _python(path, data["python"], distros) if "python" in data else PythonConfig()
     return DistrosFile(distros, python)

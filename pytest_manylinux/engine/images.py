@@ -15,22 +15,30 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from .distros import BuildRecipe, Distro
-from .engine import LABEL, Engine
+from ..core.distros import BuildRecipe, Distro
+from .docker import LABEL, Engine
 
 #: the label carrying the reference an image was built for
 LABEL_IMAGE = f"{LABEL}.image"
-from .errors import ImageError
+from ..errors import ImageError
 
 Progress = Callable[[str], None]
 
 DEBOOTSTRAP_SCRIPTS = Path("/usr/share/debootstrap/scripts")
 # debootstrap's milestones, worth showing while a build takes its minute.
-_PROGRESS_LINES = ("I: Retrieving Release ", "I: Installing core packages", "I: Configuring", "I: Base system", "E:", "W:")
+_PROGRESS_LINES = (
+    "I: Retrieving Release ",
+    "I: Installing core packages",
+    "I: Configuring",
+    "I: Base system",
+    "E:",
+    "W:",
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,10 @@ class ImageSource:
 
 
 def lock_dir() -> Path:
-    base = Path(os.environ.get("PYTEST_MANYLINUX_LOCK_DIR") or Path(tempfile.gettempdir()) / f"pytest-manylinux-{os.getuid()}")
+    base = Path(
+        os.environ.get("PYTEST_MANYLINUX_LOCK_DIR")
+        or Path(tempfile.gettempdir()) / f"pytest-manylinux-{os.getuid()}"
+    )
     base.mkdir(parents=True, exist_ok=True)
     return base
 
@@ -97,7 +108,7 @@ def _check_builder(distro: Distro, recipe: BuildRecipe) -> None:
     if not (DEBOOTSTRAP_SCRIPTS / script).exists() and not Path(script).is_file():
         raise ImageError(
             f"distro {distro.name!r}: this debootstrap does not know suite {script!r}; set "
-            f"build.script to a script it has (e.g. \"gutsy\" for newer Ubuntu, \"sid\" for newer Debian)."
+            f'build.script to a script it has (e.g. "gutsy" for newer Ubuntu, "sid" for newer Debian).'
         )
 
 
@@ -107,10 +118,14 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
     if recipe is None:
         raise ImageError(
             f"distro {distro.name!r}: image {distro.image!r} is not on the engine and cannot be pulled, and "
-            "its table has no build recipe; add build = { debootstrap = \"SUITE\" } or load the image."
+            'its table has no build recipe; add build = { debootstrap = "SUITE" } or load the image.'
         )
     _check_builder(distro, recipe)
-    workdir = Path(tempfile.mkdtemp(prefix=f"pytest-manylinux-{distro.name}-", dir=os.environ.get("PYTEST_MANYLINUX_BUILD_DIR")))
+    workdir = Path(
+        tempfile.mkdtemp(
+            prefix=f"pytest-manylinux-{distro.name}-", dir=os.environ.get("PYTEST_MANYLINUX_BUILD_DIR")
+        )
+    )
     target = workdir / "root"
     try:
         argv = debootstrap_command(recipe, target)
@@ -125,16 +140,28 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
                     progress(f"  {distro.name}: {line[3:].rstrip()}")
         if proc.returncode != 0:
             tail = "\n".join(log[-15:])
-            raise ImageError(f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}")
-        progress(f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine")
+            raise ImageError(
+                f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}"
+            )
+        progress(
+            f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine"
+        )
         # Provenance: what it was built from, and for which reference (a dangling image of an earlier build
         # of the same reference would carry it too: that is how a test sees that a build happened once).
-        changes = ['CMD ["/bin/sh"]', f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}", f"LABEL {LABEL_IMAGE}={distro.image}"]
-        with subprocess.Popen(["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE) as tar:
+        changes = [
+            'CMD ["/bin/sh"]',
+            f"LABEL {LABEL}.built-from=debootstrap-{recipe.suite}",
+            f"LABEL {LABEL_IMAGE}={distro.image}",
+        ]
+        with subprocess.Popen(
+            ["tar", "-C", str(target), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
+        ) as tar:
             assert tar.stdout is not None
             image_id = engine.import_image(tar.stdout, distro.image, changes)
         if tar.returncode != 0:
-            raise ImageError(f"distro {distro.name!r}: archiving the debootstrap tree failed (tar exit {tar.returncode})")
+            raise ImageError(
+                f"distro {distro.name!r}: archiving the debootstrap tree failed (tar exit {tar.returncode})"
+            )
         return image_id
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import WheelError
+from ..errors import WheelError
 from .tags import Claim, read_claim
 
 _CHUNK = 1 << 20
@@ -157,7 +157,9 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 def _find_dist_info(path: Path, names: list[str], claim: Claim) -> str:
     dirs = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
     if not dirs:
-        raise WheelError(f"{path}: no .dist-info directory; this is not a wheel (missing WHEEL/RECORD metadata).")
+        raise WheelError(
+            f"{path}: no .dist-info directory; this is not a wheel (missing WHEEL/RECORD metadata)."
+        )
     if len(dirs) > 1:
         wanted = [d for d in dirs if d.lower().replace("-", "_").startswith(claim.name.replace("-", "_"))]
         if len(wanted) != 1:
@@ -283,10 +285,15 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
                     "uses a zip feature wheels may not (encryption, an unusual compression)."
                 ) from e
             if check_record:
-                signature = name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in ("RECORD.jws", "RECORD.p7s")
+                signature = name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in (
+                    "RECORD.jws",
+                    "RECORD.p7s",
+                )
                 row = record.get(name)
                 if row is None and not signature:
-                    raise WheelError(f"{path}: {name!r} is not listed in RECORD; the wheel was modified after it was built.")
+                    raise WheelError(
+                        f"{path}: {name!r} is not listed in RECORD; the wheel was modified after it was built."
+                    )
                 if row is not None and len(row) >= 2 and row[1]:
                     _check_record_hash(path, name, row[1], actual)
             role, scheme_path = _role_of(name, dist_info, root_is_purelib)

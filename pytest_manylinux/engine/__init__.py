@@ -1,0 +1,1 @@
+"""The container engine layer: images, containers, the distro runner, portable CPython. Never imports the faces."""
