@@ -54,6 +54,26 @@ class BuildRecipe:
 
 
 @dataclass(frozen=True)
+class RootfsRecipe:
+    """An image imported from a distro's official root filesystem tarball (Alpine's minirootfs).
+
+    The tarball is used only once its sha256 matches; a download is cached per machine, and a file of
+    the same name in ``$PYTEST_MANYLINUX_ROOTFS_DIR`` is used instead of the download (machines that
+    reach no mirror).
+    """
+
+    #: the tarball: a URL (``https://...``) or a local path
+    rootfs: str
+    #: its sha256, lower-case hex
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """The tarball's file name, e.g. ``alpine-minirootfs-3.20.3-x86_64.tar.gz``."""
+        return self.rootfs.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class Distro:
     """One distro of the matrix."""
 
@@ -68,7 +88,7 @@ class Distro:
     #: free-form tags from the file (``lts``, ``eol``, ...): markers too
     tags: tuple[str, ...] = ()
     #: how to build the image when it is missing, or ``None``
-    build: BuildRecipe | None = None
+    build: BuildRecipe | RootfsRecipe | None = None
     #: interpreter paths or globs to look for in the image, before the default ones (``None``: none)
     pythons: tuple[str, ...] | None = None
     #: where this distro's interpreters come from, in order (``None``: ``[python].order``); see
@@ -166,6 +186,7 @@ def family_of_image(image: str) -> str:
 
 _KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "python", "interpreters", "notes"}
 _BUILD_KEYS = {"debootstrap", "script", "mirror", "check-gpg", "include", "variant"}
+_ROOTFS_KEYS = {"rootfs", "sha256"}
 
 
 def _fail(path: Path, where: str, message: str) -> DistrosFileError:
@@ -195,9 +216,27 @@ def _strings(path: Path, where: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _build(path: Path, where: str, value: Any) -> BuildRecipe:
+def _rootfs(path: Path, where: str, value: dict[str, Any]) -> RootfsRecipe:
+    unknown = sorted(set(value) - _ROOTFS_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r} beside rootfs; known: {sorted(_ROOTFS_KEYS)!r}")
+    rootfs = _string(path, where, value, "rootfs", required=True)
+    sha256 = _sha256(path, where, value, "sha256")
+    if sha256 is None:
+        raise _fail(
+            path,
+            where,
+            'rootfs needs sha256 = "...": a root filesystem is only imported once its checksum matches',
+        )
+    assert rootfs is not None
+    return RootfsRecipe(rootfs, sha256)
+
+
+def _build(path: Path, where: str, value: Any) -> BuildRecipe | RootfsRecipe:
     if not isinstance(value, dict):
         raise _fail(path, where, f'expected a table like {{ debootstrap = "bookworm" }}, got {value!r}')
+    if "rootfs" in value:
+        return _rootfs(path, where, value)
     unknown = sorted(set(value) - _BUILD_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_BUILD_KEYS)!r}")
