@@ -15,12 +15,14 @@ from conftest import MatrixRun, left_behind
 
 from pytest_manylinux.core.distros import load_distros
 from pytest_manylinux.core.observe import Cause, Outcome
+from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
 pytestmark = pytest.mark.engine
 
-DISTROS = [d.name for d in load_distros()]
+# The glibc distros: the factory's manylinux wheels are judged there (the musl ones in test_musl.py).
+DISTROS = [d.name for d in load_distros() if d.libc is Libc.GLIBC]
 
 # FIELD-NOTES.md, measured in the minbase images: (glibc, python3, GLIBCXX). The plugin must
 # measure the same inside each container (it never reads these from distros.toml).

@@ -31,7 +31,7 @@ _HTTP_TIMEOUT = 60
 
 
 def cache_dir() -> Path:
-    """``$PYTEST_MANYLINUX_CACHE_DIR/rootfs``, else ``$XDG_CACHE_HOME/pytest-manylinux/rootfs`` (``~/.cache``)."""
+    """``$PYTEST_MANYLINUX_CACHE_DIR/rootfs``, else ``$XDG_CACHE_HOME/pytest-manylinux/rootfs``."""
     base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
     root = (
         Path(base)
@@ -107,8 +107,11 @@ def obtain(recipe: RootfsRecipe, progress: Progress) -> Path:
 
 
 class _Unsized(io.RawIOBase):
-    """A file read as a stream of unknown length: the engine API takes an import as a chunked upload, and
-    a sized body (requests sets Content-Length for a real file) is refused with "invalid byte in chunk length"."""
+    """A file read as a stream of unknown length.
+
+    The engine takes an import as a chunked upload; a sized body (requests sets Content-Length for a
+    real file) is refused with "invalid byte in chunk length".
+    """
 
     def __init__(self, raw: io.BufferedReader) -> None:
         self._raw = raw
