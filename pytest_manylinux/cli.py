@@ -199,6 +199,11 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
         metavar="PATH",
         help="a portable CPython tarball or prefix to use",
     )
+    parser.add_argument(
+        "--musl",
+        action="store_true",
+        help="the CPython for musl distros (Alpine), built with musl-gcc in the matrix's ubuntu-20.04",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .core.distros import load_distros_file
@@ -219,18 +224,24 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
                 print(
                     f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr
                 )
-        provider = Provider(config, engine, matrix.build_distro, lambda line: print(line, flush=True))
+        provider = Provider(
+            config,
+            engine,
+            matrix.build_distro,
+            lambda line: print(line, flush=True),
+            musl_build_distro=matrix.musl_build_distro,
+        )
         failed = 0
         try:
             for version in args.versions:
                 try:
-                    portable = provider.get(version)
+                    portable = provider.musl.get(version) if args.musl else provider.get(version)
                 except ManylinuxError as e:
                     print(f"{version}: {e}", file=sys.stderr)
                     failed += 1
                     continue
                 full = ".".join(str(x) for x in portable.version)
-                glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
+                glibc = "musl" if args.musl else f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
                 print(
                     f"{version:<5} cpython {full:<8} {portable.origin:<8} "
                     f"{portable.size / 1e6:5.1f} MB  {glibc}  "

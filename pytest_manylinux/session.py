@@ -88,6 +88,8 @@ class ManylinuxRun:
     python: PythonConfig = field(default_factory=PythonConfig)
     #: where a portable CPython is built from source
     build_distro: Distro | None = None
+    #: where a portable CPython for musl distros is built (musl-gcc)
+    musl_build_distro: Distro | None = None
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
     _engine: Engine | None = None
@@ -149,6 +151,7 @@ class ManylinuxRun:
             jobs=jobs,
             python=python,
             build_distro=matrix.build_distro,
+            musl_build_distro=matrix.musl_build_distro,
         )
 
     @property
@@ -220,7 +223,9 @@ class ManylinuxRun:
             wheelhouse=self._read_wheelhouse(),
             python=self.python,
         )
-        portables = Provider(self.python, engine, self.build_distro, self._progress)
+        portables = Provider(
+            self.python, engine, self.build_distro, self._progress, musl_build_distro=self.musl_build_distro
+        )
         self._matrix = Matrix(
             engine, config, self._workdir, self._progress, jobs=self.jobs, portables=portables
         )

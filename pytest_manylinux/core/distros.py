@@ -168,6 +168,14 @@ class DistrosFile:
             return next(d for d in self.distros if d.name == self.python.build_on)
         return next((d for d in self.distros if d.libc is Libc.GLIBC), None)
 
+    @property
+    def musl_build_distro(self) -> Distro | None:
+        """Where CPython is built for musl: ``ubuntu-20.04``, whose musl-tools is musl 1.1.24 (Alpine 3.12's).
+
+        A build against a newer musl would need symbols older Alpines lack; none is tried elsewhere.
+        """
+        return next((d for d in self.distros if d.name == "ubuntu-20.04" and d.libc is Libc.GLIBC), None)
+
 
 def marker_name(text: str) -> str:
     """``ubuntu-16.04`` -> ``ubuntu_16_04``: a name ``-m`` expressions and ``pytest.mark`` accept."""

@@ -156,7 +156,8 @@ class ElfFacts:
         """The C library the file was linked against, as far as its needs and loader say."""
         if self.interpreter and _MUSL_LOADER_RE.search(self.interpreter):
             return Libc.MUSL
-        if any(_MUSL_LIBC_RE.match(lib) for lib in self.needed):
+        # musl-gcc (Debian's musl-tools) links the unversioned libc.so; a glibc file never needs that name.
+        if any(_MUSL_LIBC_RE.match(lib) or lib == "libc.so" for lib in self.needed):
             return Libc.MUSL
         if self.interpreter and _GLIBC_LOADER_RE.search(self.interpreter):
             return Libc.GLIBC

@@ -911,12 +911,27 @@ class Provider:
     """Portable CPythons for one session: each version obtained once, by the first thread that needs it."""
 
     def __init__(
-        self, config: PythonConfig, engine: Engine | None, build_distro: Distro | None, progress: Progress
+        self,
+        config: PythonConfig,
+        engine: Engine | None,
+        build_distro: Distro | None,
+        progress: Progress,
+        *,
+        musl_build_distro: Distro | None = None,
     ) -> None:
+        from .musl import MuslBuilder, MuslProvider
+
         self.config = config
         self.progress = progress
         self.builder = (
             Builder(engine, build_distro, progress) if engine is not None and build_distro else None
+        )
+        #: the CPythons for musl distros (built with musl-gcc; see musl.py)
+        self.musl = MuslProvider(
+            config.versions,
+            MuslBuilder(engine, musl_build_distro, progress)
+            if engine is not None and musl_build_distro and config.build
+            else None,
         )
         self._futures: dict[str, Future[Obtained]] = {}
         self._lock = threading.Lock()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core import musl
 from ..core.dependencies import Resolution, resolve
 from ..core.distros import Distro, PythonConfig
 from ..core.elf import read_elf
@@ -146,6 +147,7 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     root = f"{CONTAINER_ROOT}/wheels/{key}"
     plan = plan_for(wheel, root)
     plan["sonames"] = _sonames(stage, plan["elf"])
+    plan["libcs"] = _libcs(stage, plan["elf"])
     (stage / "plan.json").write_text(json.dumps(plan, indent=1))
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
@@ -168,6 +170,21 @@ def _sonames(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
             continue  # the loader check reports what is wrong with it
         if facts is not None and facts.soname:
             found.setdefault(facts.soname, entry["path"])
+    return found
+
+
+def _libcs(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
+    """Installed path -> the C library each ELF file is linked against, where its needs say."""
+    found: dict[str, str] = {}
+    for entry in elf:
+        path = stage / entry["path"]
+        try:
+            with path.open("rb") as stream:
+                facts = read_elf(stream, entry["path"], path.stat().st_size)
+        except (OSError, ElfError):
+            continue
+        if facts is not None and facts.libc is not None:
+            found[entry["path"]] = facts.libc.value
     return found
 
 
@@ -295,8 +312,10 @@ class DistroRunner:
                 user = document.get("user")
                 self.user = user if isinstance(user, str) else None
                 return facts_from_json(document)
-        # No python at all: measure nothing more here; the check is skipped with that reason.
-        return DistroFacts(None, None, "", None)
+        # No python: a musl distro (Alpine) still says its libc through its loader, and a portable
+        # CPython for musl may be brought in; elsewhere the check is skipped with that reason.
+        result = container.exec(["/bin/sh", "-c", musl.SHELL_PROBE], timeout=60)
+        return musl.musl_facts(result.stdout) or DistroFacts(None, None, "", None)
 
     def observe(self, payload: Payload) -> Observation:
         """Run one wheel's checks here."""
@@ -467,6 +486,7 @@ class DistroRunner:
                     unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
                     requirements=payload.wheel.requirement_names,
                     expected=load_policies().expected_libraries(payload.wheel.claim),
+                    linked=payload.plan.get("libcs"),
                 )
                 done += 1
             if done == len(pending):
@@ -554,12 +574,15 @@ class DistroRunner:
         assert self.facts is not None
         if self.portables is None or not self.portables.versions:
             return None, "no portable CPython is configured"
-        if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
+        if self.facts.libc is None or self.facts.machine != "x86_64":
             libc = self.facts.libc.value if self.facts.libc else "an unknown libc"
             here = f"{libc} on {self.facts.machine or '?'}"
-            return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
-        ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
-        versions = self.portables.versions
+            return None, f"a portable CPython is for glibc or musl on x86_64, and this distro is {here}"
+        put_in = {v for v, i in self.brought.items() if isinstance(i, Interpreter)}
+        if self.facts.libc is Libc.MUSL:
+            ready, versions = put_in | self.portables.musl.ready(), self.portables.musl.versions
+        else:
+            ready, versions = put_in | self.portables.ready(), self.portables.versions
         if newer_than is not None:
             versions = tuple(v for v in versions if tuple(int(x) for x in v.split(".")[:2]) > newer_than)
         version, why = portable_version(pairs, requires_python, versions, ready)
@@ -579,7 +602,8 @@ class DistroRunner:
         assert self._container is not None
         assert self.facts is not None
         try:
-            portable = self.portables.get(version)
+            musl_here = self.facts.libc is Libc.MUSL
+            portable = self.portables.musl.get(version) if musl_here else self.portables.get(version)
             floor, here = portable.glibc, self.facts.libc_version
             if floor is not None and here is not None and here < floor:
                 raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")
