@@ -67,6 +67,7 @@ _DT_VERNEEDNUM = 0x6FFFFFFF
 _VERSYM_HIDDEN = 0x8000
 _VER_FLG_WEAK = 0x2
 _SHN_UNDEF = 0
+_STB_WEAK = 2
 
 # e_machine (as pyelftools names it) -> the architecture as wheel tags spell it, by ELF class and
 # byte order where they matter. https://packaging.python.org/en/latest/specifications/platform-compatibility-tags/
@@ -145,6 +146,9 @@ class ElfFacts:
     version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(
         default_factory=dict, compare=False, hash=False
     )
+    #: the strong undefined dynamic symbols of a file without symbol versions (``.gnu.version``), sorted:
+    #: what a musl-linked file needs, since musl has no symbol versions (empty for versioned files)
+    unversioned: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @property
     def is_dynamic(self) -> bool:
@@ -312,6 +316,7 @@ class _Reader:
         runpath: tuple[str, ...] = ()
         soname: str | None = None
         version_needs: dict[str, tuple[VersionNeed, ...]] = {}
+        unversioned: tuple[str, ...] = ()
         if dynamic is not None:
             tags = self._dynamic(*dynamic)
             strings = self._strtab(tags)
@@ -325,6 +330,7 @@ class _Reader:
                 elif tag == _DT_RUNPATH:
                     runpath = tuple(p for p in self._string(strings, value).split(":") if p)
             version_needs = self._version_needs(dict(tags), strings)
+            unversioned = self._unversioned(dict(tags), strings)
 
         return ElfFacts(
             path=self.path,
@@ -341,6 +347,7 @@ class _Reader:
             runpath=runpath,
             exec_stack=exec_stack,
             version_needs=MappingProxyType(version_needs),
+            unversioned=unversioned,
         )
 
     # -- the dynamic segment and the tables it points at -----------------------------------------------
@@ -466,6 +473,29 @@ class _Reader:
             )
             for library, entries in order.items()
         }
+
+    def _unversioned(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
+        """The strong undefined dynamic symbols of a file without ``.gnu.version`` (a musl file)."""
+        if _DT_SYMTAB not in table or _DT_VERSYM in table:
+            return ()
+        entsize = 24 if self.bits == 64 else 16
+        if table.get(_DT_SYMENT, entsize) != entsize:
+            raise ElfError(self._bad(f"DT_SYMENT is {table[_DT_SYMENT]}, not {entsize}"))
+        count = self._symbol_count(table)
+        if count > _MAX_SYMBOLS:
+            raise ElfError(self._bad(f"claims {count} dynamic symbols"))
+        symtab = self.spool.pread(self._offset(table[_DT_SYMTAB], count * entsize), count * entsize)
+        layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
+        name_at, info_at, shndx_at = (0, 1, 3) if self.bits == 64 else (0, 3, 5)
+        found = set()
+        for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
+            # st_info's high nibble is the binding: a weak undefined symbol may stay unresolved.
+            if i == 0 or entry[shndx_at] != _SHN_UNDEF or entry[info_at] >> 4 == _STB_WEAK:
+                continue
+            name = self._string(strings, entry[name_at])
+            if name:
+                found.add(name)
+        return tuple(sorted(found))
 
     def _bound_symbols(
         self, table: dict[int, int], strings: bytes, needs: Mapping[int, tuple[str, str, bool]]

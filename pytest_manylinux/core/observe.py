@@ -1145,7 +1145,12 @@ def observation_from_check(
             findings.append(finding)
     findings = _expected_by_policy(findings, expected)
     if linked and facts.libc is not None:
-        findings = _libc_mismatches(findings, linked, facts.libc)
+        # Named as the findings name files: relative to the wheel (library files without ``site/``).
+        files = {
+            _relative(f"{root.rstrip('/')}/{path}", root) if root else path: libc
+            for path, libc in linked.items()
+        }
+        findings = _libc_mismatches(findings, files, facts.libc)
     remedy = _remedy(unsatisfied)
     notes += set_aside_notes(findings, remedy)
     common = dict(

@@ -505,9 +505,21 @@ def predict(wheel: WheelInfo) -> Prediction:
         # holds; the lowest one is the honest tag.
         lowest = report.policies.for_arch(claim.libc, claim.arch)
         policy = lowest[0].version if lowest else None
+    version, reason = (floor.version, floor.describe()) if floor is not None else (None, "")
+    if claim.libc is not None and report.libc is not None and report.libc is not claim.libc:
+        # Linked against the other C library: no version of the claimed one makes it load (``over`` says so).
+        version, reason, policy = None, f"linked against {report.libc.value}, not {claim.libc.value}", None
+    elif report.libc is Libc.MUSL:
+        # musl has no symbol versions: the functions a file calls say which musl it needs (musl.py).
+        from .musl import musl_need
+
+        need = musl_need(report.files)
+        if need is not None:
+            version, reason = need.version, need.describe()
+            policy = max(policy, need.version) if policy is not None else need.version
     return Prediction(
-        floor=floor.version if floor is not None else None,
-        reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
+        floor=version,
+        reason=reason or ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
         problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM),
         policy=policy,
