@@ -59,16 +59,14 @@ def test_no_musl_loader_is_no_facts() -> None:
             "undefined symbol reallocarray in /w/pm/_core.so",
         ),
         (
-            "Error loading shared library libpm_absent.so.1: No such file or directory (needed by /w/pm/_core.so)",
+            "Error loading shared library libpm_absent.so.1: No such file or directory (needed by /w/p.so)",
             Cause.MISSING_LIBRARY,
             "libpm_absent.so.1 not found",
         ),
         (
-            "Error relocating /w/x.so: _ZNSt6thread15_M_start_threadESt10unique_ptrINS_6_StateESt14default_deleteIS1_EEPFvvE:"
-            " symbol not found",
+            "Error relocating /w/x.so: _ZNSt6thread6_StateD2Ev: symbol not found",
             Cause.CXX_ABI,
-            "undefined symbol _ZNSt6thread15_M_start_threadESt10unique_ptrINS_6_StateESt14default_deleteIS1_EEPFvvE "
-            "in /w/x.so",
+            "undefined symbol _ZNSt6thread6_StateD2Ev in /w/x.so",
         ),
         (
             "libc.musl-x86_64.so.1 => not found",

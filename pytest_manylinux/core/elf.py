@@ -146,8 +146,8 @@ class ElfFacts:
     version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(
         default_factory=dict, compare=False, hash=False
     )
-    #: the strong undefined dynamic symbols of a file without symbol versions (``.gnu.version``), sorted:
-    #: what a musl-linked file needs, since musl has no symbol versions (empty for versioned files)
+    #: a musl-linked file's strong undefined dynamic symbols bound to no version, sorted: what it needs of
+    #: musl, which has no symbol versions (empty for other files)
     unversioned: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
     @property
@@ -330,7 +330,11 @@ class _Reader:
                 elif tag == _DT_RUNPATH:
                     runpath = tuple(p for p in self._string(strings, value).split(":") if p)
             version_needs = self._version_needs(dict(tags), strings)
-            unversioned = self._unversioned(dict(tags), strings)
+            musl = any(_MUSL_LIBC_RE.match(n) or n == "libc.so" for n in needed) or bool(
+                interp and _MUSL_LOADER_RE.search(interp)
+            )
+            if musl:  # glibc files say what they need through versions; reading more would cost
+                unversioned = self._unversioned(dict(tags), strings)
 
         return ElfFacts(
             path=self.path,
@@ -475,8 +479,9 @@ class _Reader:
         }
 
     def _unversioned(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
-        """The strong undefined dynamic symbols of a file without ``.gnu.version`` (a musl file)."""
-        if _DT_SYMTAB not in table or _DT_VERSYM in table:
+        """The strong undefined dynamic symbols bound to no version (all of a C file linked against musl; a
+        C++ one still has GLIBCXX_ versions for its libstdc++ symbols, and none for musl's)."""
+        if _DT_SYMTAB not in table:
             return ()
         entsize = 24 if self.bits == 64 else 16
         if table.get(_DT_SYMENT, entsize) != entsize:
@@ -485,12 +490,19 @@ class _Reader:
         if count > _MAX_SYMBOLS:
             raise ElfError(self._bad(f"claims {count} dynamic symbols"))
         symtab = self.spool.pread(self._offset(table[_DT_SYMTAB], count * entsize), count * entsize)
+        versions: tuple[int, ...] = ()
+        if _DT_VERSYM in table:
+            versym = self.spool.pread(self._offset(table[_DT_VERSYM], 2 * count), 2 * count)
+            versions = struct.unpack(f"{self.order}{count}H", versym)
         layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
         name_at, info_at, shndx_at = (0, 1, 3) if self.bits == 64 else (0, 3, 5)
         found = set()
         for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
-            # st_info's high nibble is the binding: a weak undefined symbol may stay unresolved.
+            # st_info's high nibble is the binding: a weak undefined symbol may stay unresolved. Version
+            # indexes 0 and 1 are "local" and "global": no version.
             if i == 0 or entry[shndx_at] != _SHN_UNDEF or entry[info_at] >> 4 == _STB_WEAK:
+                continue
+            if versions and versions[i] & ~_VERSYM_HIDDEN > 1:
                 continue
             name = self._string(strings, entry[name_at])
             if name:

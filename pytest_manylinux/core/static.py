@@ -150,6 +150,7 @@ class ProblemKind(str, enum.Enum):
     """What sort of over-claim a :class:`Problem` is."""
 
     GLIBC = "glibc"  #: a GLIBC_ need above the claimed floor
+    MUSL = "musl"  #: a musl function newer than the claimed musl (musl-symbols.json)
     SYMBOL_VERSION = "symbol-version"  #: a GLIBCXX_/CXXABI_/GCC_/... need the claimed policy does not allow
     LIBRARY = "library"  #: a system library the claimed policy does not allow
     LIBC = "libc"  #: a file linked against the other C library
@@ -160,7 +161,7 @@ class ProblemKind(str, enum.Enum):
     PURE_WITH_ELF = "pure-with-elf"  #: a wheel tagged ``any`` with compiled files
 
 
-_SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.SYMBOL_VERSION})
+_SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.MUSL, ProblemKind.SYMBOL_VERSION})
 #: what makes a claim false on the distros its policy names even where the matrix has none of them: a
 #: libstdc++ (or other non-glibc) symbol version, a system library, the other C library
 _BREAKS_THE_CLAIM = frozenset({ProblemKind.SYMBOL_VERSION, ProblemKind.LIBRARY, ProblemKind.LIBC})
@@ -358,6 +359,13 @@ def build_report(
     symbol = next(
         (p.version for p in policy_list if not any(b.kind in _SYMBOL_KINDS for b in blockers[p])), None
     )
+    if libc is Libc.MUSL:
+        from .musl import musl_need
+
+        need = musl_need(usable)
+        if need is not None:  # the policies hold no musl symbols: the measured ones raise the floor
+            predicted = max(predicted, need.version) if predicted is not None else None
+            symbol = max(symbol, need.version) if symbol is not None else need.version
     return replace(report, predicted_policy=predicted, symbol_policy=symbol)
 
 
@@ -657,6 +665,20 @@ def _check(report: StaticReport, claim: Claim) -> list[Problem]:
                     f.path,
                 )
             )
+    if claim.libc is Libc.MUSL:
+        from .musl import musl_need
+
+        need = musl_need(f for f in report.files if f.arch == arch)
+        if need is not None and need.version > claim.floor:
+            honest = honest_tag(Libc.MUSL, need.version, arch)
+            problems.append(
+                Problem(
+                    ProblemKind.MUSL,
+                    f"{tag} claims musl {claim.floor} but {need.describe()}; build against an older musl "
+                    f"or claim {honest}",
+                    need.file,
+                )
+            )
     governing = report.policies.governing(claim.libc, arch, claim.floor)
     if governing is None:
         lowest = report.policies.for_arch(claim.libc, arch)
@@ -813,8 +835,13 @@ def format_report(report: StaticReport, *, verbose: bool = False) -> str:
         if r.glibc_floor is not None:
             out.append(f"    glibc: {r.glibc_floor.describe()}")
         elif r.libc is Libc.MUSL:
+            from .musl import load_symbols, musl_need
+
+            newest = musl_need(r.files)
             out.append(
-                "    musl: files linked against musl carry no symbol versions; the floor is the lowest policy"
+                f"    musl: {newest.describe()}"
+                if newest is not None
+                else f"    musl: every musl function the files call is in musl {load_symbols().base}"
             )
         cxx = r.libstdcxx
         for need in cxx.needs:
