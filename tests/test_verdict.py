@@ -383,6 +383,7 @@ def test_verdict_to_json() -> None:
         "over": [],
         "weak": ["close_range"],
         "problems": ["p"],
+        "notes": [],
     }
     assert Prediction.from_json(data["predicted"]) == prediction
     assert (data["exceptions"], data["set_aside"]) == ([], [])

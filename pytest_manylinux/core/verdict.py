@@ -45,6 +45,8 @@ class Prediction:
     #: versions, system libraries off its allow-list, the other C library), one message each, naming file
     #: and symbol or library: true of the distros the claim names even where the matrix has none of them
     over: tuple[str, ...] = ()
+    #: what a user should know that is no problem of the claim (a symlink member installed as a file)
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Prediction:
             "over": list(self.over),
             "weak": list(self.weak),
             "problems": list(self.problems),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class Prediction:
             problems=tuple(str(p) for p in data.get("problems", [])),
             policy=LibcVersion.parse(data["policy"]) if data.get("policy") else None,
             over=tuple(str(o) for o in data.get("over", [])),
+            notes=tuple(str(n) for n in data.get("notes", [])),
         )
 
 
