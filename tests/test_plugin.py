@@ -116,6 +116,17 @@ def test_malformed_distros_file_names_file_table_and_key(
     )
 
 
+def test_distros_file_is_read_only_when_wheels_are_checked(pytester: pytest.Pytester) -> None:
+    """A project that has the plugin installed but checks no wheel runs even with a broken setting."""
+    pytester.makeini("[pytest]\nmanylinux_distros_file = missing.toml\n")
+    pytester.makepyfile(test_mine="def test_mine():\n    assert 1 + 1 == 2\n")
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    checked = _run(pytester, "--manylinux-wheel=nope.whl")
+    assert checked.ret == pytest.ExitCode.USAGE_ERROR
+    checked.stderr.fnmatch_lines(["ERROR: *missing.toml*"])
+
+
 def test_distros_file_from_ini(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
     pytester.makefile(".toml", mine='[distro.only-one]\nimage = "registry.example/ubuntu:22.04"\n')
     pytester.makeini("[pytest]\nmanylinux_distros_file = mine.toml\n")
@@ -203,6 +214,19 @@ def test_a_wheel_with_a_symlink_member_is_judged_with_a_note(
     result.stdout.fnmatch_lines([f"*note: {note}"])
     (wheel,) = json.loads(out.read_text())["wheels"]
     assert wheel["predicted"]["notes"] == [note]
+
+
+def test_static_only_an_executable_stack_is_an_over_claim(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # glibc 2.41 refuses to dlopen it, and the claim promises glibc 2.41 too: static analysis alone says
+    # so, as the full run does on Debian 13 (tests/test_runner.py).
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = _run(pytester, "--manylinux-wheel", str(wheels["execstack"]), "--manylinux-static-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*OVER-CLAIM (predicted)*executable stack*no distro of the matrix at glibc 2.41 or newer judged it*"]
+    )
 
 
 def test_python_source_that_is_not_a_cpython_is_a_usage_error(
