@@ -193,6 +193,19 @@ def test_static_only_needs_no_engine(
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+def test_static_only_an_executable_stack_is_an_over_claim(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # glibc 2.41 refuses to dlopen it, and the claim promises glibc 2.41 too: static analysis alone says
+    # so, as the full run does on Debian 13 (tests/test_runner.py).
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = _run(pytester, "--manylinux-wheel", str(wheels["execstack"]), "--manylinux-static-only")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*OVER-CLAIM (predicted)*executable stack*no distro of the matrix at glibc 2.41 or newer judged it*"]
+    )
+
+
 def test_python_source_that_is_not_a_cpython_is_a_usage_error(
     pytester: pytest.Pytester, wheels: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -290,6 +290,16 @@ def test_predict_summarises_for_the_verdict(wheels: dict[str, Path]) -> None:
     assert any("libgomp.so.1" in o for o in library.over)
 
 
+def test_predict_says_from_which_glibc_an_executable_stack_is_refused(wheels: dict[str, Path]) -> None:
+    # The promise covers glibc 2.41 and newer too, which refuse to dlopen it: the verdict needs to know.
+    prediction = predict(read_wheel(wheels["execstack"]))
+    assert prediction.refused_from == LibcVersion(2, 41)
+    [refused] = prediction.refused
+    assert "pm_execstack/_core.abi3.so asks for an executable stack" in refused
+    assert prediction.problems == prediction.over == ()
+    assert predict(read_wheel(wheels["honest"])).refused_from is None
+
+
 def test_predict_keeps_the_version_the_symbols_need_apart_from_the_policy(wheels: dict[str, Path]) -> None:
     # The honest extension needs GLIBC_2.2.5 at most: the floor is that version, not a policy's 2.5.
     honest = predict(read_wheel(wheels["honest"]))

@@ -164,6 +164,9 @@ _SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.SYMBOL_VERSION})
 #: what makes a claim false on the distros its policy names even where the matrix has none of them: a
 #: libstdc++ (or other non-glibc) symbol version, a system library, the other C library
 _BREAKS_THE_CLAIM = frozenset({ProblemKind.SYMBOL_VERSION, ProblemKind.LIBRARY, ProblemKind.LIBC})
+#: glibc 2.41 is the first to refuse to dlopen a library asking for an executable stack (its NEWS, and
+#: FIELD-NOTES.md): every claim promises those distros too
+EXEC_STACK_REFUSED_FROM = LibcVersion(2, 41)
 
 
 @dataclass(frozen=True)
@@ -505,13 +508,20 @@ def predict(wheel: WheelInfo) -> Prediction:
         # holds; the lowest one is the honest tag.
         lowest = report.policies.for_arch(claim.libc, claim.arch)
         policy = lowest[0].version if lowest else None
+    refused = tuple(p.message for p in problems if p.kind is ProblemKind.EXEC_STACK)
     return Prediction(
         floor=floor.version if floor is not None else None,
         reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
-        problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM),
+        problems=tuple(
+            p.message
+            for p in problems
+            if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM and p.kind is not ProblemKind.EXEC_STACK
+        ),
         policy=policy,
         over=tuple(p.message for p in problems if p.kind in _BREAKS_THE_CLAIM),
+        refused_from=EXEC_STACK_REFUSED_FROM if refused else None,
+        refused=refused,
     )
 
 
@@ -664,8 +674,9 @@ def _check(report: StaticReport, claim: Claim) -> list[Problem]:
             problems.append(
                 Problem(
                     ProblemKind.EXEC_STACK,
-                    f"{path} asks for an executable stack (PT_GNU_STACK with PF_X): glibc 2.41 and newer "
-                    f"refuse to dlopen it, though {tag} promises those distros; "
+                    f"{path} asks for an executable stack (PT_GNU_STACK with PF_X): "
+                    f"glibc {EXEC_STACK_REFUSED_FROM} and newer refuse to dlopen it, "
+                    f"though {tag} promises those distros; "
                     "relink with -Wl,-z,noexecstack",
                     path,
                 )
