@@ -19,8 +19,6 @@ from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
-pytestmark = pytest.mark.engine
-
 # The glibc distros: the factory's manylinux wheels are judged there (the musl ones in test_musl.py).
 DISTROS = [d.name for d in load_distros() if d.libc is Libc.GLIBC]
 
