@@ -186,10 +186,13 @@ def alpine_run(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--manylinux-wheel", str(house)]
     argv += [f"--manylinux-distro={d}" for d in [*ALPINES, "debian-12"]]
     argv += ["--manylinux-timeout", "10", "--manylinux-json", str(out), "-q", "-rs"]
+    argv += ["--manylinux-markdown", str(work / "results.md")]
     done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=3600, check=False)
     assert out.exists(), f"no JSON written:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     data: dict[str, Any] = json.loads(out.read_text())
     data["stdout"] = done.stdout
+    data["markdown"] = (work / "results.md").read_text()
+    data["json_path"] = str(out)
     return data
 
 
@@ -258,3 +261,36 @@ def test_each_libc_family_skips_the_other_s_wheels(alpine_run: dict[str, Any]) -
         assert (result["outcome"], result["cause"]) == ("skipped", "libc"), distro
         assert result["detail"] == "a glibc wheel cannot run on this musl distro"
     assert _wheel(alpine_run, "honest")["verdict"] == "honest"
+
+
+@pytest.mark.engine
+def test_markdown_and_combine_show_the_alpine_rows(alpine_run: dict[str, Any], tmp_path: Path) -> None:
+    assert "alpine-3.12" in alpine_run["markdown"]
+    assert "musllinux_1_2_x86_64" in alpine_run["markdown"]  # musl_new's honest tag
+    combined = tmp_path / "combined.md"
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest_manylinux",
+        "combine",
+        alpine_run["json_path"],
+        "--markdown",
+        str(combined),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr  # over-claims among the wheels
+    text = combined.read_text()
+    for distro in ALPINES:
+        assert distro in text
+    assert "musllinux_1_2_x86_64" in text
+
+
+def test_markers_select_the_musl_distros(wheel_dir: Path, tmp_path: Path) -> None:
+    wheel = wheelfactory.build("musl_honest", wheel_dir)
+    for marker in ("musl", "alpine"):
+        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--manylinux-wheel", str(wheel)]
+        argv += ["--collect-only", "-q", "-m", marker]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        items = [line.split("::")[1] for line in done.stdout.splitlines() if "::" in line]
+        assert items == ALPINES, done.stdout
