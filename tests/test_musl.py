@@ -294,3 +294,54 @@ def test_markers_select_the_musl_distros(wheel_dir: Path, tmp_path: Path) -> Non
         assert done.returncode == 0, done.stdout + done.stderr
         items = [line.split("::")[1] for line in done.stdout.splitlines() if "::" in line]
         assert items == ALPINES, done.stdout
+
+
+# -- the musl CPython build (pure parts) --------------------------------------------------------------
+
+
+def test_the_musl_build_is_made_in_ubuntu_20_04() -> None:
+    from pytest_manylinux.core.distros import load_distros_file
+
+    distro = load_distros_file().musl_build_distro
+    assert distro is not None
+    assert (distro.name, distro.libc) == ("ubuntu-20.04", Libc.GLIBC)
+
+
+def test_musl_build_steps() -> None:
+    from pytest_manylinux.engine.musl import MUST_IMPORT, build_steps
+
+    tarballs = {"cpython": "py.tgz", "zlib": "z.tbz2", "libffi": "f.tgz"}
+    steps = build_steps("3.11", "Python-3.11.2", "/opt/p", tarballs)
+    names = [name for name, _, _ in steps]
+    assert names == [
+        "packages",
+        "toolchain",
+        "unpack",
+        "zlib",
+        "libffi",
+        "configure",
+        "make",
+        "install",
+        "check",
+    ]
+    commands = dict((name, command) for name, command, _ in steps)
+    assert "musl-tools" in commands["packages"]
+    assert "main universe" in commands["packages"]  # Ubuntu keeps musl-tools in universe
+    assert "--print-multiarch) exit 0" in commands["toolchain"]  # configure takes musl's triplet
+    assert "--disable-shared --enable-static" in commands["libffi"]
+    assert "--static" in commands["zlib"]
+    assert "CC=musl-cc" in commands["configure"]
+    assert commands["check"] == f"/opt/p/bin/python3.11 -I -c 'import {MUST_IMPORT}'"
+    assert "ctypes" in MUST_IMPORT
+
+
+def test_without_a_builder_the_musl_provider_says_why() -> None:
+    from pytest_manylinux.engine.musl import MuslProvider
+    from pytest_manylinux.errors import PortableError
+
+    provider = MuslProvider(("3.8", "3.11", "3.12"), None)
+    assert provider.versions[0] == "3.11"  # the one built when a wheel loads several
+    with pytest.raises(PortableError, match="built in a glibc distro's container"):
+        provider.get("3.11")
+    with pytest.raises(PortableError):  # remembered: not retried
+        provider.get("3.11")
