@@ -345,3 +345,41 @@ def test_without_a_builder_the_musl_provider_says_why() -> None:
         provider.get("3.11")
     with pytest.raises(PortableError):  # remembered: not retried
         provider.get("3.11")
+
+
+# -- real musllinux wheels from PyPI (tests/data/corpus.toml) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_musl_run(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The corpus's musllinux wheels on the four Alpines and Debian 12, once."""
+    import realwheels
+
+    corpus = realwheels.load_corpus()
+    musl = realwheels.Corpus(tuple(w for w in corpus.wheels if "musllinux" in w.file), ())
+    work = tmp_path_factory.mktemp("real-musl")
+    wheels, _house = realwheels.stage(musl, work)
+    out = work / "results.json"
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--manylinux-wheel", str(wheels)]
+    argv += [f"--manylinux-distro={d}" for d in [*ALPINES, "debian-12"]]
+    argv += ["--manylinux-json", str(out), "-q", "-rs"]
+    done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=3600, check=False)
+    assert out.exists(), f"no JSON written:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    data: dict[str, Any] = json.loads(out.read_text())
+    data["expected"] = {w.file: w for w in musl.wheels}
+    return data
+
+
+def test_real_musllinux_wheels_on_the_four_alpines(real_musl_run: dict[str, Any]) -> None:
+    expected = real_musl_run["expected"]
+    assert len(expected) >= 2
+    for wheel in real_musl_run["wheels"]:
+        want = expected[wheel["file"]]
+        rows = {d["name"]: d for d in wheel["distros"]}
+        assert wheel["verdict"] == want.verdict, (wheel["file"], wheel["summary"], want.reason)
+        for distro in ALPINES:
+            assert rows[distro]["libc"] == "musl", rows[distro]
+            assert rows[distro]["outcome"] in ("ok", "fail"), (distro, rows[distro]["detail"])
+            assert "portable" in rows[distro]["interpreter"]
+        assert (rows["debian-12"]["outcome"], rows["debian-12"]["cause"]) == ("skipped", "libc")
+    assert {w["file"] for w in real_musl_run["wheels"]} == set(expected)

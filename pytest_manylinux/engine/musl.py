@@ -61,13 +61,17 @@ DEPENDENCY_ARCHIVE = ("http://deb.debian.org/debian", "bookworm")
 #: Modules the build must import in the build container (through musl's loader) before it is cached.
 MUST_IMPORT = "ctypes, zlib, json, decimal, hashlib, select, socket"
 
-_PACKAGES = "musl-tools build-essential linux-libc-dev pkg-config xz-utils bzip2"
+# No build-essential: it brings glibc's headers and development libraries (libc6-dev, libcrypt-dev), which
+# CPython's setup.py would find and mix into a musl build. gcc alone (without its recommended libc6-dev)
+# is all musl-gcc needs.
+_PACKAGES = "musl-tools gcc make linux-libc-dev pkg-config xz-utils bzip2"
 # musl-gcc sees musl's headers only; CPython and libffi include a few kernel headers (linux/limits.h,
 # ...), which are libc-neutral: they are added after musl's own. --print-multiarch is answered empty so
-# that configure takes musl's triplet (x86_64-linux-musl, the extension suffix Alpine's python has).
+# that configure takes musl's triplet (x86_64-linux-musl, the extension suffix Alpine's python has), and
+# so that setup.py (which asks -print-multiarch) adds no /usr/include/x86_64-linux-gnu: glibc's headers.
 _WRAPPER = (
     "#!/bin/sh\n"
-    'case "$1" in --print-multiarch) exit 0;; esac\n'
+    'case "$1" in --print-multiarch|-print-multiarch) exit 0;; esac\n'
     'exec musl-gcc -idirafter /opt/kernel-headers "$@"\n'
 )
 
@@ -156,7 +160,9 @@ def build_steps(
             "/opt/kernel-headers/ && "
             "ln -sf /usr/include/$(gcc -print-multiarch)/asm /opt/kernel-headers/asm && "
             f"printf '{wrapper}' > /usr/local/bin/musl-cc && chmod +x /usr/local/bin/musl-cc && "
-            "musl-gcc -v 2>&1 | tail -1",
+            "musl-gcc -v 2>&1 | tail -1 && "
+            "{ test ! -e /usr/include/stdio.h || "
+            "{ echo 'glibc headers are installed: they would mix in'; exit 1; }; }",
             120,
         ),
         ("unpack", " && ".join(f"tar -xf {inputs}/{t} -C /build" for t in tarballs.values()), 600),
