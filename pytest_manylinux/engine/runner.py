@@ -30,6 +30,7 @@ from ..core.observe import (
     DistroFacts,
     Interpreter,
     Observation,
+    document_from_progress,
     facts_from_json,
     interpreter_from_json,
     observation_from_check,
@@ -434,11 +435,12 @@ class DistroRunner:
                 sites = ":".join(f"{d.plan['root']}/site" for d in needs[i][1])
                 plans.append(f"{payload.plan_path}={sites}" if sites else payload.plan_path)
             result = None
+            budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
                     [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
                     user=self.user,
-                    timeout=sum(self._budget(payload) for _, payload in pending),
+                    timeout=budget,
                 )
             except EngineError as e:
                 failure = self._failure(e, None)
@@ -452,33 +454,62 @@ class DistroRunner:
                 document = documents.get(payload.plan_path)
                 if document is None:
                     break
-                seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
-                resolution = needs[i][0]
-                results[i] = observation_from_check(
-                    self.distro.name,
-                    self.distro.image,
-                    self.facts,
-                    document,
-                    payload.wheel.modules,
-                    interpreter,
-                    seconds,
-                    root=payload.plan["root"],
-                    supplied=tuple(w.filename for w in resolution.wheels),
-                    unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
-                    requirements=payload.wheel.requirement_names,
-                    expected=load_policies().expected_libraries(payload.wheel.claim),
-                )
+                results[i] = self._observed(interpreter, payload, needs[i][0], document)
                 done += 1
             if done == len(pending):
                 break
             i, payload = pending[done]
-            what = f"{payload.wheel.filename} on {self.distro.name}"
-            error = ProbeError(
-                f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
-            )
-            results[i] = self._failure(error, result)
+            results[i] = self._died(interpreter, payload, needs[i][0], result, budget)
             pending = pending[done + 1 :]
         return results
+
+    def _observed(
+        self, interpreter: Interpreter, payload: Payload, resolution: Resolution, document: dict[str, Any]
+    ) -> Observation:
+        assert self.facts is not None
+        seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
+        return observation_from_check(
+            self.distro.name,
+            self.distro.image,
+            self.facts,
+            document,
+            payload.wheel.modules,
+            interpreter,
+            seconds,
+            root=payload.plan["root"],
+            supplied=tuple(w.filename for w in resolution.wheels),
+            unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
+            requirements=payload.wheel.requirement_names,
+            expected=load_policies().expected_libraries(payload.wheel.claim),
+        )
+
+    def _died(
+        self,
+        interpreter: Interpreter,
+        payload: Payload,
+        resolution: Resolution,
+        result: ExecResult,
+        budget: float,
+    ) -> Observation:
+        """The wheel the probe was on when it died: what its import did, when one was under way, else the
+        engine's or memory's doing (:meth:`_failure`)."""
+        what = f"{payload.wheel.filename} on {self.distro.name}"
+        error = ProbeError(
+            f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
+        )
+        partial = document_from_progress(result.stdout, payload.plan_path, result.exit_code)
+        if partial is None or result.seconds >= budget:
+            return self._failure(error, result)
+        failure = self._failure(error, result)
+        if failure.cause is Cause.MEMORY:
+            return failure
+        observation = self._observed(interpreter, payload, resolution, partial)
+        tried = {r.get("module") for r in partial["imports"]}
+        untried = [m for m in payload.plan["modules"] if m not in tried]
+        if untried:
+            note = f"{len(untried)} module{'s' if len(untried) != 1 else ''} not tried after the probe died"
+            observation = replace(observation, notes=(*observation.notes, note))
+        return observation
 
     def _failure(self, error: ManylinuxError, result: ExecResult | None) -> Observation:
         """A check that could not run: the container ran out of memory, or the engine or probe failed."""
