@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.distros import BuildRecipe, Distro
+from ..errors import ImageError
 from .docker import LABEL, Engine
 
 #: the label carrying the reference an image was built for
 LABEL_IMAGE = f"{LABEL}.image"
-from ..errors import ImageError
 
 Progress = Callable[[str], None]
 
@@ -144,7 +144,8 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
                 f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}"
             )
         progress(
-            f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine"
+            f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; "
+            "importing into the engine"
         )
         # Provenance: what it was built from, and for which reference (a dangling image of an earlier build
         # of the same reference would carry it too: that is how a test sees that a build happened once).
