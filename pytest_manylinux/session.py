@@ -81,6 +81,8 @@ class ManylinuxRun:
     timeout: float = 60.0
     #: each distro container's memory limit, in the engine's notation
     memory: str = "2g"
+    #: the most a check may write to each place it can write, in the engine's notation
+    disk: str = "1g"
     jobs: int = 2
     #: directories (or files) of dependency wheels
     wheelhouse: tuple[Path, ...] = ()
@@ -125,6 +127,11 @@ class ManylinuxRun:
             memory_bytes(memory)
         except ValueError as e:
             raise pytest.UsageError(f"--manylinux-memory: {e}") from e
+        disk = str(config.getoption("manylinux_disk") or config.getini("manylinux_disk") or "1g")
+        try:
+            memory_bytes(disk)
+        except ValueError as e:
+            raise pytest.UsageError(f"--manylinux-disk: {e}") from e
         jobs = _jobs(config.getoption("manylinux_jobs"), str(config.getini("manylinux_jobs") or ""))
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
@@ -146,6 +153,7 @@ class ManylinuxRun:
             markdown_path=Path(markdown_path) if markdown_path else None,
             timeout=timeout,
             memory=memory,
+            disk=disk,
             jobs=jobs,
             python=python,
             build_distro=matrix.build_distro,
@@ -216,7 +224,7 @@ class ManylinuxRun:
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
         config = RunConfig(
             timeout=self.timeout,
-            limits=Limits(memory=self.memory),
+            limits=Limits(memory=self.memory, disk=self.disk),
             wheelhouse=self._read_wheelhouse(),
             python=self.python,
         )

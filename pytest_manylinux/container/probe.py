@@ -445,7 +445,7 @@ class _Capped(object):
     bytes dropped says how much was left out.
     """
 
-    def __init__(self, head=4096, tail=12288):
+    def __init__(self, head=2048, tail=5888):
         self.head_limit, self.tail_limit = head, tail
         self.head, self.tail, self.total = b"", b"", 0
 
@@ -507,10 +507,11 @@ def _leftovers(token, session, keep):
             continue
         try:
             with open("/proc/%d/environ" % pid, "rb") as f:
-                if token in f.read().split(b"\0"):
-                    found.append(pid)
+                entries = f.read().split(b"\0")
         except OSError:
             continue
+        if token in entries or (token.endswith(b"=") and any(e.startswith(token) for e in entries)):
+            found.append(pid)
     return found
 
 
@@ -532,6 +533,9 @@ def _kill_leftovers(token, session, keep):
         time.sleep(0.005)
     return len(seen)
 
+
+#: the environment variable every importer (and whatever it starts) carries: how its leftovers are found
+_TOKEN = b"PYTEST_MANYLINUX_CHECK"
 
 #: the places an unprivileged import can write to: bounded, in memory, emptied after each import
 _SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
@@ -600,7 +604,7 @@ def _imports(python, site, modules, timeout, plan=""):
     """
     results = []
     pending = list(modules)
-    token = ("PYTEST_MANYLINUX_CHECK=%d.%d" % (os.getpid(), int(time.time() * 1e6))).encode()
+    token = _TOKEN + ("=%d.%d" % (os.getpid(), int(time.time() * 1e6))).encode()
     keep = _ancestors()
     before = _scratch_entries()
     scratch = tempfile.mkdtemp(prefix="pytest-manylinux-import-")
@@ -610,7 +614,7 @@ def _imports(python, site, modules, timeout, plan=""):
         "TMPDIR": scratch,
         "LC_ALL": "C.UTF-8",
         "PYTHONFAULTHANDLER": "1",
-        "PYTEST_MANYLINUX_CHECK": token.split(b"=", 1)[1].decode(),
+        _TOKEN.decode(): token.split(b"=", 1)[1].decode(),
     }
     try:
         while pending:
@@ -719,7 +723,7 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
     failure = {
         "module": culprit,
         "ok": False,
-        "stderr": err.text()[-8000:],
+        "stderr": err.text(),
         "output": {"stdout": out.total, "stderr": err.total},
     }
     if left:
@@ -756,8 +760,18 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
 _FULL = "it filled %s (%d MiB, the most a check may write there)"
 
 
+def _reap_earlier():
+    """What an earlier check left because its probe was killed with it (an import that signalled every
+    process it may signal): its processes, found by the token their environment carries, and its scratch
+    directory. One check runs in a container at a time, so any such thing is a leftover."""
+    _kill_leftovers(_TOKEN + b"=", -1, _ancestors())
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "pytest-manylinux-import-*")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def check(plan_args, timeout):
     """Check each wheel: ``PLAN.json``, or ``PLAN.json=SITE:SITE`` with its dependencies' site directories."""
+    _reap_earlier()
     _libc_name, _version, loader = _libc()
     provided = _provided_by_interpreter()
     for arg in plan_args:

@@ -35,6 +35,8 @@ API_TIMEOUT = 900
 
 #: the smallest memory limit Docker accepts for a container
 MIN_MEMORY = 6 * 1024 * 1024
+#: where a check may write (besides /dev/shm, the engine's 64 MiB): size-limited in-memory filesystems
+SCRATCH = ("/tmp", "/var/tmp")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -55,6 +57,9 @@ class Limits:
 
     #: memory limit (swap included), in the engine's notation
     memory: str = "2g"
+    #: the most a check may write to each place it can write (``/tmp``, ``/var/tmp``): size-limited
+    #: in-memory filesystems over a read-only root, so the engine's disk never grows with what an import does
+    disk: str = "1g"
     #: most processes a container may have
     pids: int = 512
     #: run checks as this user where the image has it (``None``: as root)
@@ -186,14 +191,22 @@ class Engine:
         *,
         network: bool = False,
         build: bool = False,
+        files: str | None = None,
     ) -> Iterator[Container]:
         """A running container of ``image``, removed on exit whatever happened.
 
         Checks run without network and without capabilities. A ``build`` container (a portable CPython
         built from source) keeps root's capabilities for the package manager and shares the engine
         host's network, which works where the engine's bridge is missing too.
+
+        Any other container has a read-only root: a check may only write to ``/tmp`` and ``/var/tmp``,
+        in-memory filesystems of ``limits.disk`` each (their pages count against the memory limit too),
+        so what an import writes never reaches the engine's disk. ``files`` names the directory the host
+        copies files into (an anonymous volume, removed with the container): only there may
+        :meth:`Container.put_archive` write.
         """
         import docker.errors
+        import docker.types
 
         labels = dict(self.labels, **{LABEL_DISTRO: distro})
         name = f"pytest-manylinux-{self.session}-{distro}".replace(":", "-").replace("/", "-")
@@ -204,6 +217,14 @@ class Engine:
                 "network_mode": "bridge" if network else "none",
                 "cap_drop": ["ALL"],
                 "security_opt": ["no-new-privileges"],
+                "read_only": True,
+                # exec: a module may load code it wrote there, as on an ordinary machine
+                "tmpfs": {
+                    place: f"rw,exec,nosuid,nodev,size={memory_bytes(limits.disk)},mode=1777"
+                    for place in SCRATCH
+                },
+                # the volume carries the container's labels: a leftover is found like the container
+                "mounts": [docker.types.Mount(files, None, type="volume", labels=labels)] if files else [],
             }
         )
         try:
@@ -265,7 +286,7 @@ class Engine:
         count = 0
         for c in self.leftovers():
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                c.remove(force=True)
+                c.remove(force=True, v=True)  # v: its volume (the files it was given) goes too
                 count += 1
         return count
 
@@ -392,4 +413,4 @@ class Container:
             requests.exceptions.RequestException,
             OSError,
         ):
-            self.raw.remove(force=True)
+            self.raw.remove(force=True, v=True)  # v: its volume goes too

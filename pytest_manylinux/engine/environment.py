@@ -26,21 +26,26 @@ Command = Union[str, Sequence[str]]
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def shim_archive(directory: str, interpreter: str) -> bytes:
-    """A tar of ``DIRECTORY/python3`` and ``DIRECTORY/python``, symlinks to the chosen interpreter.
+def shim_archive(directory: str, interpreter: str, under: str = "/") -> bytes:
+    """A tar of ``DIRECTORY/python3`` and ``DIRECTORY/python``, symlinks to the chosen interpreter, its
+    names relative to ``under`` (where it is put).
 
     Wheel scripts are laid out with ``#!/usr/bin/env python3``; with this directory first on ``PATH``
     they run under the interpreter that judged the wheel, not whatever ``python3`` the distro has.
     """
+    top = under.rstrip("/") + "/"
+    if not (directory.rstrip("/") + "/").startswith(top):
+        raise ValueError(f"{directory!r} is not below {under!r}")
+    relative = directory.rstrip("/")[len(top) :].strip("/") if top != "/" else directory.strip("/")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = directory.strip("/").split("/")
+        parts = relative.split("/")
         for i in range(1, len(parts) + 1):
             info = tarfile.TarInfo("/".join(parts[:i]))
             info.type, info.mode = tarfile.DIRTYPE, 0o755
             tar.addfile(info)
         for name in ("python3", "python"):
-            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
+            info = tarfile.TarInfo(f"{relative}/{name}")
             info.type, info.linkname, info.mode = tarfile.SYMTYPE, interpreter, 0o777
             tar.addfile(info)
     return buffer.getvalue()

@@ -952,14 +952,23 @@ class Provider:
         return future.result().portable
 
 
-def put_tree(portable: Portable) -> bytes:
-    """A tiny tar that creates the interpreter's directory in a container (put_archive needs it to exist)."""
+def put_tree(portable: Portable, under: str = "/") -> bytes:
+    """A tiny tar that creates the interpreter's directory in a container (put_archive needs it to exist),
+    its names relative to ``under``, where it is put."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = portable.container_dir.strip("/").split("/")
+        parts = _below(portable.container_dir, under).split("/")
         for i in range(1, len(parts) + 1):
             info = tarfile.TarInfo("/".join(parts[:i]))
             info.type = tarfile.DIRTYPE
             info.mode = 0o755
             tar.addfile(info)
     return buffer.getvalue()
+
+
+def _below(path: str, under: str) -> str:
+    """``path`` relative to the directory ``under`` (both absolute container paths)."""
+    top = under.rstrip("/") + "/"
+    if not (path + "/").startswith(top):
+        raise ValueError(f"{path!r} is not below {under!r}")
+    return path[len(top) :].strip("/") if top != "/" else path.strip("/")

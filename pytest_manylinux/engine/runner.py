@@ -150,7 +150,8 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     (stage / "plan.json").write_text(json.dumps(plan, indent=1))
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(stage, arcname=root.lstrip("/"), filter=_world_readable)
+        # Named below CONTAINER_ROOT, where the archive goes: the only place of the container the host writes.
+        tar.add(stage, arcname=root[len(CONTAINER_ROOT) :].strip("/"), filter=_world_readable)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
 
@@ -207,12 +208,11 @@ def _probe_members() -> bytes:
     source = _probe_source().encode("utf-8")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for directory in ("opt", CONTAINER_ROOT.lstrip("/"), f"{CONTAINER_ROOT.lstrip('/')}/wheels"):
-            info = tarfile.TarInfo(directory)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-        info = tarfile.TarInfo(PROBE_PATH.lstrip("/"))
+        info = tarfile.TarInfo("wheels")  # names below CONTAINER_ROOT, where the archive goes
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        tar.addfile(info)
+        info = tarfile.TarInfo(PROBE_PATH[len(CONTAINER_ROOT) :].strip("/"))
         info.size = len(source)
         info.mode = 0o644
         tar.addfile(info, io.BytesIO(source))
@@ -262,7 +262,9 @@ class DistroRunner:
         try:
             ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             container = self._stack.enter_context(
-                self.engine.container(self.distro.image, self.distro.name, self.config.limits)
+                self.engine.container(
+                    self.distro.image, self.distro.name, self.config.limits, files=CONTAINER_ROOT
+                )
             )
             with self._closing:
                 if self._closed:  # closed while the image was made or the container started
@@ -411,7 +413,9 @@ class DistroRunner:
         new = list({p.key: p for p in payloads if p.key not in self._payloads}.values())
         if not new:
             return
-        self._container.put_archive("/", concatenated(new, b"" if self._payloads else _probe_members()))
+        self._container.put_archive(
+            CONTAINER_ROOT, concatenated(new, b"" if self._payloads else _probe_members())
+        )
         self._payloads.update(p.key for p in new)
 
     def _budget(self, payload: Payload) -> float:
@@ -615,7 +619,7 @@ class DistroRunner:
             if floor is not None and here is not None and here < floor:
                 raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")
             started = time.monotonic()
-            self._container.put_archive("/", put_tree(portable))
+            self._container.put_archive(CONTAINER_ROOT, put_tree(portable, CONTAINER_ROOT))
             with portable.archive.open("rb") as f:
                 self._container.put_archive(portable.container_dir, f)
             # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
@@ -675,7 +679,7 @@ class DistroRunner:
         self._put(installed)
         sites = [f"{p.plan['root']}/site" for p in installed]
         bins = [f"{p.plan['root']}/bin" for p in installed]
-        self._container.put_archive("/", shim_archive(SHIM_DIR, interpreter.path))
+        self._container.put_archive(CONTAINER_ROOT, shim_archive(SHIM_DIR, interpreter.path, CONTAINER_ROOT))
         return Environment(
             container=self._container,
             distro=self.distro,
