@@ -72,6 +72,8 @@ def hostile_run(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Hostil
         str(wheels),
         "--manylinux-timeout",
         str(TIMEOUT),
+        "--manylinux-disk",
+        DISK,
         "--manylinux-json",
         str(out),
     ]
@@ -122,8 +124,8 @@ def test_each_wheel_is_judged_as_what_it_is(hostile_run: HostileRun, case: str, 
 
 @pytest.mark.parametrize("case", CASES, ids=CASES)
 def test_verdicts_claim_no_false_over_claim(hostile_run: HostileRun, case: str) -> None:
-    verdict = hostile_run.wheel(case)["verdict"]["verdict"]
-    assert verdict == ("over-claim" if case == "killer" else "honest")
+    verdict = hostile_run.wheel(case)["verdict"]
+    assert verdict == ("over-claim" if case in ("killer", "stopper") else "honest")
 
 
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
@@ -132,6 +134,14 @@ def test_an_import_that_kills_the_probe_is_named_as_the_culprit(hostile_run: Hos
     assert result["detail"].startswith("import pm_killer ended the checking process with SIGKILL: its code")
     assert "the probe printed no result" not in json.dumps(result)
     assert "1 module not tried after the probe died" in result["notes"]
+
+
+@pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
+def test_an_import_that_stops_the_probe_is_named_as_the_culprit(hostile_run: HostileRun, distro: str) -> None:
+    # Every process of the check stopped: the engine's watchdog kills them well before the exec's limit.
+    result = hostile_run.distro("stopper", distro)
+    assert result["detail"].startswith("import pm_stopper stopped the checking process: its code signals")
+    assert "the probe printed no result" not in json.dumps(result)
 
 
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
@@ -175,13 +185,14 @@ def test_a_check_leaves_no_process_and_no_file_for_the_next(engine: Any, tmp_pat
         runner.open()
         container = runner._container
         assert container is not None
-        order = ["writer", "daemon", "swarm", "killer", "honest"]
+        order = ["writer", "daemon", "swarm", "killer", "stopper", "honest"]
         payloads = [prepare(read_wheel(wheels[case]), tmp_path) for case in order]
         observed = runner.observe_all(payloads)
         assert [(o.outcome, o.cause) for o in observed] == [
             (Outcome.SKIPPED, Cause.DISK),
             (Outcome.OK, None),
             (Outcome.OK, None),
+            (Outcome.FAIL, Cause.CRASH),
             (Outcome.FAIL, Cause.CRASH),
             (Outcome.OK, None),
         ]

@@ -784,6 +784,14 @@ HOSTILE: dict[str, Case] = _index(
         elves=(_OLD,),
         cause_always="crash",
     ),
+    Case(
+        "stopper",
+        "PyInit sends SIGSTOP to every process it may signal, the probe included: a crash by SIGSTOP",
+        _make_one_source("stopper.c"),
+        ("stopper.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
+    ),
 )
 
 

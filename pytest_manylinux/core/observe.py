@@ -276,15 +276,20 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def document_from_progress(stdout: str, plan: str, exit_code: int) -> dict[str, Any] | None:
+def document_from_progress(
+    stdout: str, plan: str, modules: Iterable[str], exit_code: int, stopped: float | None = None
+) -> dict[str, Any] | None:
     """The check of ``plan`` as far as the probe got, when it died before printing its result; None when it
     was not importing a module of that wheel then.
 
     Only an import runs the wheel's code, so a probe that dies (``exit_code``: the exec's, 128 + the signal)
     while a module is being imported was ended by that module: an import that signals every process it
-    may signal (``kill(-1, SIGKILL)``). The module is reported as crashing with that signal.
+    may signal (``kill(-1, SIGKILL)``). The module is reported as crashing with that signal: the one the
+    probe said it was importing, or, when it died before it could say so, the first of ``modules`` (the
+    plan's, in the order they are imported) without a result. ``stopped``:
+    the probe answered nothing until a watchdog killed it that many seconds in (``kill(-1, SIGSTOP)``).
     """
-    loads: list[Any] = []
+    loads: list[Any] | None = None
     imported: list[dict[str, Any]] = []
     current = None
     for line in stdout.splitlines():
@@ -303,8 +308,11 @@ def document_from_progress(stdout: str, plan: str, exit_code: int) -> dict[str, 
         elif isinstance(record.get("imported"), dict):
             imported.append(record["imported"])
             current = None
-    if current is None:
-        return None
+    if current is None and loads is not None:
+        done = {r.get("module") for r in imported}
+        current = next((m for m in modules if m not in done), None)
+    if current is None or loads is None:
+        return None  # it died checking files with the loader, which runs none of the wheel's code
     how = f"with {_signal_name(exit_code - 128)}" if exit_code > 128 else f"(exit status {exit_code})"
     culprit = {
         "module": current,
@@ -314,6 +322,12 @@ def document_from_progress(stdout: str, plan: str, exit_code: int) -> dict[str, 
         "message": f"ended the checking process {how}: its code signals processes outside the import "
         "(every process it may signal)",
     }
+    if stopped is not None:
+        culprit["signal"] = "SIGSTOP"
+        culprit["message"] = (
+            "stopped the checking process: its code signals processes outside the import (every process "
+            f"it may signal); it was killed after {stopped:.0f} s"
+        )
     return {"plan": plan, "loads": loads, "imports": [*imported, culprit], "probe_died": True}
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +33,11 @@ LABEL_DISTRO = "pytest-manylinux.distro"
 #: how long one API call may take before the engine counts as hung (exec runs are bounded in-container)
 API_TIMEOUT = 900
 
+
+#: seconds past an exec's timeout before its watchdog kills what ``timeout`` itself could not
+OVERDUE = 15
+#: how often the watchdog of an exec with a timeout looks at its processes (stopped ones: ``Container.exec``)
+WATCH_EVERY = 5.0
 
 #: the smallest memory limit Docker accepts for a container
 MIN_MEMORY = 6 * 1024 * 1024
@@ -74,6 +80,8 @@ class ExecResult:
     stdout: str
     stderr: str
     seconds: float
+    #: the command outlived its timeout (it was stopped, wrapper and all) and the watchdog killed it
+    overdue: bool = False
 
 
 def _session_id() -> str:
@@ -348,11 +356,67 @@ class Container:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> ExecResult:
-        """Run ``argv`` in the container; ``timeout`` kills it (SIGKILL) from inside after that long."""
+        """Run ``argv`` in the container; ``timeout`` kills it (SIGKILL) from inside after that long.
+
+        The ``timeout`` wrapper runs as ``user`` too, so what ``argv`` starts may stop it along with
+        everything else of that user (``kill(-1, SIGSTOP)``): a watchdog then kills every process of
+        ``user`` a little after the limit, and the result says so (:attr:`ExecResult.overdue`).
+        """
+        watchdog: threading.Thread | None = None
+        done, fired = threading.Event(), threading.Event()
+        started = time.monotonic()
         if timeout is not None:
             argv = ["timeout", "-s", "KILL", str(int(timeout) + 1), *argv]
+            if user and user != "root":  # as root it would kill the container's own process too
+                args = (user, started + timeout + OVERDUE, done, fired)
+                watchdog = threading.Thread(target=self._watch, args=args, daemon=True)
         api = self.engine.client.api
-        started = time.monotonic()
+        try:
+            if watchdog is not None:
+                watchdog.start()
+            out, err, code = self._run(api, argv, user, env)
+        finally:
+            done.set()
+        return ExecResult(
+            code,
+            (out or b"").decode("utf-8", "replace"),
+            (err or b"").decode("utf-8", "replace"),
+            time.monotonic() - started,
+            overdue=fired.is_set(),
+        )
+
+    def _watch(self, user: str, deadline: float, done: threading.Event, fired: threading.Event) -> None:
+        """Until ``done``: kill every process of ``user`` here once each of them has been seen stopped
+        twice in a row (the engine's ``top``, every :data:`WATCH_EVERY` seconds), or at ``deadline``.
+
+        A running check always has a process that is not stopped (the probe waits in ``select``): all of
+        them stopped is something the wheel's code did, and nothing will continue them.
+        """
+        stopped_before = False
+        while not done.wait(WATCH_EVERY):
+            stopped = self._all_stopped(user)
+            if (stopped and stopped_before) or time.monotonic() >= deadline:
+                break
+            stopped_before = stopped
+        else:
+            return
+        fired.set()
+        with contextlib.suppress(EngineError):
+            # kill -1 spares the caller: every other process of the user goes
+            self._run(self.engine.client.api, ["sh", "-c", "kill -s KILL -- -1"], user, None)
+
+    def _all_stopped(self, user: str) -> bool:
+        """Whether every process of ``user`` in the container is stopped (False when unknown)."""
+        try:
+            listing = self.raw.top(ps_args="-o pid,user,stat")  # Docker needs the pid column
+        except Exception:  # an engine without ps arguments for top (Podman): the deadline still holds
+            return False
+        states = [row[2] for row in listing.get("Processes") or [] if len(row) >= 3 and row[1] == user]
+        return bool(states) and all(state.startswith("T") for state in states)
+
+    def _run(
+        self, api: Any, argv: list[str], user: str | None, env: Mapping[str, str] | None
+    ) -> tuple[bytes | None, bytes | None, int]:
         exec_id = self.engine._call(
             f"run {shlex.join(argv)[:80]!r} in {self.distro}",
             api.exec_create,
@@ -368,12 +432,7 @@ class Container:
         code = info.get("ExitCode")
         if code is None:
             raise EngineError(f"the engine lost the command {argv[:3]!r} in distro {self.distro!r}")
-        return ExecResult(
-            int(code),
-            (out or b"").decode("utf-8", "replace"),
-            (err or b"").decode("utf-8", "replace"),
-            time.monotonic() - started,
-        )
+        return out, err, int(code)
 
     def state(self) -> dict[str, Any]:
         """The engine's view of the container (``OOMKilled``, ``Running``, ...)."""

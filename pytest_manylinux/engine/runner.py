@@ -501,8 +501,10 @@ class DistroRunner:
         error = ProbeError(
             f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
         )
-        partial = document_from_progress(result.stdout, payload.plan_path, result.exit_code)
-        if partial is None or result.seconds >= budget:
+        stopped = result.seconds if result.overdue else None
+        modules = payload.plan["modules"]
+        partial = document_from_progress(result.stdout, payload.plan_path, modules, result.exit_code, stopped)
+        if partial is None or (result.seconds >= budget and not result.overdue):
             return self._failure(error, result)
         failure = self._failure(error, result)
         if failure.cause is Cause.MEMORY:
