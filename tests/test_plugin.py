@@ -116,6 +116,17 @@ def test_malformed_distros_file_names_file_table_and_key(
     )
 
 
+def test_distros_file_is_read_only_when_wheels_are_checked(pytester: pytest.Pytester) -> None:
+    """A project that has the plugin installed but checks no wheel runs even with a broken setting."""
+    pytester.makeini("[pytest]\nmanylinux_distros_file = missing.toml\n")
+    pytester.makepyfile(test_mine="def test_mine():\n    assert 1 + 1 == 2\n")
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    checked = _run(pytester, "--manylinux-wheel=nope.whl")
+    assert checked.ret == pytest.ExitCode.USAGE_ERROR
+    checked.stderr.fnmatch_lines(["ERROR: *missing.toml*"])
+
+
 def test_distros_file_from_ini(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
     pytester.makefile(".toml", mine='[distro.only-one]\nimage = "registry.example/ubuntu:22.04"\n')
     pytester.makeini("[pytest]\nmanylinux_distros_file = mine.toml\n")
