@@ -143,7 +143,7 @@ def test_what_the_wheel_sees_from_inside(watched_run: WatchedRun, distro: str) -
     assert int(seen["memory_limit"]) == MEMORY
     assert seen["pids_max"] == "512"
     assert seen["pid1"] in ("docker-init", "tini")  # the import is not PID 1
-    assert seen["write_root"] == "OSError: [Errno 30] Read-only file system"
+    assert seen["write_root"] == "OSError: [Errno 30] Read-only file system: '/pm_inside'"
     assert seen["tmp_size"] == 1 << 30
 
 
