@@ -25,8 +25,6 @@ from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.engine.docker import LABEL_PID, Limits
 from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
-pytestmark = pytest.mark.engine
-
 DISTROS = [d.name for d in load_distros()]
 CASES = ["honest", *wheelfactory.HOSTILE]
 #: the import timeout of the run: none of these wheels hangs, so none may take it
