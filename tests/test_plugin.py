@@ -193,6 +193,29 @@ def test_static_only_needs_no_engine(
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+_AS_PIP = "installed as pip does, as a file holding its target"
+
+
+def test_a_wheel_with_a_symlink_member_is_judged_with_a_note(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once refused as unreadable; pip installs it (the link as a file holding its target), so it is judged.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out = pytester.path / "results.json"
+    result = _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["symlink"]),
+        "--manylinux-static-only",
+        f"--manylinux-json={out}",
+    )
+    result.assert_outcomes(passed=1)
+    note = "member pm_symlink/lib/libpm_core.so is a symlink; " + _AS_PIP
+    result.stdout.fnmatch_lines([f"*note: {note}"])
+    (wheel,) = json.loads(out.read_text())["wheels"]
+    assert wheel["predicted"]["notes"] == [note]
+
+
 def test_static_only_an_executable_stack_is_an_over_claim(
     pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -226,6 +226,8 @@ class StaticReport:
     exec_stack: tuple[str, ...]
     #: the policy table the report was made with
     policies: PolicyTable = field(repr=False, compare=False)
+    #: what a user should know that is no problem of the claim (a symlink member installed as a file)
+    notes: tuple[str, ...] = ()
 
     @property
     def predicted_tag(self) -> str | None:
@@ -280,7 +282,8 @@ def analyze(wheel: WheelInfo, *, policies: PolicyTable | None = None) -> StaticR
             if facts is not None:
                 files.append(facts)
     install_paths = {m.path: _install_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
-    return build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
+    report = build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
+    return replace(report, notes=wheel.notes)
 
 
 def _install_path(role: str, scheme_path: str, dist_info: str) -> str:
@@ -522,6 +525,7 @@ def predict(wheel: WheelInfo) -> Prediction:
         over=tuple(p.message for p in problems if p.kind in _BREAKS_THE_CLAIM),
         refused_from=EXEC_STACK_REFUSED_FROM if refused else None,
         refused=refused,
+        notes=report.notes,
     )
 
 
@@ -771,6 +775,7 @@ def _to_json(r: StaticReport) -> dict[str, Any]:
         "files": [_facts_json(f) for f in r.files],
         "errors": [{"path": e.path, "message": e.message} for e in r.errors],
         "problems": [{"kind": p.kind.value, "file": p.file, "message": p.message} for p in problems],
+        "notes": list(r.notes),
         "ok": not problems,
     }
 
@@ -831,6 +836,7 @@ def format_report(report: StaticReport, *, verbose: bool = False) -> str:
         out.append("  files:")
         out.extend("    " + line for f in r.files for line in _summary(f, vendored))
         out.extend(f"    {e.path}  [unreadable: see below]" for e in r.errors)
+    out.extend(f"  note: {note}" for note in r.notes)
     problems = r.check()
     if problems:
         out.append(f"  over-claims ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
