@@ -348,3 +348,10 @@ def test_the_layers_are_what_the_checks_read() -> None:
     assert _absolute("errors", 2, "pytest_manylinux.core.wheel", False) == "pytest_manylinux.errors"
     assert _absolute("docker", 1, "pytest_manylinux.engine", True) == "pytest_manylinux.engine.docker"
     assert _offending("faces", {"errors"}, ("pytest",)) != []
+
+
+def test_items_talk_to_the_run_through_an_interface() -> None:
+    """items.py never imports session.py (the run imports the items, not the other way round)."""
+    path = PACKAGE / "items.py"
+    assert "pytest_manylinux.session" not in _imported("pytest_manylinux.items", path)
+    assert "pytest_manylinux.items" in _imported("pytest_manylinux.session", PACKAGE / "session.py")
