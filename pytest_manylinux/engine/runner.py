@@ -127,18 +127,25 @@ def plan_for(wheel: WheelInfo, root: str) -> dict[str, Any]:
     }
 
 
+def stage(wheel: WheelInfo, directory: Path, root: str, interpreter: str) -> dict[str, Any]:
+    """Lay a wheel out in ``directory`` with the probe's ``plan.json`` for it; the plan names the files
+    as they will be at ``root`` (a container's path; the same directory when the probe runs here)."""
+    lay_out(wheel, directory, interpreter=interpreter)
+    plan = plan_for(wheel, root)
+    plan["sonames"] = _sonames(directory, plan["elf"])
+    (directory / "plan.json").write_text(json.dumps(plan, indent=1))
+    return plan
+
+
 def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     """Lay a wheel out and archive it for containers (once per wheel per session)."""
     key = wheel.sha256[:16]
-    stage = workdir / key
-    lay_out(wheel, stage, interpreter=f"{SHIM_DIR}/python3")
+    stage_dir = workdir / key
     root = f"{CONTAINER_ROOT}/wheels/{key}"
-    plan = plan_for(wheel, root)
-    plan["sonames"] = _sonames(stage, plan["elf"])
-    (stage / "plan.json").write_text(json.dumps(plan, indent=1))
+    plan = stage(wheel, stage_dir, root, interpreter=f"{SHIM_DIR}/python3")
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(stage, arcname=root.lstrip("/"), filter=readable_by_all)
+        tar.add(stage_dir, arcname=root.lstrip("/"), filter=readable_by_all)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
 
