@@ -25,6 +25,7 @@ from .core.distros import Distro
 from .core.observe import Observation
 from .core.tags import Claim, read_claim
 from .core.verdict import Prediction
+from .engine.sharing import Once
 from .errors import EngineError, NotRunnable, WheelError
 from .items import PROPERTY, DistroItem, WheelCollector
 from .outputs import append_step_summary, write_atomically
@@ -45,7 +46,7 @@ class ManylinuxRun:
     config: pytest.Config
     settings: Settings
     results: Results = field(default_factory=Results)
-    _infos: dict[Path, Any] = field(default_factory=dict)
+    _infos: Once[Path, WheelInfo] = field(default_factory=Once)
     _engine: Engine | None = None
     _matrix: Matrix | None = None
     _workdir: Path | None = None
@@ -195,18 +196,7 @@ class ManylinuxRun:
         """The wheel read and validated once per session (or the error it raised, again)."""
         from .core.wheel import read_wheel
 
-        with self._lock:
-            known = self._infos.get(path)
-        if known is None:
-            try:
-                known = read_wheel(path)
-            except WheelError as e:
-                known = e
-            with self._lock:
-                self._infos[path] = known
-        if isinstance(known, WheelError):
-            raise known
-        return known
+        return self._infos.get(path, lambda: read_wheel(path))
 
     def observe(self, path: Path, distro: Distro) -> Observation:
         """The wheel's observation on the distro: scheduled now if need be, waited for."""

@@ -132,11 +132,6 @@ class Engine:
             LABEL_PID: str(os.getpid()),
         }
 
-    def architecture(self) -> str:
-        """The engine's CPU architecture in wheel-tag spelling (``x86_64``, ``aarch64``)."""
-        arch = str(self._call("read the engine's info", self.client.info).get("Architecture", ""))
-        return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
-
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import docker.errors
         import requests.exceptions
@@ -298,10 +293,6 @@ class Engine:
                 count += 1
         return count
 
-    def session_containers(self) -> list[Any]:
-        """Containers this session created that still exist (should be none after the run)."""
-        return self._labelled(f"{LABEL_SESSION}={self.session}")
-
 
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` of this host runs. A zombie does not: it died, and only waits for its
@@ -447,14 +438,6 @@ class Container:
             what = f"inspect the container of {self.distro}"
             raise EngineError(f"the container engine failed to {what}: {e}") from e
         return dict(self.raw.attrs.get("State", {}))
-
-    def logs(self) -> str:
-        import docker.errors
-
-        try:
-            return bytes(self.raw.logs()).decode("utf-8", "replace")
-        except (docker.errors.DockerException, OSError):
-            return ""
 
     def remove(self) -> None:
         """Remove the container (once; later calls do nothing)."""

@@ -7,13 +7,13 @@ wheels under test are laid out in it and found through ``PATH`` and ``PYTHONPATH
 
 from __future__ import annotations
 
-import io
 import shlex
 import subprocess
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
+
+from .archives import in_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.distros import Distro
@@ -26,29 +26,13 @@ Command = Union[str, Sequence[str]]
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def shim_archive(directory: str, interpreter: str, under: str = "/") -> bytes:
-    """A tar of ``DIRECTORY/python3`` and ``DIRECTORY/python``, symlinks to the chosen interpreter, its
-    names relative to ``under`` (where it is put).
+def shim_archive(directory: str, interpreter: str) -> bytes:
+    """A tar of ``DIRECTORY/python3`` and ``DIRECTORY/python``, symlinks to the chosen interpreter.
 
     Wheel scripts are laid out with ``#!/usr/bin/env python3``; with this directory first on ``PATH``
     they run under the interpreter that judged the wheel, not whatever ``python3`` the distro has.
     """
-    top = under.rstrip("/") + "/"
-    if not (directory.rstrip("/") + "/").startswith(top):
-        raise ValueError(f"{directory!r} is not below {under!r}")
-    relative = directory.rstrip("/")[len(top) :].strip("/") if top != "/" else directory.strip("/")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = relative.split("/")
-        for i in range(1, len(parts) + 1):
-            info = tarfile.TarInfo("/".join(parts[:i]))
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name in ("python3", "python"):
-            info = tarfile.TarInfo(f"{relative}/{name}")
-            info.type, info.linkname, info.mode = tarfile.SYMTYPE, interpreter, 0o777
-            tar.addfile(info)
-    return buffer.getvalue()
+    return in_memory(links={f"{directory}/{name}": interpreter for name in ("python3", "python")})
 
 
 @dataclass(frozen=True)
