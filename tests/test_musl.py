@@ -326,8 +326,12 @@ def test_musl_build_steps() -> None:
     ]
     commands = dict((name, command) for name, command, _ in steps)
     assert "musl-tools" in commands["packages"]
+    assert "build-essential" not in commands["packages"]  # it brings glibc's headers (libc6-dev)
+    assert "/usr/include/stdio.h" in commands["toolchain"]  # and the build refuses them
     assert "main universe" in commands["packages"]  # Ubuntu keeps musl-tools in universe
-    assert "--print-multiarch) exit 0" in commands["toolchain"]  # configure takes musl's triplet
+    assert (
+        "--print-multiarch|-print-multiarch) exit 0" in commands["toolchain"]
+    )  # musl's triplet, no glibc dirs
     assert "--disable-shared --enable-static" in commands["libffi"]
     assert "--static" in commands["zlib"]
     assert "CC=musl-cc" in commands["configure"]

@@ -20,10 +20,8 @@ import re
 import shutil
 import tarfile
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -44,6 +42,7 @@ from .portable import (
     repack,
     source_tree,
 )
+from .sharing import Once
 
 if TYPE_CHECKING:  # pragma: no cover
     from .docker import Engine
@@ -359,33 +358,25 @@ class MuslProvider:
         # The preferred version first: portable_version takes the first that fits when none is built yet.
         self.versions = tuple(sorted(versions, key=lambda v: v != PREFERRED))
         self.builder = builder
-        self._futures: dict[str, Future[Portable]] = {}
-        self._lock = threading.Lock()
+        self._obtained: Once[str, Portable] = Once()
 
     def ready(self) -> frozenset[str]:
         """Versions to be had without a build: built on this machine, or obtained this session."""
-        with self._lock:
-            done = {v for v, f in self._futures.items() if f.done() and f.exception() is None}
-        return cached_versions() | done
+        return cached_versions() | self._obtained.done()
 
     def get(self, version: str) -> Portable:
         """The musl CPython X.Y; a failed build is remembered, so it is not retried per distro."""
-        with self._lock:
-            future = self._futures.get(version)
-            owner = future is None
-            if owner:
-                future = self._futures[version] = Future()
-        assert future is not None
-        if owner:
-            try:
-                if self.builder is None:
-                    raise PortableError(
-                        "a CPython for musl is built in a glibc distro's container: it needs the engine "
-                        "and the matrix's ubuntu-20.04 (musl-tools 1.1.24)"
-                    )
-                future.set_result(self.builder.get(version))
-            except ManylinuxError as e:
-                future.set_exception(e)
-            except Exception as e:  # a bug or an engine hiccup: still a reason, never a hang
-                future.set_exception(PortableError(f"{type(e).__name__}: {e}"))
-        return future.result()
+        return self._obtained.get(version, lambda: self._obtain(version))
+
+    def _obtain(self, version: str) -> Portable:
+        if self.builder is None:
+            raise PortableError(
+                "a CPython for musl is built in a glibc distro's container: it needs the engine "
+                "and the matrix's ubuntu-20.04 (musl-tools 1.1.24)"
+            )
+        try:
+            return self.builder.get(version)
+        except ManylinuxError:
+            raise
+        except Exception as e:  # a bug or an engine hiccup: still a reason, never a hang
+            raise PortableError(f"{type(e).__name__}: {e}") from e
