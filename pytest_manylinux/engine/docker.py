@@ -403,7 +403,8 @@ class Container:
         except Exception:  # an engine without ps arguments for top (Podman): the deadline still holds
             return False
         states = [row[2] for row in listing.get("Processes") or [] if len(row) >= 3 and row[1] == user]
-        return bool(states) and all(state.startswith("T") for state in states)
+        live = [state for state in states if not state.startswith("Z")]  # a zombie waits for a stopped parent
+        return bool(live) and all(state.startswith("T") for state in live)
 
     def _run(
         self, api: Any, argv: list[str], user: str | None, env: Mapping[str, str] | None
