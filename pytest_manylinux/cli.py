@@ -61,16 +61,15 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         # Imported here so that `pytest-manylinux --help` stays fast.
-        from .core.static import analyze, format_report
-        from .core.wheel import read_wheel
+        from .core.static import Analyzer, format_report
 
         paths, errors = _wheel_paths(args.wheels)
         reports = []
-        for path in paths:
-            try:
-                reports.append(analyze(read_wheel(path)))
-            except ManylinuxError as e:
-                errors.append((str(path), str(e)))
+        for analysis in Analyzer().run(paths):  # every core; the reports in the order given
+            if analysis.report is not None:
+                reports.append(analysis.report)
+            elif analysis.error is not None:
+                errors.append((str(analysis.path), str(analysis.error)))
         if args.json:
             document = {
                 "wheels": [r.to_json() for r in reports],

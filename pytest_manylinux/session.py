@@ -31,6 +31,7 @@ from .outputs import append_step_summary, write_atomically
 from .report import Results, dumps, markdown, terminal_lines
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .core.static import StaticReport
     from .core.wheel import WheelInfo
     from .engine.docker import Engine
     from .engine.environment import Environment
@@ -90,6 +91,9 @@ class ManylinuxRun:
     build_distro: Distro | None = None
     results: Results = field(default_factory=Results)
     _infos: dict[Path, Any] = field(default_factory=dict)
+    #: static reports made with the wheels (:meth:`_analyse`), and the predictions made from them
+    _reports: dict[Path, StaticReport] = field(default_factory=dict)
+    _predictions: dict[Path, Prediction] = field(default_factory=dict)
     _engine: Engine | None = None
     _matrix: Matrix | None = None
     _workdir: Path | None = None
@@ -185,6 +189,12 @@ class ManylinuxRun:
         selected = [i for i in session.items if isinstance(i, DistroItem) and i.run is self]
         for item in selected:
             self._selected.setdefault(item.wheel_path, []).append(item.distro)
+        if not self.is_worker:
+            # Every wheel the items will ask for, read and analysed at once on every core (an xdist worker
+            # reads only the wheels of the items it is sent, as they come).
+            items = session.items
+            mine = [i.wheel_path for i in items if isinstance(i, (DistroItem, VerdictItem)) and i.run is self]
+            self._analyse(list(dict.fromkeys(mine)))
         if not selected or self.static_only:
             return
         self._start()
@@ -292,6 +302,17 @@ class ManylinuxRun:
             self._environments[distro.name] = environment
         return environment
 
+    def _analyse(self, paths: list[Path]) -> None:
+        """Read and analyse ``paths`` on every core, once: the runner and the verdict share what was read."""
+        from .core.static import Analyzer
+
+        paths = [p for p in paths if p not in self._infos]
+        for analysis in Analyzer().run(paths):
+            with self._lock:
+                self._infos[analysis.path] = analysis.error or analysis.wheel
+                if analysis.wheel is not None and analysis.report is not None:
+                    self._reports[analysis.path] = analysis.report
+
     def wheel_info(self, path: Path) -> WheelInfo:
         """The wheel read and validated once per session (or the error it raised, again)."""
         from .core.wheel import read_wheel
@@ -339,9 +360,16 @@ class ManylinuxRun:
         return assess([mine, *others]).observations[0]
 
     def prediction(self, wheel: WheelInfo) -> Prediction | None:
+        """The wheel's static prediction, made once per session from the report read with the wheel."""
         from .core.static import predict
 
-        return predict(wheel)
+        with self._lock:
+            known = self._predictions.get(wheel.path)
+        if known is None:
+            known = predict(wheel, self._reports.get(wheel.path))
+            with self._lock:
+                self._predictions[wheel.path] = known
+        return known
 
     def verdict(self, path: Path, item: VerdictItem) -> Verdict:
         """Judge one wheel from this session's observations of it (every selected distro)."""
