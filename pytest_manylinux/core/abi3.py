@@ -5,9 +5,9 @@ The stable ABI is CPython's own list, ``Misc/stable_abi.toml`` (``stable_abi.tom
 unchanged from the Debian source package python3.13 3.13.5-2+deb13u5, original tarball
 ``python3.13_3.13.5.orig.tar.xz`` (sha256 93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640),
 that is, CPython 3.13.5. Every function and data item it lists carries the version that added it; the
-loader resolves an extension's undefined ``Py*``/``_Py*`` symbols against the interpreter, so one missing
-from an older CPython's stable ABI makes the import fail there (or, for a symbol outside the stable ABI,
-on any release that changes it).
+loader resolves an extension's undefined ``Py*``/``_Py*`` symbols against the interpreter, and only the
+stable ABI of 3.X is promised to every CPython from 3.X on: a symbol added later, or outside it, may be
+missing or different in one of them, and the import then fails there.
 """
 
 from __future__ import annotations
@@ -105,10 +105,11 @@ class Abi3Use:
                 "(Py_LIMITED_API) or tag the wheel for one interpreter (cp3X-cp3X)"
             )
         since = f"{self.since[0]}.{self.since[1]}"
+        hex_version = f"0x{claimed[0]:02X}{claimed[1]:02X}0000"
         return (
             f"{wanted}: {self.file} uses {self.symbol}, in the stable ABI only from CPython {since}: "
-            f"importing it fails on {claimed[0]}.{claimed[1]}; build with Py_LIMITED_API for "
-            f"{claimed[0]}.{claimed[1]} or tag the wheel cp{self.since[0]}{self.since[1]}-abi3"
+            f"CPython {claimed[0]}.{claimed[1]} need not provide it; build with "
+            f"Py_LIMITED_API={hex_version} or tag the wheel cp{self.since[0]}{self.since[1]}-abi3"
         )
 
 
