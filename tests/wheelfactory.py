@@ -762,6 +762,59 @@ CASES: dict[str, Case] = _index(
 )
 
 
+#: Wheels whose import misbehaves towards the machine that checks it (issue 16), each otherwise honest
+#: (GLIBC_2.2.5 only, manylinux2014): a check must stay bounded, judge them right and name the culprit.
+#: Kept apart from :data:`CASES` (the whole matrix run): tests/test_hostile.py runs them beside the honest
+#: wheel. ``cause_always`` is the cause each gets on every distro, ``disk`` being a limit of the run.
+HOSTILE: dict[str, Case] = _index(
+    Case(
+        "writer",
+        "PyInit writes 3 GiB to /tmp: stopped at the check's disk bound (OSError ENOSPC), reported as 'disk'",
+        _make_one_source("writer.c"),
+        ("writer.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="disk",
+    ),
+    Case(
+        "noisy",
+        "PyInit prints 400 MiB to stdout, then imports: honest, whatever it prints",
+        _make_one_source("noisy.c"),
+        ("noisy.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "daemon",
+        "PyInit leaves a daemon (fork, setsid, fork) holding the importer's pipes: honest, judged at once",
+        _make_one_source("daemon.c"),
+        ("daemon.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "swarm",
+        "PyInit forks sleeping children until the pid limit stops it: honest, judged at once, all killed",
+        _make_one_source("swarm.c"),
+        ("swarm.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "killer",
+        "PyInit sends SIGKILL to every process it may signal, the probe included: a crash by SIGKILL",
+        _make_one_source("killer.c"),
+        ("killer.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
+    ),
+    Case(
+        "stopper",
+        "PyInit sends SIGSTOP to every process it may signal, the probe included: a crash by SIGSTOP",
+        _make_one_source("stopper.c"),
+        ("stopper.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
+    ),
+)
+
+
 # -- writing wheels ------------------------------------------------------------------------------------
 
 
@@ -868,9 +921,11 @@ def build(case: str | Case, outdir: Path) -> Path:
         spec = case
     else:
         try:
-            spec = CASES[case]
+            spec = CASES[case] if case in CASES else HOSTILE[case]
         except KeyError:
-            raise FactoryError(f"no test wheel case {case!r}; the cases are: {', '.join(CASES)}") from None
+            raise FactoryError(
+                f"no test wheel case {case!r}; the cases are: {', '.join([*CASES, *HOSTILE])}"
+            ) from None
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / spec.filename
@@ -1073,7 +1128,23 @@ def _connect():
         s.close()
 
 
+def _write_root():
+    try:
+        with open("/pm_inside", "w") as f:
+            f.write("x")
+        return "written"
+    except OSError as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+
+def _size(path):
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+
+
 SEEN = {
+    "write_root": _write_root(),
+    "tmp_size": _size("/tmp"),
     "uid": os.getuid(),
     "euid": os.geteuid(),
     "cap_eff": _status("CapEff"),
@@ -1132,7 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path, help="where the wheels go (created if missing)")
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"default: all of {', '.join(CASES)}")
     args = parser.parse_args(argv)
-    unknown = [c for c in args.cases if c not in CASES]
+    unknown = [c for c in args.cases if c not in CASES and c not in HOSTILE]
     if unknown:
         parser.error(f"unknown case(s) {', '.join(map(repr, unknown))}; choose from {', '.join(CASES)}")
     for case in args.cases or CASES:
