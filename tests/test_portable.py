@@ -137,7 +137,7 @@ def test_orig_tarball_is_never_its_signature_or_the_debian_tarball() -> None:
 
 
 def test_every_default_version_has_an_archive_source() -> None:
-    assert set(DEFAULT_PORTABLE_VERSIONS) <= set(ARCHIVE_SOURCES)
+    assert {v.rstrip("t") for v in DEFAULT_PORTABLE_VERSIONS} <= set(ARCHIVE_SOURCES)
 
 
 def _tar(path: Path, members: dict[str, bytes | None], links: dict[str, str] | None = None) -> Path:
@@ -322,7 +322,9 @@ def _fake_prefix(root: Path, version: str = "3.11", micro: int = 9) -> Path:
     (root / "bin" / "python3").symlink_to(f"python{version}")
     include = root / "include" / f"python{version}"
     include.mkdir(parents=True)
-    (include / "patchlevel.h").write_text(f'#define PY_VERSION              "{version}.{micro}"\n')
+    (include / "patchlevel.h").write_text(
+        f'#define PY_VERSION              "{version.rstrip("t")}.{micro}"\n'
+    )
     lib = root / "lib" / f"python{version}"
     lib.mkdir(parents=True)
     (lib / "os.py").write_text("")
@@ -519,6 +521,28 @@ def test_sources_in_order_local_uv_download_build(cache: Path, tmp_path: Path) -
     with pytest.raises(PortableError, match="the fake builder"):
         obtain("3.11", PythonConfig(uv=False), builder, progress)
     assert builder.calls == ["3.11"]
+
+
+def test_free_threaded_builds_are_their_own_versions(cache: Path, tmp_path: Path) -> None:
+    managed = tmp_path / "uv-pythons"
+    _fake_prefix(managed / "cpython-3.13.4-linux-x86_64-gnu", "3.13", micro=4)
+    _fake_prefix(managed / "cpython-3.13.5+freethreaded-linux-x86_64-gnu", "3.13t", micro=5)
+    assert [p.name for p in portable.uv_installs(managed, "3.13")] == ["cpython-3.13.4-linux-x86_64-gnu"]
+    assert [p.name for p in portable.uv_installs(managed, "3.13t")] == [
+        "cpython-3.13.5+freethreaded-linux-x86_64-gnu"
+    ]
+    assert find_interpreter(["python/bin/python3.13", "python/bin/python3.13t"], "3.13t") == (
+        "python",
+        "3.13t",
+    )
+    got = from_local(_fake_prefix(tmp_path / "ft", "3.13t"), "3.13t", None, _lines()[1]).portable
+    assert (got.short, got.version, got.member) == ("3.13t", (3, 13, 9), "python/bin/python3.13t")
+    assert portable.cached_versions() == {"3.13t"}
+    configure = {n: c for n, c, _ in build_steps("3.13t", "Python-3.13.5", "/opt/p", "s.tgz")}["configure"]
+    assert "--disable-gil" in configure
+    assert "--disable-gil" not in {n: c for n, c, _ in build_steps("3.13", "P", "/o", "s")}["configure"]
+    assert check_argv("3.14t", "/opt/p")[0] == "/opt/p/bin/python3.14t"
+    assert "_zstd" in expected_modules("3.14t")
 
 
 def test_uv_python_install_when_uv_has_none(cache: Path, tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ _NEVER_CARRIED = re.compile(
     r"^(ld-linux[^/]*\.so|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so)"
 )
 _PATCHLEVEL = re.compile(rb'#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.(\d+)')
-_EXECUTABLE = re.compile(r"^(?:(.*)/)?bin/python(3\.\d+)$")
+_EXECUTABLE = re.compile(r"^(?:(.*)/)?bin/python(3\.\d+t?)$")
 _HTTP_TIMEOUT = 60
 _CHUNK = 1 << 20
 
@@ -163,7 +163,8 @@ class Portable:
 
     @property
     def short(self) -> str:
-        return f"{self.version[0]}.{self.version[1]}"
+        """``3.11``, or ``3.13t`` for a free-threaded build (the name of its ``bin/python3.13t``)."""
+        return self.member.rsplit("/python", 1)[-1]
 
     @property
     def container_dir(self) -> str:
@@ -287,7 +288,7 @@ def cached_versions() -> frozenset[str]:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             data = json.loads(manifest.read_text())
             if data.get("recipe") == RECIPE:
-                found.add(".".join(str(data["version"]).split(".")[:2]))
+                found.add(str(data["member"]).rsplit("/python", 1)[-1])
     return frozenset(found)
 
 
@@ -520,7 +521,7 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
                 facts.append(elf)
     prefix, found = find_interpreter(names, version)
     member = f"{prefix}/bin/python{found}" if prefix else f"bin/python{found}"
-    major, minor = (int(x) for x in found.split("."))
+    major, minor = (int(x) for x in found.rstrip("t").split("."))
     full = (
         (major, minor, patchlevel[2])
         if patchlevel and patchlevel[:2] == (major, minor)
@@ -707,14 +708,15 @@ def fetch_source_package(
 
 def fetch_archive_source(version: str, workdir: Path, progress: Progress) -> tuple[Path, dict[str, str]]:
     """CPython X.Y's release tarball from the distro archive, checked against the ``.dsc`` that lists it."""
-    if version not in ARCHIVE_SOURCES:
+    release = version.rstrip("t")  # a free-threaded build is made from the same source
+    if release not in ARCHIVE_SOURCES:
         raise PortableError(
             f'no distro archive source is known for CPython {version}; set source = "PATH_OR_URL" '
             f'(and source-sha256) in [python.portable."{version}"] of distros.toml'
         )
-    base, suite = ARCHIVE_SOURCES[version]
+    base, suite = ARCHIVE_SOURCES[release]
     index = _read_index(base, suite, progress)
-    return fetch_source_package(base, suite, index, f"python{version}", workdir, progress)
+    return fetch_source_package(base, suite, index, f"python{release}", workdir, progress)
 
 
 def source_tree(tarball: Path) -> tuple[str, str]:
@@ -734,7 +736,7 @@ def source_tree(tarball: Path) -> tuple[str, str]:
 
 def expected_modules(version: str) -> tuple[str, ...]:
     """The :data:`STDLIB_EXTENSIONS` CPython X.Y has."""
-    wanted = tuple(int(x) for x in version.split("."))
+    wanted = tuple(int(x) for x in version.rstrip("t").split("."))
     return tuple(m for m in STDLIB_EXTENSIONS if wanted >= _SINCE.get(m, (0,)))
 
 
@@ -761,7 +763,7 @@ print(json.dumps({"missing": missing, "libraries": libraries}))
 def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple[str, str, int]]:
     """The build, as (name, shell command, timeout in seconds) run in order in the build image's container."""
     tree = f"/build/{top}"
-    major, minor = (int(x) for x in version.split("."))
+    major, minor = (int(x) for x in version.rstrip("t").split("."))
     deps = DEPS_PREFIX
     # Every file gets a placeholder RPATH that relocate.py overwrites with an $ORIGIN path. The
     # libraries of the build image are static: found first through -L, linked in.
@@ -775,6 +777,8 @@ def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple
     ]
     if (major, minor) >= _CURSES_OUT_FROM:
         variables += ["py_cv_module__curses=n/a", "py_cv_module__curses_panel=n/a"]
+    if version.endswith("t"):
+        variables.append("--disable-gil")  # free-threaded: bin/python3.13t, ABI cp313t
     return [
         ("unpack", f"tar -xf /opt/pytest-manylinux/build/{tarball} -C /build", 600),
         (
@@ -1025,7 +1029,7 @@ class Builder:
             )
             tarball, source = self._source(version, spec, workdir)
             top, full = source_tree(tarball)
-            if not full.startswith(version + "."):
+            if not full.startswith(version.rstrip("t") + "."):
                 raise PortableError(f"{tarball.name} holds CPython {full}, not {version}")
             image = ensure_build_image(self.engine, self.distro, self.progress)
             prefix = f"{CONTAINER_DIR}/cpython-{full}"
@@ -1127,10 +1131,16 @@ def from_local(
 
 
 def uv_installs(base: Path, version: str) -> list[Path]:
-    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first; not free-threaded."""
+    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first.
+
+    ``X.Yt`` asks for the free-threaded ones (``cpython-3.13.5+freethreaded-linux-x86_64-gnu``), ``X.Y``
+    never gets them.
+    """
+    release = version.rstrip("t")
+    variant = "+freethreaded" if version.endswith("t") else ""
     found = []
-    for prefix in base.glob(f"cpython-{version}.*-linux-x86_64-gnu"):
-        match = re.match(rf"^cpython-{re.escape(version)}\.(\d+)-linux", prefix.name)
+    for prefix in base.glob(f"cpython-{release}.*-linux-x86_64-gnu"):
+        match = re.match(rf"^cpython-{re.escape(release)}\.(\d+){re.escape(variant)}-linux", prefix.name)
         if match and (prefix / "bin" / f"python{version}").exists():
             found.append((int(match.group(1)), prefix))
     return [p for _, p in sorted(found, reverse=True)]
