@@ -196,7 +196,10 @@ def test_curses_is_configured_out_from_313() -> None:
 
 def test_the_build_image_makes_static_libraries_from_checked_sources() -> None:
     steps = {n: c for n, c, _ in library_steps({"openssl": "o.tgz", "sqlite3": "s.txz", "libzstd": "z.txz"})}
-    assert list(steps) == ["packages", "openssl", "sqlite3", "zstd", "clean"]
+    assert list(steps) == ["packages", "openssl", "sqlite3", "zstd", "link-scripts", "clean"]
+    assert (
+        "INPUT(/opt/pytest-manylinux/deps/lib/lib${name}_pic.a -ldl -lpthread -lm)" in steps["link-scripts"]
+    )
     assert "libffi-dev" in steps["packages"]
     assert "zlib1g-dev" in steps["packages"]
     assert "no-shared" in steps["openssl"]
@@ -703,14 +706,19 @@ def test_the_build_is_small_and_says_where_it_came_from(built_311: portable.Port
         r"built from python3\.11_3\.11\.\d+\.orig\.tar\.\w+ in pytest-manylinux/ubuntu:16\.04$",
         built_311.detail,
     )
-    assert built_311.archive.parent.name == "built-3.11-pytest-manylinux_ubuntu_16.04-archive"
+    assert built_311.archive.parent.name == f"built-3.11-pytest-manylinux_ubuntu_16.04-archive-r{RECIPE}"
     assert built_311.size < 20_000_000, built_311.size  # no test suite, static libpython or debug info
     # It runs on the oldest glibc of the matrix: it needs nothing newer than 16.04's 2.23.
     assert built_311.glibc is not None
     assert str(built_311.glibc) <= "2.23"
     assert built_311.warnings == ()
     bundled = {Path(p).name.split(".")[0] for p in built_311.bundled}
-    assert {"pm_ffi", "pm_z", "pm_bz2", "pm_lzma", "pm_sqlite3"} <= bundled
+    assert {"pm_ffi", "pm_z", "pm_bz2", "pm_lzma"} <= bundled
+    # OpenSSL and SQLite of the build image are linked in statically: nothing of theirs to carry
+    assert not bundled & {"pm_ssl", "pm_crypto", "pm_sqlite3"}
+    manifest = json.loads(built_311.archive.with_name("manifest.json").read_text())
+    assert manifest["libraries"]["ssl"].startswith("OpenSSL 1.1.1")
+    assert manifest["libraries"]["sqlite3"] >= "3.34"
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ Progress = Callable[[str], None]
 
 #: Bumped whenever the build changes what it produces: cached builds of another recipe are rebuilt.
 #: It is part of every cache key (``-r2``), so sessions running an older recipe keep their own entries.
-RECIPE = 2
+RECIPE = 3
 #: Where portable interpreters go inside containers, one directory per archive.
 CONTAINER_DIR = "/opt/pytest-manylinux/python"
 #: The top directory of every cached archive (as python-build-standalone's ``install_only`` tarballs).
@@ -58,9 +58,11 @@ MANIFEST_NAME = "manifest.json"
 #: Beside a cache entry whose build failed: why, with the recipe, so later runs do not build it again.
 FAILURE_NAME = "failure.json"
 
-#: Where a build finds CPython X.Y's source when the config names none: the main ``Sources`` index of a
-#: suite of the Debian or Ubuntu archive that packages ``python3.X`` (its upstream ``.orig`` tarball is
-#: CPython's release tarball). Ubuntu's ``-updates`` suites carry the later bug-fix releases.
+#: Where a build finds CPython X.Y's source when the config names none: the ``Sources`` index of a
+#: suite (``SUITE/COMPONENT``, ``main`` when not said) of the Debian or Ubuntu archive that packages
+#: ``python3.X`` (its upstream ``.orig`` tarball is CPython's release tarball). Ubuntu's ``-updates``
+#: suites carry the later bug-fix releases. 3.14: sid lists a ``.dsc`` its pool no longer has (a newer
+#: upload replaces it), so Ubuntu 25.10's release, whose files stay.
 ARCHIVE_SOURCES: Mapping[str, tuple[str, str]] = {
     "3.8": ("http://archive.ubuntu.com/ubuntu", "focal-updates"),
     "3.9": ("http://deb.debian.org/debian", "bullseye"),
@@ -68,7 +70,7 @@ ARCHIVE_SOURCES: Mapping[str, tuple[str, str]] = {
     "3.11": ("http://deb.debian.org/debian", "bookworm"),
     "3.12": ("http://archive.ubuntu.com/ubuntu", "noble-updates"),
     "3.13": ("http://deb.debian.org/debian", "trixie"),
-    "3.14": ("http://deb.debian.org/debian", "sid"),
+    "3.14": ("http://archive.ubuntu.com/ubuntu", "questing/universe"),
 }
 
 # Carrying any of these would replace the distro's own: the very thing under test.
@@ -99,7 +101,7 @@ LIBRARY_SOURCES: Mapping[str, tuple[str, str]] = {
 #: Where the build image keeps those libraries (headers, ``lib*.a``, pkg-config files).
 DEPS_PREFIX = "/opt/pytest-manylinux/deps"
 #: Bumped whenever the build image changes: its tag carries it, so a changed image is a new one.
-BUILD_IMAGE_RECIPE = 1
+BUILD_IMAGE_RECIPE = 2
 
 #: The extension modules that need a library beyond glibc: the ones a build can lack. The check fails
 #: a build without one of ``_REQUIRED_MODULES`` (what wheels import most, and what the build image
@@ -671,7 +673,8 @@ def orig_tarball(files: Mapping[str, str]) -> str:
 
 
 def _read_index(base: str, suite: str, progress: Progress) -> str:
-    index_url = f"{base}/dists/{suite}/main/source/Sources.xz"
+    name, _, component = suite.partition("/")
+    index_url = f"{base}/dists/{name}/{component or 'main'}/source/Sources.xz"
     progress(f"  reading the {suite} source index: {index_url}")
     try:
         return lzma.decompress(_http_get(index_url)).decode("utf-8", "replace")
@@ -892,6 +895,15 @@ def library_steps(tarballs: Mapping[str, str]) -> list[tuple[str, str, int]]:
             f"cp libzstd.a {deps}/lib/ && cp zstd.h zdict.h zstd_errors.h {deps}/include/",
             1800,
         ),
+        (
+            "link-scripts",
+            # configure's link tests put LIBS (and pkg-config's libraries, in LDFLAGS) before -lssl or
+            # -lsqlite3: a static archive's own needs would stay unresolved. Each lib*.a becomes a linker
+            # script naming the archive and what it needs after it, wherever -lNAME appears.
+            f"cd {deps}/lib && for name in ssl crypto sqlite3 zstd; do mv lib$name.a lib${{name}}_pic.a && "
+            f'echo "INPUT({deps}/lib/lib${{name}}_pic.a -ldl -lpthread -lm)" > lib$name.a; done',
+            60,
+        ),
         ("clean", f"rm -rf /build {src} /var/lib/apt/lists/*", 600),
     ]
 
@@ -951,17 +963,19 @@ def ensure_build_image(engine: Engine, distro: Distro, progress: Progress) -> st
                             f"{(result.stdout + result.stderr)[-3000:]}"
                         )
                     progress(f"  {ref}: {name} done in {time.monotonic() - step_started:.0f}s")
+                cpu = box.cpu_seconds()
                 box.commit(
                     ref,
                     [
                         'CMD ["/bin/sh"]',
-                        f"LABEL {LABEL}.built-from={distro.image}",
-                        f"LABEL {LABEL}.libraries={'; '.join(packages.values())}",
+                        f"LABEL {LABEL}.built-from={json.dumps(distro.image)}",
+                        f"LABEL {LABEL}.libraries={json.dumps('; '.join(packages.values()))}",
                     ],
                 )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        progress(f"build image {ref} made in {time.monotonic() - started:.0f}s")
+        cpu_text = f", {cpu:.0f} CPU-seconds" if cpu is not None else ""
+        progress(f"build image {ref} made in {time.monotonic() - started:.0f}s{cpu_text}")
         return ref
 
 
@@ -1076,6 +1090,7 @@ class Builder:
                     self.progress(
                         f"  {version}: without {', '.join(missing)} (the build distro cannot make them)"
                     )
+                cpu = box.cpu_seconds()
                 built = workdir / "built.tar"
                 with built.open("wb") as out:
                     for chunk in box.get_archive(prefix):
@@ -1084,7 +1099,8 @@ class Builder:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         seconds = time.monotonic() - started
-        self.progress(f"portable CPython {full} built in {seconds:.0f}s")
+        cpu_text = f" ({cpu:.0f} CPU-seconds)" if cpu is not None else ""
+        self.progress(f"portable CPython {full} built in {seconds:.0f}s{cpu_text}")
         return {
             "origin": "built",
             "detail": f"built from {source['tarball']} in {self.distro.image}",
@@ -1093,6 +1109,7 @@ class Builder:
             "build_image": image,
             "seconds": round(seconds, 1),
             "steps": steps,
+            "cpu_seconds": round(cpu, 1) if cpu is not None else None,
             "missing": missing,
             "libraries": report.get("libraries", {}),
         }
