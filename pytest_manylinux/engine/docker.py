@@ -339,6 +339,22 @@ class Container:
         except Exception as e:  # the stream breaks when the engine does
             raise EngineError(f"copying {path!r} out of {self.distro} broke off: {e}") from e
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time every process of the container used so far (its cgroup's), or None if unknown."""
+        try:
+            stats = self.engine._call(f"read the statistics of {self.distro}", self.raw.stats, stream=False)
+            return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+        except (EngineError, KeyError, TypeError, ValueError):
+            return None
+
+    def commit(self, ref: str, changes: list[str]) -> str:
+        """Save the container's file system as image ``ref`` (Dockerfile ``changes`` applied); its ID."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        image = self.engine._call(
+            f"save {self.distro} as image {ref!r}", self.raw.commit, repository, tag, changes=changes
+        )
+        return str(image.id)
+
     def exec(
         self,
         argv: list[str],
