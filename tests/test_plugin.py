@@ -222,8 +222,8 @@ def test_distros_file_pins_interpreters(
     distros = pytester.makefile(
         ".toml",
         distros=(
-            '[distro.pinned-portable]\nimage = "pytest-manylinux/debian:12"\ninterpreters = ["portable"]\n'
-            '[distro.pinned-missing]\nimage = "pytest-manylinux/ubuntu:16.04"\ninterpreters = ["/usr/bin/python3.11"]\n'
+            '[distro.pinned-portable]\nimage = "debian:12"\nderive = {}\ninterpreters = ["portable"]\n'
+            '[distro.pinned-missing]\nimage = "ubuntu:16.04"\nderive = {}\ninterpreters = ["/usr/bin/python3.11"]\n'
             # built in (or found in the cache of) the same image as the default matrix
             '[python]\nversions = ["3.11"]\nuv = false\nbuild-on = "pinned-missing"\n'
         ),
@@ -343,7 +343,7 @@ def test_strict_fails_under_claims(pytester: pytest.Pytester, wheels: dict[str, 
 # -- bad input, all in one run against the real engine: each says what is wrong, the rest still runs ----
 
 _UNBUILDABLE = (
-    '[distro."ubuntu-16.04"]\nimage = "pytest-manylinux/ubuntu:16.04"\n\n'
+    '[distro."ubuntu-16.04"]\nimage = "ubuntu:16.04"\nderive = {}\n\n'
     # Not local, not pullable, and a recipe this debootstrap cannot build.
     '[distro.ghost]\nimage = "pytest-manylinux-test/ghost:none"\nbuild = { debootstrap = "no-such-suite" }\n'
 )
@@ -492,7 +492,7 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
     ref = f"pytest-manylinux-test/xdist:{os.getpid()}-{int(time.time())}"
     (tmp_path / "distros.toml").write_text(
         f'[distro.scratch]\nimage = "{ref}"\nbuild = {{ debootstrap = "xenial", check-gpg = false }}\n'
-        '[distro."debian-13"]\nimage = "pytest-manylinux/debian:13"\n'
+        '[distro."debian-13"]\nimage = "debian:13"\nderive = {}\n'
     )
     (tmp_path / "test_user.py").write_text(
         "def test_env(manylinux_env):\n    assert manylinux_env.run('true').returncode == 0\n"

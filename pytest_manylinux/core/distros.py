@@ -30,6 +30,13 @@ _PACKAGED = Path(__file__).with_name("distros.toml")
 DEFAULT_DISTROS_FILE = _PACKAGED if _PACKAGED.is_file() else Path(__file__).parents[2] / "distros.toml"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# An image reference as the engines parse it: [registry[:port]/]path[:tag][@sha256:digest], path
+# components lowercase (the distribution project's reference grammar, simplified).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_RE = re.compile(
+    rf"^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
+)
 _MARKER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Families whose C library is musl; everything else is assumed glibc until measured.
 _MUSL_FAMILIES = frozenset({"alpine", "void-musl", "chimera", "wolfi-musl"})
@@ -51,6 +58,17 @@ class BuildRecipe:
     include: tuple[str, ...] = ("python3",)
     #: debootstrap variant
     variant: str = "minbase"
+
+
+@dataclass(frozen=True)
+class DeriveRecipe:
+    """How the engine adds what a base image lacks (python3, most often): a container of the base, with
+    network, runs the distro's package manager, and the result is committed as a derived image."""
+
+    #: packages installed with the package manager the image has (apt-get, apk, dnf, yum, zypper)
+    packages: tuple[str, ...] = ("python3",)
+    #: a whole shell command instead (run with ``sh -c`` as root); ``None``: install ``packages``
+    command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ class Distro:
     interpreters: tuple[str, ...] | None = None
     #: free-form notes, shown nowhere but the file
     notes: str = ""
+    #: what the engine adds to the image before checks run (``None``: the image is used as it is)
+    derive: DeriveRecipe | None = None
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -148,6 +168,16 @@ class DistrosFile:
         return next((d for d in self.distros if d.libc is Libc.GLIBC), None)
 
 
+def check_image_reference(ref: str) -> str:
+    """``ref`` when it parses as an image reference; else a ValueError saying how one is written."""
+    if not _IMAGE_RE.match(ref):
+        raise ValueError(
+            f"{ref!r} is not an image reference; write [REGISTRY[:PORT]/]NAME[:TAG] in lowercase, "
+            "e.g. ubuntu:22.04 or registry.example:5000/team/ubuntu:22.04"
+        )
+    return ref
+
+
 def marker_name(text: str) -> str:
     """``ubuntu-16.04`` -> ``ubuntu_16_04``: a name ``-m`` expressions and ``pytest.mark`` accept."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", text)
@@ -164,7 +194,10 @@ def family_of_image(image: str) -> str:
     return repo.lower() or "unknown"
 
 
-_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "python", "interpreters", "notes"}
+_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "derive", "python", "interpreters", "notes"}
+_DERIVE_KEYS = {"packages", "command"}
+#: a package name as apt, apk, dnf and zypper spell them (no shell metacharacters: they go into a command)
+_PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$")
 _BUILD_KEYS = {"debootstrap", "script", "mirror", "check-gpg", "include", "variant"}
 
 
@@ -217,6 +250,26 @@ def _build(path: Path, where: str, value: Any) -> BuildRecipe:
     )
 
 
+def _derive(path: Path, where: str, value: Any) -> DeriveRecipe:
+    if not isinstance(value, dict):
+        raise _fail(path, where, f'expected a table like {{ packages = ["python3"] }}, got {value!r}')
+    unknown = sorted(set(value) - _DERIVE_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_DERIVE_KEYS)!r}")
+    if "packages" in value and "command" in value:
+        raise _fail(path, where, "give packages or command, not both (a command installs what it needs)")
+    command = _string(path, where, value, "command")
+    if command is not None:
+        return DeriveRecipe(packages=(), command=command)
+    packages = _strings(path, f"{where}.packages", value.get("packages", ["python3"]))
+    if not packages:
+        raise _fail(path, f"{where}.packages", 'expected at least one package, e.g. ["python3"]')
+    for package in packages:
+        if not _PACKAGE_RE.match(package):
+            raise _fail(path, f"{where}.packages", f"{package!r} is not a package name")
+    return DeriveRecipe(packages=packages)
+
+
 def _distro(path: Path, name: str, table: Any) -> Distro:
     where = f"[distro.{name}]"
     if not _NAME_RE.match(name):
@@ -228,6 +281,10 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known keys: {sorted(_KNOWN_KEYS)!r}")
     image = _string(path, where, table, "image", required=True)
     assert image is not None
+    try:
+        check_image_reference(image)
+    except ValueError as e:
+        raise _fail(path, f"{where}.image", str(e)) from None
     family = _string(path, where, table, "family") or family_of_image(image)
     libc_text = _string(path, where, table, "libc")
     if libc_text is None:
@@ -242,12 +299,13 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
         if not _MARKER_RE.match(marker_name(tag)):
             raise _fail(path, f"{where}.tags", f"tag {tag!r} cannot be a marker name")
     build = _build(path, f"{where}.build", table["build"]) if "build" in table else None
+    derive = _derive(path, f"{where}.derive", table["derive"]) if "derive" in table else None
     pythons = _strings(path, f"{where}.python", table["python"]) if "python" in table else None
     interpreters = (
         _order(path, f"{where}.interpreters", table["interpreters"]) if "interpreters" in table else None
     )
     notes = _string(path, where, table, "notes") or ""
-    return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes)
+    return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes, derive)
 
 
 def _order(path: Path, where: str, value: Any) -> tuple[str, ...]:

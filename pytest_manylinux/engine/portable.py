@@ -715,12 +715,10 @@ class Builder:
             top, full = source_tree(tarball)
             if not full.startswith(version + "."):
                 raise PortableError(f"{tarball.name} holds CPython {full}, not {version}")
-            ensure_image(self.engine, self.distro, self.progress)
+            image = ensure_image(self.engine, self.distro, self.progress)
             prefix = f"{CONTAINER_DIR}/cpython-{full}"
             limits = Limits(memory="4g", pids=4096, user=None)
-            with self.engine.container(
-                self.distro.image, f"build-python-{version}", limits, build=True
-            ) as box:
+            with self.engine.container(image.ref, f"build-python-{version}", limits, build=True) as box:
                 with _inputs(tarball, workdir).open("rb") as f:
                     box.put_archive("/", f)
                 env = {
