@@ -148,7 +148,8 @@ def _combine(parser: argparse.ArgumentParser) -> Runner:
     parser.epilog = (
         "Wheels are matched by their sha256, not their path. The markdown is also appended to "
         "$GITHUB_STEP_SUMMARY when set. Exit status: 0 when every claim holds, 1 when a wheel over-claims "
-        "(or under-claims with --strict), a wheel was unreadable or a distro could not run; 2 on unreadable input."
+        "(or under-claims with --strict), a wheel was unreadable or a distro could not run; "
+        "2 on unreadable input."
     )
 
     def run(args: argparse.Namespace) -> int:
@@ -232,7 +233,8 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
                 full = ".".join(str(x) for x in portable.version)
                 glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
                 print(
-                    f"{version:<5} cpython {full:<8} {portable.origin:<8} {portable.size / 1e6:5.1f} MB  {glibc}  "
+                    f"{version:<5} cpython {full:<8} {portable.origin:<8} "
+                    f"{portable.size / 1e6:5.1f} MB  {glibc}  "
                     f"{portable.archive}  ({portable.detail})",
                     flush=True,
                 )

@@ -92,9 +92,7 @@ class _ManylinuxItem(pytest.Item):
         # wheel's name as '::' in a domain the node id ends with (pm_x-1::0-...::whl).
         return self.wheel_path, None, f"{self.name} ({self.wheel_path.name})"
 
-    def repr_failure(  # type: ignore[override]
-        self, excinfo: ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, DistroFailure):
             return format_observation(excinfo.value.observation, excinfo.value.claim)
         if isinstance(excinfo.value, VerdictFailure):
@@ -117,7 +115,8 @@ class DistroItem(_ManylinuxItem):
                 (PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}}))
             )
             raise
-        # Judged with the wheel's other distros: a Python exception counts only where the platform explains it.
+        # Judged with the wheel's other distros: a Python exception counts only where the platform
+        # explains it.
         observation = self.run.judged(self.wheel_path, self.distro)
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
         self.user_properties.append(
@@ -132,7 +131,8 @@ class DistroItem(_ManylinuxItem):
             floor = self.claim.floor
             if floor is None:
                 pytest.xfail(
-                    f"{self.claim.platform.tag} promises nothing: {observation.cause.value if observation.cause else ''}: {observation.detail}"
+                    f"{self.claim.platform.tag} promises nothing: "
+                    f"{observation.cause.value if observation.cause else ''}: {observation.detail}"
                 )
             if observation.libc_version is not None and observation.libc_version < floor:
                 pytest.xfail(
@@ -184,11 +184,11 @@ class WheelCollector(pytest.Collector):
         claim = self.claim
         if claim.kind not in (ClaimKind.PURE, ClaimKind.OTHER) and not self.run.static_only:
             for distro in self.run.distros:
-                item = DistroItem.from_parent(self, name=distro.name)
-                item.distro = distro
+                distro_item = DistroItem.from_parent(self, name=distro.name)
+                distro_item.distro = distro
                 for marker in distro.markers:
-                    item.add_marker(marker)
-                yield self._setup(item, claim)
+                    distro_item.add_marker(marker)
+                yield self._setup(distro_item, claim)
         yield self._setup(VerdictItem.from_parent(self, name="verdict"), claim)
 
     def _setup(self, item: _ManylinuxItem, claim: Claim | None) -> _ManylinuxItem:

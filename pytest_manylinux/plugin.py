@@ -103,7 +103,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="a portable CPython (tarball or unpacked prefix) to bring into distros whose pythons cannot load "
+        help="a portable CPython (tarball or unpacked prefix) to bring into distros whose pythons "
+        "cannot load "
         "a wheel; its version is read from bin/python3.X (repeatable; ini: manylinux_python_sources)",
     )
     parser.addini("manylinux_distros_file", "a distros.toml replacing the default matrix", default="")
@@ -123,7 +124,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "manylinux: a check made by pytest-manylinux")
     config.addinivalue_line(
         "markers",
-        "manylinux_distros(*names): run a test using manylinux_env only on distros matching these names or globs",
+        "manylinux_distros(*names): run a test using manylinux_env only on distros matching these names "
+        "or globs",
     )
     matrix = load_matrix(config)
     seen: set[str] = {"manylinux"}

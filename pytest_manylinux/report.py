@@ -73,7 +73,7 @@ class Results:
             self.unreadable[file].append(message)
 
     def order_by_libc(self) -> None:
-        """Order distros by their measured libc version, then name: how results from several jobs read best."""
+        """Order distros by their measured libc version, then name: how several jobs' results read best."""
         versions: dict[str, Any] = {}
         for observations in self._observations.values():
             for o in observations.values():
@@ -190,7 +190,7 @@ def _clip(text: str, width: int) -> str:
 
 
 def python_column(interpreter: str) -> str:
-    """``/usr/bin/python3 (3.5.2, distro)`` -> ``3.5.2 distro``: which interpreter ran the check ("-": none)."""
+    """``/usr/bin/python3 (3.5.2, distro)`` -> ``3.5.2 distro``: the interpreter that checked ("-": none)."""
     match = re.search(r"\(([^,()]+), (\w+)\)$", interpreter)
     return f"{match.group(1)} {match.group(2)}" if match else "-"
 
@@ -256,7 +256,7 @@ def terminal_lines(
         claim = r.claim
         promise = (
             f"claims {claim.libc.value} {claim.floor} ({claim.platform.tag})"
-            if claim.floor
+            if claim.floor and claim.libc
             else f"({claim.platform.tag}: no claim)"
         )
         lines.append(f"{r.file}  {promise}")
@@ -361,12 +361,13 @@ def markdown(
             lowest = r.verdict.lowest_working.distro if r.verdict.lowest_working else None
             cells = [f"`{_md(r.file)}`", _md(str(r.claim.floor) if r.claim.floor else r.claim.platform.tag)]
             for name in distros:
-                o = seen.get(name)
-                if o is None:
+                here = seen.get(name)
+                if here is None:
                     cells.append("")
                     continue
-                mark = "⚪" if o.outcome is Outcome.FAIL and _below_floor(r.claim, o) else _CELL[o.outcome]
-                cell = f"{mark} {o.cause.value}" if o.cause else mark
+                below = here.outcome is Outcome.FAIL and _below_floor(r.claim, here)
+                mark = "⚪" if below else _CELL[here.outcome]
+                cell = f"{mark} {here.cause.value}" if here.cause else mark
                 cells.append(f"**{cell}**" if name == lowest else cell)
             verdict = f"**{r.verdict.kind.value}**"
             if r.verdict.honest_tag:
@@ -375,7 +376,8 @@ def markdown(
             out.append("| " + " | ".join(cells) + " |")
         out += [
             "",
-            "✅ works · ❌ fails at or above the claimed floor · ⚪ fails below it (expected) · ⏭️ skipped · **bold**: lowest working distro",
+            "✅ works · ❌ fails at or above the claimed floor · ⚪ fails below it (expected) · ⏭️ skipped · "
+            "**bold**: lowest working distro",
             "",
         ]
     for r in wheels:
@@ -391,7 +393,8 @@ def markdown(
         for e in r.verdict.exceptions:
             where = distro_list(e.distros)
             out.append(
-                f"- {e.assessment} exception, not about the tag: `{_md(e.module)}`: {_md(e.exception)} ({where}; {_md(e.reason)})"
+                f"- {e.assessment} exception, not about the tag: `{_md(e.module)}`: {_md(e.exception)} "
+                f"({where}; {_md(e.reason)})"
             )
         for a in r.verdict.set_aside:
             out.append(

@@ -307,7 +307,7 @@ class ManylinuxRun:
                 self._infos[path] = known
         if isinstance(known, WheelError):
             raise known
-        return known  # type: ignore[no-any-return]
+        return known
 
     def observe(self, path: Path, distro: Distro) -> Observation:
         wheel = self.wheel_info(path)
@@ -371,12 +371,12 @@ class ManylinuxRun:
         for name, value in report.user_properties:
             if name != PROPERTY:
                 continue
-            data = json.loads(value)
+            data = json.loads(str(value))
             if "error" in data:
                 self.results.add_unreadable(data["error"]["file"], data["error"]["message"])
                 continue
             wheel = data.get("wheel") or {}
-            sha, file = wheel.get("sha256"), wheel.get("file")
+            sha, file = wheel.get("sha256"), str(wheel.get("file", ""))
             if sha:
                 self.results.add_wheel(sha, file)
             if "observation" in data and sha:
@@ -465,7 +465,7 @@ def environment_for(run: ManylinuxRun | None, distro: Distro | None) -> Environm
 
 
 def _jobs(option: int | None, ini: str) -> int:
-    """Distros run at once: the option, else the ini value, else the CPU count (0 is an error, not a default)."""
+    """Distros run at once: the option, else the ini value, else the CPU count (0 is an error, no default)."""
     if option is not None:
         return option
     if ini.strip():

@@ -220,14 +220,15 @@ def test_combine_bad_input_names_the_file(
         path.write_text(content)
     assert cli.main(["combine", str(path)]) == cli.EXIT_USAGE
     err = capsys.readouterr().err
-    assert err.startswith("pytest-manylinux combine: error: ") and message in err
+    assert err.startswith("pytest-manylinux combine: error: ")
+    assert message in err
 
 
 @pytest.mark.engine
 def test_combine_of_jobs_on_real_distros_equals_one_run(
     engine: object, wheels: dict[str, Path], matrix_run: MatrixRun, tmp_path: Path
 ) -> None:
-    """Two CI jobs (-m ubuntu, -m debian), each on its own copy of the wheels, combine to the full run's verdicts."""
+    """Two CI jobs (-m ubuntu, -m debian), each on its own copy of the wheels, combine to the full run's."""
     cases = ["honest", "glibc_new", "underclaim"]
     files = []
     for job, marker in (("job-ubuntu", "ubuntu"), ("job-debian", "debian")):
@@ -279,7 +280,8 @@ def test_python_prepares_portable_interpreters_and_says_where_each_came_from(
     out, err = capsys.readouterr()
     assert f"portable CPython 3.12: importing {source}" in out  # progress, then one line per version
     line = out.splitlines()[-1]
-    assert line.split()[:4] == ["3.12", "cpython", "3.12.9", "local"] and line.endswith(f"(local {source})")
+    assert line.split()[:4] == ["3.12", "cpython", "3.12.9", "local"]
+    assert line.endswith(f"(local {source})")
     assert (
         "3.13: no portable CPython 3.13 could be had: building from source is off ([python] build = false)"
         in err

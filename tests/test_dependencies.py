@@ -111,7 +111,8 @@ def test_read_wheelhouse_reads_directories_and_reports_unreadable_wheels(tmp_pat
     wheelfactory.not_a_zip(tmp_path)
     wheels, errors = read_wheelhouse([tmp_path, good])
     assert _names(wheels) == ["dep-1.0-py3-none-any.whl", "dep-1.0-py3-none-any.whl"]
-    assert len(errors) == 1 and "pm_not_a_zip-1.0-py3-none-any.whl" in errors[0]
+    assert len(errors) == 1
+    assert "pm_not_a_zip-1.0-py3-none-any.whl" in errors[0]
 
 
 def test_a_missing_wheelhouse_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -44,7 +45,8 @@ def test_container_is_isolated_and_removed(engine: Any, image: str) -> None:
         # The checks' process is not PID 1 (the init is).
         result = c.exec(["sh", "-c", "echo $$; cat /proc/1/comm"])
         pid, init = result.stdout.split()
-        assert pid != "1" and init in ("docker-init", "tini")
+        assert pid != "1"
+        assert init in ("docker-init", "tini")
         assert c.exec(["id", "-un"], user="nobody").stdout.strip() == "nobody"
         container_id = c.id
     assert not engine.client.containers.list(all=True, filters={"id": container_id})
@@ -54,7 +56,8 @@ def test_container_is_isolated_and_removed(engine: Any, image: str) -> None:
 def test_exec_timeout_kills_from_inside(engine: Any, image: str) -> None:
     with engine.container(image, "debian-12") as c:
         result = c.exec(["sleep", "30"], timeout=1)
-        assert result.exit_code == 137 and result.seconds < 10
+        assert result.exit_code == 137
+        assert result.seconds < 10
 
 
 @pytest.mark.engine
@@ -71,10 +74,8 @@ def test_leftovers_of_dead_runs_are_reaped(engine: Any, image: str) -> None:
         assert engine.reap() >= 1
         assert not engine.client.containers.list(all=True, filters={"id": raw.id})
     finally:
-        try:
+        with contextlib.suppress(Exception):
             raw.remove(force=True)
-        except Exception:
-            pass
 
 
 @pytest.mark.engine

@@ -103,7 +103,8 @@ def test_a_distro_no_wheel_can_run_on_is_skipped_with_the_reason(
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         [
-            "*no wheel under test can run on ubuntu-16.04: pm_aarch64-*: the wheel is for aarch64; this engine runs x86_64*"
+            "*no wheel under test can run on ubuntu-16.04: pm_aarch64-*: "
+            "the wheel is for aarch64; this engine runs x86_64*"
         ]
     )
 
@@ -123,4 +124,5 @@ def test_shims_are_symlinks_to_the_interpreter() -> None:
     assert [n for n, m in members.items() if m.isdir()] == ["opt", "opt/x", "opt/x/bin"]
     for name in ("python3", "python"):
         link = members[f"opt/x/bin/{name}"]
-        assert link.issym() and link.linkname == "/usr/bin/python3.11"
+        assert link.issym()
+        assert link.linkname == "/usr/bin/python3.11"

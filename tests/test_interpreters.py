@@ -189,7 +189,8 @@ def test_portable_version_respects_requires_python() -> None:
     version, reason = portable_version(pairs, ">=3.13", ("3.8", "3.11"))
     assert version is None
     assert reason == (
-        "no portable CPython can load cp35-abi3 within Requires-Python >=3.13 (versions configured: 3.8, 3.11)"
+        "no portable CPython can load cp35-abi3 within Requires-Python >=3.13 "
+        "(versions configured: 3.8, 3.11)"
     )
 
 

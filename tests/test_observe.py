@@ -886,7 +886,10 @@ def test_sigill_is_the_cpu_s_not_the_platform_s() -> None:
 
 def test_a_dependency_s_changed_abi_is_a_dependency_error() -> None:
     # pandas built against numpy 1.x, given numpy 2.x: Cython's size check of numpy's types.
-    message = "numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, got 88 from PyObject"
+    message = (
+        "numpy.dtype size changed, may indicate binary incompatibility. "
+        "Expected 96 from C header, got 88 from PyObject"
+    )
     result = _failed(
         "pm_x", "ValueError", message, chain=[_link("ValueError", message, file="pm_x/__init__.py")]
     )

@@ -141,10 +141,13 @@ def test_markers_select_by_family_and_tag_under_strict_markers(
         "debian",
     )
     out = result.stdout.str()
-    assert "::debian-11" in out and "::debian-13" in out and "::ubuntu-16.04" not in out
+    assert "::debian-11" in out
+    assert "::debian-13" in out
+    assert "::ubuntu-16.04" not in out
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--collect-only", "-q", "-m", "eol")
     out = result.stdout.str()
-    assert "::ubuntu-18.04" in out and "::ubuntu-22.04" not in out
+    assert "::ubuntu-18.04" in out
+    assert "::ubuntu-22.04" not in out
 
 
 def test_keyword_selects_a_distro(pytester: pytest.Pytester, wheels: dict[str, Path]) -> None:
@@ -209,7 +212,8 @@ def test_python_source_option_brings_that_interpreter(
     )
     result.assert_outcomes(passed=2)
     (distro,) = json.loads(out.read_text())["wheels"][0]["distros"]
-    assert distro["outcome"] == "ok" and distro["interpreter"].endswith(", portable)")
+    assert distro["outcome"] == "ok"
+    assert distro["interpreter"].endswith(", portable)")
     result.stdout.fnmatch_lines(["*portable CPython 3.11 (local *python.tar.gz) brought in*"])
 
 
@@ -223,7 +227,8 @@ def test_distros_file_pins_interpreters(
         ".toml",
         distros=(
             '[distro.pinned-portable]\nimage = "debian:12"\nderive = {}\ninterpreters = ["portable"]\n'
-            '[distro.pinned-missing]\nimage = "ubuntu:16.04"\nderive = {}\ninterpreters = ["/usr/bin/python3.11"]\n'
+            '[distro.pinned-missing]\nimage = "ubuntu:16.04"\nderive = {}\n'
+            'interpreters = ["/usr/bin/python3.11"]\n'
             # built in (or found in the cache of) the same image as the default matrix
             '[python]\nversions = ["3.11"]\nuv = false\nbuild-on = "pinned-missing"\n'
         ),
@@ -245,7 +250,8 @@ def test_distros_file_pins_interpreters(
     missing = by_name["pinned-missing"]
     assert (missing["outcome"], missing["cause"]) == ("skipped", "python")
     assert missing["detail"] == (
-        "no interpreter here can load cp311-cp311: the interpreter order ['/usr/bin/python3.11'] takes none of "
+        "no interpreter here can load cp311-cp311: "
+        "the interpreter order ['/usr/bin/python3.11'] takes none of "
         "/usr/bin/python3"
     )
 
@@ -486,7 +492,7 @@ def test_markdown_report_and_github_step_summary(
 def test_xdist_builds_once_removes_containers_and_reports_once(
     wheels: dict[str, Path], engine: Any, tmp_path: Path
 ) -> None:
-    """-n 2 with an image nobody has yet: one build (the other worker waits on its lock), one complete JSON."""
+    """-n 2 with an image nobody has yet: one build (the other worker waits on its lock), one full JSON."""
     from conftest import run_plugin
 
     ref = f"pytest-manylinux-test/xdist:{os.getpid()}-{int(time.time())}"

@@ -169,7 +169,7 @@ def test_governing_policy_is_the_highest_not_above_the_floor() -> None:
     sys.version_info < (3, 10), reason="auditwheel 6.8.2, the release policy.json copies, needs Python 3.10"
 )
 def test_data_matches_installed_auditwheel() -> None:
-    """policy.json copies auditwheel's symbol versions and allow-lists unchanged (the release its source names)."""
+    """policy.json copies auditwheel's symbol versions and allow-lists unchanged (the release it names)."""
     from importlib.metadata import version
 
     import auditwheel  # a test dependency from Python 3.10 on: there the check runs, never skips

@@ -1,4 +1,4 @@
-"""portable.py: where a portable CPython comes from, how it is checked and cached, and that it runs everywhere.
+"""portable.py: where a portable CPython comes from, how it is checked and cached, that it runs everywhere.
 
 The unit tests use small fake prefixes and archives (no engine). The ``engine`` tests use the real
 CPython 3.11 the project builds in the Ubuntu 16.04 container (or finds in the cache: ``.ci/run``
@@ -105,7 +105,7 @@ def test_sources_index_gives_the_newest_stanza_of_the_package() -> None:
 
 
 def test_sources_index_without_the_package() -> None:
-    with pytest.raises(PortableError, match="no source package 'python3.12'"):
+    with pytest.raises(PortableError, match=r"no source package 'python3\.12'"):
         parse_sources_index(SOURCES, "python3.12")
 
 
@@ -170,7 +170,8 @@ def test_build_steps() -> None:
     assert "--prefix=/opt/p" in steps["configure"]
     assert "--enable-optimizations" not in steps["configure"]  # PGO triples the build time
     assert "--disable-test-modules" in steps["configure"]
-    assert "libffi-dev" in steps["packages"] and "zlib1g-dev" in steps["packages"]
+    assert "libffi-dev" in steps["packages"]
+    assert "zlib1g-dev" in steps["packages"]
     assert "relocate.py /opt/p 3.11" in steps["relocate"]
     assert "import ctypes" in steps["check"]
 
@@ -224,7 +225,8 @@ def test_names_and_rpath_are_edited_in_place(tmp_path: Path) -> None:
     table.save()
     assert module.stat().st_size == size
     dynamic = _dynamic(module)
-    assert "Shared library: [pm_z.so.1]" in dynamic and "libz.so.1" not in dynamic
+    assert "Shared library: [pm_z.so.1]" in dynamic
+    assert "libz.so.1" not in dynamic
     assert "Library soname: [pm_m_test.so.1]" in dynamic
     assert "(RPATH)              Library rpath: [$ORIGIN/../..]" in dynamic
     assert not DynamicStrings(str(module)).set_rpath("$ORIGIN")  # the placeholder is gone
@@ -361,13 +363,15 @@ def test_a_local_prefix_is_imported_once_and_again_when_it_changes(cache: Path, 
     prefix = _fake_prefix(tmp_path / "prefix")
     lines, progress = _lines()
     first = from_local(prefix, "3.11", None, progress)
-    assert first.how == "made" and first.portable.origin == "local"
+    assert first.how == "made"
+    assert first.portable.origin == "local"
     assert first.portable.version == (3, 11, 9)
     assert first.portable.archive.parent.parent == cache
     manifest = first.portable.archive.with_name("manifest.json")
     stamp = manifest.stat().st_mtime_ns
     again = from_local(prefix, "3.11", None, progress)
-    assert again.how == "cached" and again.portable == first.portable
+    assert again.how == "cached"
+    assert again.portable == first.portable
     assert manifest.stat().st_mtime_ns == stamp
     assert len([line for line in lines if "importing" in line]) == 1
     later = time.time() + 5
@@ -395,7 +399,7 @@ def test_a_download_is_cached_only_when_its_checksum_matches(cache: Path, tmp_pa
     tarball = tmp_path / "cpython-3.11.9.tar.gz"
     repack(_fake_prefix(tmp_path / "prefix"), tarball)
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    with pytest.raises(PortableError, match="has sha256 .* not the expected"):
+    with pytest.raises(PortableError, match=r"has sha256 .* not the expected"):
         from_url(tarball.as_uri(), "0" * 64, "3.11", _lines()[1])
     assert not list(cache.glob("download-*"))
     lines, progress = _lines()
@@ -475,7 +479,8 @@ def test_no_source_says_why_for_each(cache: Path) -> None:
     with pytest.raises(PortableError) as excinfo:
         obtain("3.11", PythonConfig(build=False), None, _lines()[1])
     assert str(excinfo.value) == (
-        "no portable CPython 3.11 could be had: uv is not on PATH; building from source is off ([python] build = false)"
+        "no portable CPython 3.11 could be had: uv is not on PATH; "
+        "building from source is off ([python] build = false)"
     )
     with pytest.raises(PortableError, match="building from source needs the container engine"):
         obtain("3.11", PythonConfig(uv=False), None, _lines()[1])
@@ -498,7 +503,7 @@ def test_provider_gets_each_version_once_and_remembers_failures(
     assert provider.get("3.11") is provider.get("3.11")
     assert "3.11" in provider.ready()
     for _ in range(2):
-        with pytest.raises(PortableError, match="no portable CPython 3.12"):
+        with pytest.raises(PortableError, match=r"no portable CPython 3\.12"):
             provider.get("3.12")
     assert calls == ["3.11", "3.12"]
 
@@ -538,7 +543,8 @@ def test_second_use_is_a_cache_hit_without_a_build(engine: Any, built_311: porta
     lines: list[str] = []
     builder = NoBuild(engine, load_distros_file().build_distro, lines.append)  # type: ignore[arg-type]
     got = obtain("3.11", PythonConfig(uv=False), builder, lines.append)
-    assert got.how == "cached" and got.portable == built_311
+    assert got.how == "cached"
+    assert got.portable == built_311
     assert (manifest.stat().st_mtime_ns, built_311.archive.stat().st_mtime_ns) == before
     assert lines == []
 
@@ -554,7 +560,8 @@ def test_the_build_is_small_and_says_where_it_came_from(built_311: portable.Port
     assert built_311.archive.parent.name == "built-3.11-ubuntu_16.04-archive"
     assert built_311.size < 20_000_000, built_311.size  # no test suite, static libpython or debug info
     # It runs on the oldest glibc of the matrix: it needs nothing newer than 16.04's 2.23.
-    assert built_311.glibc is not None and str(built_311.glibc) <= "2.23"
+    assert built_311.glibc is not None
+    assert str(built_311.glibc) <= "2.23"
     assert built_311.warnings == ()
     bundled = {Path(p).name.split(".")[0] for p in built_311.bundled}
     assert {"pm_ffi", "pm_z", "pm_bz2", "pm_lzma", "pm_sqlite3"} <= bundled
@@ -587,7 +594,9 @@ def test_every_needed_library_is_glibcs_own_or_carried_beside_it(unpacked_311: P
     # loader's rules: a file's RUNPATH alone, or else its RPATH and that of the executable.
     executable = unpacked_311 / "python" / "bin" / "python3.11"
     exe = _readelf(executable)
-    assert exe is not None and exe["RPATH"] == ["$ORIGIN/../lib"] and exe["RUNPATH"] == []
+    assert exe is not None
+    assert exe["RPATH"] == ["$ORIGIN/../lib"]
+    assert exe["RUNPATH"] == []
     inherited = [Path(e.replace("$ORIGIN", str(executable.parent))) for e in exe["RPATH"]]
     elves = 0
     for path in sorted(p for p in unpacked_311.rglob("*") if p.is_file() and not p.is_symlink()):
@@ -660,13 +669,16 @@ def test_portable_311_runs_ctypes_and_every_module_on_every_distro(
     interpreter = runner.bring("3.11")
     put_seconds = time.monotonic() - started
     assert not isinstance(interpreter, str), interpreter
-    assert interpreter.origin == "portable" and interpreter.version[:2] == (3, 11)
-    assert interpreter.abi == "cp311" and interpreter.ctypes
+    assert interpreter.origin == "portable"
+    assert interpreter.version[:2] == (3, 11)
+    assert interpreter.abi == "cp311"
+    assert interpreter.ctypes
     assert runner.bring("3.11") is interpreter  # brought in once per container
     result = runner._container.exec(
         [interpreter.path, "-I", "-c", _IMPORT_EVERY_MODULE], user=runner.user, timeout=120
     )
     assert result.exit_code == 0, result.stderr
     count, _, failed = result.stdout.strip().partition(" modules ")
-    assert int(count) > 60 and failed == "[]", result.stdout
+    assert int(count) > 60, result.stdout
+    assert failed == "[]", result.stdout
     assert put_seconds < 30, put_seconds

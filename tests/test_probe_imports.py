@@ -1,4 +1,4 @@
-"""probe.py's importer on this host (it is stdlib Python): what a module that misbehaves leaves of the results."""
+"""probe.py's importer on this host (it is stdlib Python): what a misbehaving module leaves of the results."""
 
 from __future__ import annotations
 

@@ -101,24 +101,20 @@ def test_the_report_says_which_interpreter_ran_the_check(
         assert result["interpreter"].startswith("/opt/pytest-manylinux/python/")
     if case == "cp311":
         # The full-API cp311 extension imports on every distro, Ubuntu 16.04 included.
-        assert "(3.11." in result["interpreter"] and result["outcome"] == "ok", result
+        assert "(3.11." in result["interpreter"], result
+        assert result["outcome"] == "ok", result
 
 
 def test_the_terminal_table_shows_the_portable_interpreter(matrix_run: MatrixRun) -> None:
     table = matrix_run.stdout[matrix_run.stdout.index(wheelfactory.CASES["cp311"].filename + "  claims") :]
     rows = [line.split() for line in table.splitlines()[2:5]]
     # the distro's own 3.11 on debian-12 breaks the run of portable ones: three rows
-    assert rows[0][:3] == ["ubuntu-16.04", "…", "ubuntu-22.04"] and rows[0][5:8] == [
-        "ok",
-        "3.11.2",
-        "portable",
-    ], rows
-    assert rows[1][0] == "debian-12" and rows[1][3:6] == ["ok", "3.11.2", "distro"], rows
-    assert rows[2][:3] == ["ubuntu-24.04", "…", "debian-13"] and rows[2][5:8] == [
-        "ok",
-        "3.11.2",
-        "portable",
-    ], rows
+    assert rows[0][:3] == ["ubuntu-16.04", "…", "ubuntu-22.04"], rows
+    assert rows[0][5:8] == ["ok", "3.11.2", "portable"], rows
+    assert rows[1][0] == "debian-12", rows
+    assert rows[1][3:6] == ["ok", "3.11.2", "distro"], rows
+    assert rows[2][:3] == ["ubuntu-24.04", "…", "debian-13"], rows
+    assert rows[2][5:8] == ["ok", "3.11.2", "portable"], rows
 
 
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
@@ -126,12 +122,14 @@ def test_libc_is_measured_in_the_container(matrix_run: MatrixRun, distro: str) -
     glibc, python, glibcxx = FIELD_NOTES[distro]
     result = matrix_run.distro("honest", distro)
     assert (result["libc"], result["libc_version"], result["glibcxx"]) == ("glibc", glibc, glibcxx)
-    assert f"({python}." in result["interpreter"] and "distro" in result["interpreter"]
+    assert f"({python}." in result["interpreter"]
+    assert "distro" in result["interpreter"]
 
 
 def test_glibc_failure_names_the_version_and_file(matrix_run: MatrixRun) -> None:
     detail = matrix_run.distro("glibc_new", "ubuntu-16.04")["detail"]
-    assert "GLIBC_2.34" in detail and "pm_glibc_new/_core.abi3.so" in detail
+    assert "GLIBC_2.34" in detail
+    assert "pm_glibc_new/_core.abi3.so" in detail
 
 
 def test_cxx_failure_names_glibcxx(matrix_run: MatrixRun) -> None:
@@ -144,20 +142,22 @@ def test_crash_is_reported_as_sigabrt_with_traceback(matrix_run: MatrixRun) -> N
     for distro in DISTROS:
         result = matrix_run.distro("crash", distro)
         assert "SIGABRT" in result["detail"], (distro, result["detail"])
-        crash = [f for f in result["findings"] if f["cause"] == "crash"][0]
+        crash = next(f for f in result["findings"] if f["cause"] == "crash")
         assert "Fatal Python error: Aborted" in crash["detail"]
 
 
 def test_hang_is_a_timeout(matrix_run: MatrixRun) -> None:
     result = matrix_run.distro("hang", "debian-12")
-    assert result["cause"] == "timeout" and "4.0 seconds" in result["detail"]
+    assert result["cause"] == "timeout"
+    assert "4.0 seconds" in result["detail"]
 
 
 def test_executable_is_checked_by_the_loader_not_run(matrix_run: MatrixRun) -> None:
     # The extension imports fine on 16.04; only the bundled executable needs GLIBC_2.34.
     result = matrix_run.distro("executable", "ubuntu-16.04")
     loads = [f for f in result["findings"] if f["check"] == "load"]
-    assert loads and all(f["target"] == "bin/pm-tool" for f in loads)
+    assert loads
+    assert all(f["target"] == "bin/pm-tool" for f in loads)
     assert not [f for f in result["findings"] if f["check"] == "import"]
 
 
@@ -186,7 +186,8 @@ def test_missing_dependency_is_not_a_failure(matrix_run: MatrixRun) -> None:
     result = matrix_run.distro("missing_dep", "debian-12")
     assert (result["outcome"], result["cause"]) == ("ok", None)
     [note] = [n for n in result["notes"] if n.startswith("set aside: ")]
-    assert "pm_not_installed_dependency" in note and "a dependency, not part of the wheel" in note
+    assert "pm_not_installed_dependency" in note
+    assert "a dependency, not part of the wheel" in note
     assert "supply it with --manylinux-wheelhouse DIR" in note
 
 
@@ -261,7 +262,9 @@ def test_summary_table_in_terminal(matrix_run: MatrixRun) -> None:
     assert (
         "pm_glibc_new-1.0-cp35-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl  claims glibc 2.17" in out
     )
-    assert "verdict: OVER-CLAIM" in out and "verdict: HONEST" in out and "verdict: UNDER-CLAIM" in out
+    assert "verdict: OVER-CLAIM" in out
+    assert "verdict: HONEST" in out
+    assert "verdict: UNDER-CLAIM" in out
 
 
 def test_junit_has_one_testcase_per_wheel_and_distro(matrix_run: MatrixRun) -> None:
@@ -403,7 +406,8 @@ def test_a_need_below_the_matrix_is_predicted_and_named(matrix_run: MatrixRun) -
     wheel = matrix_run.wheel("thread_atexit")
     assert [d["outcome"] for d in wheel["distros"]] == ["ok"] * len(DISTROS)
     assert (wheel["verdict"], wheel["decided_by"]) == ("over-claim", "predicted")
-    assert "__cxa_thread_atexit_impl" in wheel["summary"] and "GLIBC_2.18" in wheel["summary"]
+    assert "__cxa_thread_atexit_impl" in wheel["summary"]
+    assert "GLIBC_2.18" in wheel["summary"]
     assert wheel["predicted"]["floor"] == "2.18"
 
 

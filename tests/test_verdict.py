@@ -409,7 +409,8 @@ def test_a_need_below_the_matrix_is_an_over_claim_decided_by_prediction() -> Non
     assert "GLIBC_2.18" in verdict.summary
     # 16.04 working does not refute "needs 2.18": it is above 2.18.
     assert verdict.disagreements == ()
-    assert verdict.lowest_working is not None and verdict.lowest_working.distro == "ubuntu-16.04"
+    assert verdict.lowest_working is not None
+    assert verdict.lowest_working.distro == "ubuntu-16.04"
 
 
 def test_a_distro_below_the_needed_version_that_works_refutes_the_prediction() -> None:
@@ -418,7 +419,8 @@ def test_a_distro_below_the_needed_version_that_works_refutes_the_prediction() -
     verdict = judge(_claim("manylinux2014_x86_64"), observations, _THREAD_ATEXIT)
     assert verdict.kind is Kind.HONEST
     assert verdict.disagreements == (
-        "predicted to need glibc 2.18 (__cxa_thread_atexit_impl in pm_x/_core.so needs GLIBC_2.18) but works on "
+        "predicted to need glibc 2.18 (__cxa_thread_atexit_impl in pm_x/_core.so needs GLIBC_2.18) "
+        "but works on "
         "centos-7 (glibc 2.17)",
     )
 
@@ -434,7 +436,8 @@ _GLIBCXX_21 = Prediction(
     reason="memcpy in pm_x/_core.so needs GLIBC_2.14",
     policy=LibcVersion(2, 24),
     over=(
-        "manylinux2014_x86_64: pm_x/_core.so needs GLIBCXX_3.4.21 (_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE"
+        "manylinux2014_x86_64: pm_x/_core.so needs GLIBCXX_3.4.21 "
+        "(_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE"
         "C1Ev), GCC 5's libstdc++, but manylinux_2_17 allows up to GLIBCXX_3.4.19",
     ),
 )
@@ -551,7 +554,8 @@ def test_an_exception_only_where_the_platform_is_newer_does_not_count() -> None:
 
 
 def test_a_portable_and_a_distro_python_of_the_same_version_are_not_compared() -> None:
-    # The portable CPython lacks what a distro's build has (ssl, ...): its exceptions are no platform evidence.
+    # The portable CPython lacks what a distro's build has (ssl, ...): its exceptions are no platform
+    # evidence.
     observations = [
         _checked("ubuntu-16.04", "2.23", "3.11.2", "portable", "pm_x.net"),
         _checked("debian-12", "2.36", "3.11.2", "distro"),

@@ -293,7 +293,8 @@ def _make_soname_sibling(b: _Build) -> dict[str, bytes]:
     sibling = b.lib("sibling.c", "libpm_sibling.so.1")
     user = b.tmp / "libpm_user.so.1"
     cmd = [
-        "gcc", *_CFLAGS, *_SHARED, "-Wl,-soname,libpm_user.so.1", "-Wl,-rpath,$ORIGIN", "-Wl,--enable-new-dtags",
+        "gcc", *_CFLAGS, *_SHARED, "-Wl,-soname,libpm_user.so.1", "-Wl,-rpath,$ORIGIN",
+        "-Wl,--enable-new-dtags",
         str(SRC / "sibling_user.c"), "-o", str(user), f"-L{sibling.parent}", f"-l:{sibling.name}",
     ]  # fmt: skip
     _run(cmd, b.tmp)
@@ -368,7 +369,7 @@ def _make_modern_syntax(b: _Build) -> dict[str, bytes]:
 
 
 # Imported by the probe as modules of their own (the package's __init__ imports neither).
-_OTHER_OS = '''"""The AIX backend: its compiled part ships only in AIX wheels, so on Linux this import fails."""
+_OTHER_OS = '''"""The AIX backend: its compiled part ships only in AIX wheels: on Linux this import fails."""
 
 from . import _pm_aix  # noqa: F401
 '''
@@ -385,8 +386,8 @@ def _make_own_exception(b: _Build) -> dict[str, bytes]:
     return members
 
 
-_OLD_GLIBC_REFUSED = '''"""Refuses to import on glibc older than 2.28, by asking the C library itself: a Python exception the
-platform explains (the same interpreter imports it on newer distros)."""
+_OLD_GLIBC_REFUSED = '''"""Refuses to import on glibc older than 2.28, by asking the C library itself: a
+Python exception the platform explains (the same interpreter imports it on newer distros)."""
 
 import os
 
@@ -402,7 +403,8 @@ def _make_platform_exception(b: _Build) -> dict[str, bytes]:
     return members
 
 
-_NEEDS_NUMPY_CAPI = '''"""What numpy's import_array() raises in an extension built against another numpy (or without one)."""
+_NEEDS_NUMPY_CAPI = '''"""What numpy's import_array() raises in an extension built against another numpy (or
+none)."""
 
 raise ImportError("numpy._core.multiarray failed to import")
 '''
@@ -650,7 +652,8 @@ CASES: dict[str, Case] = _index(
     ),
     Case(
         "modern_syntax",
-        "abi3 extension and walrus.py (:=) without Requires-Python: SyntaxError before 3.8, judged by a newer one",
+        "abi3 extension and walrus.py (:=) without Requires-Python: SyntaxError before 3.8, "
+        "judged by a newer one",
         _make_modern_syntax,
         _HONEST_SRC,
         platform_tag="manylinux_2_17_x86_64",
@@ -659,7 +662,8 @@ CASES: dict[str, Case] = _index(
     ),
     Case(
         "own_exception",
-        "honest extension, an AIX module without its compiled part and a helper raising LookupError: not the tag's",
+        "honest extension, an AIX module without its compiled part and a helper raising LookupError: "
+        "not the tag's",
         _make_own_exception,
         _HONEST_SRC,
         elves=(_OLD,),
@@ -667,7 +671,8 @@ CASES: dict[str, Case] = _index(
     ),
     Case(
         "platform_exception",
-        "cp311 extension and backend.py raising RuntimeError below glibc 2.28: the same Python works on newer ones",
+        "cp311 extension and backend.py raising RuntimeError below glibc 2.28: "
+        "the same Python works on newer ones",
         _make_platform_exception,
         _HONEST_SRC,
         python_tag="cp311",
@@ -712,7 +717,8 @@ CASES: dict[str, Case] = _index(
     ),
     Case(
         "thread_atexit",
-        "tagged manylinux1 (glibc 2.5) but calls __cxa_thread_atexit_impl (GLIBC_2.18): works on the whole matrix",
+        "tagged manylinux1 (glibc 2.5) but calls __cxa_thread_atexit_impl (GLIBC_2.18): "
+        "works on the whole matrix",
         _make_one_source("thread_atexit.c"),
         ("thread_atexit.c", "pm_module.h"),
         platform_tag="manylinux1_x86_64",

@@ -50,7 +50,8 @@ def read_wheelhouse(paths: Iterable[str | Path]) -> tuple[tuple[WheelInfo, ...],
             files = [path]
         else:
             raise WheelError(
-                f"wheelhouse {str(path)!r} is neither a directory nor a .whl file; check --manylinux-wheelhouse"
+                f"wheelhouse {str(path)!r} is neither a directory nor a .whl file; "
+                "check --manylinux-wheelhouse"
             )
         for file in files:
             try:

@@ -1,4 +1,4 @@
-"""The distro matrix: ``distros.toml`` read and validated into :class:`Distro` values and :class:`PythonConfig`.
+"""The distro matrix: ``distros.toml`` read and validated into :class:`Distro` and :class:`PythonConfig`.
 
 Only ``image`` is required per ``[distro.NAME]`` table; every other key is optional, and so is the
 ``[python]`` table (where interpreters come from). A distro's libc version is never taken from this
@@ -120,7 +120,8 @@ class PortableSource:
 
     #: ``"3.11"``
     version: str
-    #: a local tarball (``.tar``, ``.tar.gz``, ``.tar.xz``, ...) or an unpacked prefix holding ``bin/pythonX.Y``
+    #: a local tarball (``.tar``, ``.tar.gz``, ``.tar.xz``, ...) or an unpacked prefix holding
+    #: ``bin/pythonX.Y``
     path: str | None = None
     #: a tarball to download
     url: str | None = None
@@ -315,7 +316,8 @@ def _order(path: Path, where: str, value: Any) -> tuple[str, ...]:
             raise _fail(
                 path,
                 where,
-                f"{entry!r} is neither one of {list(INTERPRETER_ORIGINS)!r} nor an absolute interpreter path or glob",
+                f"{entry!r} is neither one of {list(INTERPRETER_ORIGINS)!r} "
+                "nor an absolute interpreter path or glob",
             )
     if not entries:
         raise _fail(path, where, 'expected at least one entry, e.g. ["distro", "portable"]')

@@ -121,7 +121,7 @@ class Interpreter:
         return f"{self.implementation}-{self.version[0]}.{self.version[1]}"
 
     def describe(self) -> str:
-        """``/usr/bin/python3 (3.5.2, distro)``: how observations name it (:data:`_DESCRIBED` reads it back)."""
+        """``/usr/bin/python3 (3.5.2, distro)``: how observations name it (:data:`_DESCRIBED` reads it)."""
         v = ".".join(str(x) for x in self.version)
         return f"{self.path} ({v}, {self.origin})"
 
@@ -170,7 +170,7 @@ class Observation:
 
     @property
     def python(self) -> tuple[int, int, str] | None:
-        """The judging interpreter as (major, minor, origin), read from :attr:`interpreter`; None if none ran."""
+        """The judging interpreter as (major, minor, origin), from :attr:`interpreter`; None if none ran."""
         match = _DESCRIBED.search(self.interpreter)
         if match is None:
             return None
@@ -398,7 +398,339 @@ def classify_load(load: dict[str, Any]) -> list[Finding]:
 #: CPython built without ``_curses``, a distro python split into packages: ``distutils``, ``tkinter``) cannot
 #: judge code that imports it; that says nothing about the platform.
 STDLIB_MODULES = frozenset(
-    ["__future__", "_abc", "_aix_support", "_ast", "_asyncio", "_bisect", "_blake2", "_bootlocale", "_bootsubprocess", "_bz2", "_codecs", "_codecs_cn", "_codecs_hk", "_codecs_iso2022", "_codecs_jp", "_codecs_kr", "_codecs_tw", "_collections", "_collections_abc", "_colorize", "_compat_pickle", "_compression", "_contextvars", "_crypt", "_csv", "_ctypes", "_curses", "_curses_panel", "_datetime", "_dbm", "_decimal", "_dummy_thread", "_elementtree", "_frozen_importlib", "_frozen_importlib_external", "_functools", "_gdbm", "_hashlib", "_heapq", "_hmac", "_imp", "_interpchannels", "_interpqueues", "_interpreters", "_io", "_ios_support", "_json", "_locale", "_lsprof", "_lzma", "_markupbase", "_md5", "_msi", "_multibytecodec", "_multiprocessing", "_opcode", "_opcode_metadata", "_operator", "_osx_support", "_overlapped", "_pickle", "_posixshmem", "_posixsubprocess", "_py_abc", "_pydatetime", "_pydecimal", "_pyio", "_pylong", "_pyrepl", "_queue", "_random", "_remote_debugging", "_scproxy", "_sha1", "_sha2", "_sha256", "_sha3", "_sha512", "_signal", "_sitebuiltins", "_socket", "_sqlite3", "_sre", "_ssl", "_stat", "_statistics", "_string", "_strptime", "_struct", "_suggestions", "_symtable", "_sysconfig", "_thread", "_threading_local", "_tkinter", "_tokenize", "_tracemalloc", "_typing", "_uuid", "_warnings", "_weakref", "_weakrefset", "_winapi", "_wmi", "_zoneinfo", "_zstd", "abc", "aifc", "annotationlib", "antigravity", "argparse", "array", "ast", "asynchat", "asyncio", "asyncore", "atexit", "audioop", "base64", "bdb", "binascii", "binhex", "bisect", "builtins", "bz2", "cProfile", "calendar", "cgi", "cgitb", "chunk", "cmath", "cmd", "code", "codecs", "codeop", "collections", "colorsys", "compileall", "compression", "concurrent", "configparser", "contextlib", "contextvars", "copy", "copyreg", "crypt", "csv", "ctypes", "curses", "dataclasses", "datetime", "dbm", "decimal", "difflib", "dis", "distutils", "doctest", "dummy_threading", "email", "encodings", "ensurepip", "enum", "errno", "faulthandler", "fcntl", "filecmp", "fileinput", "fnmatch", "formatter", "fractions", "ftplib", "functools", "gc", "genericpath", "getopt", "getpass", "gettext", "glob", "graphlib", "grp", "gzip", "hashlib", "heapq", "hmac", "html", "http", "idlelib", "imaplib", "imghdr", "imp", "importlib", "inspect", "io", "ipaddress", "itertools", "json", "keyword", "lib2to3", "linecache", "locale", "logging", "lzma", "macpath", "mailbox", "mailcap", "marshal", "math", "mimetypes", "mmap", "modulefinder", "msilib", "msvcrt", "multiprocessing", "netrc", "nis", "nntplib", "nt", "ntpath", "nturl2path", "numbers", "opcode", "operator", "optparse", "os", "ossaudiodev", "parser", "pathlib", "pdb", "pickle", "pickletools", "pipes", "pkgutil", "platform", "plistlib", "poplib", "posix", "posixpath", "pprint", "profile", "pstats", "pty", "pwd", "py_compile", "pyclbr", "pydoc", "pydoc_data", "pyexpat", "queue", "quopri", "random", "re", "readline", "reprlib", "resource", "rlcompleter", "runpy", "sched", "secrets", "select", "selectors", "shelve", "shlex", "shutil", "signal", "site", "smtpd", "smtplib", "sndhdr", "socket", "socketserver", "spwd", "sqlite3", "sre_compile", "sre_constants", "sre_parse", "ssl", "stat", "statistics", "string", "stringprep", "struct", "subprocess", "sunau", "symbol", "symtable", "sys", "sysconfig", "syslog", "tabnanny", "tarfile", "telnetlib", "tempfile", "termios", "textwrap", "this", "threading", "time", "timeit", "tkinter", "token", "tokenize", "tomllib", "trace", "traceback", "tracemalloc", "tty", "turtle", "turtledemo", "types", "typing", "unicodedata", "unittest", "urllib", "uu", "uuid", "venv", "warnings", "wave", "weakref", "webbrowser", "winreg", "winsound", "wsgiref", "xdrlib", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zlib", "zoneinfo"]
+    [
+        "__future__",
+        "_abc",
+        "_aix_support",
+        "_ast",
+        "_asyncio",
+        "_bisect",
+        "_blake2",
+        "_bootlocale",
+        "_bootsubprocess",
+        "_bz2",
+        "_codecs",
+        "_codecs_cn",
+        "_codecs_hk",
+        "_codecs_iso2022",
+        "_codecs_jp",
+        "_codecs_kr",
+        "_codecs_tw",
+        "_collections",
+        "_collections_abc",
+        "_colorize",
+        "_compat_pickle",
+        "_compression",
+        "_contextvars",
+        "_crypt",
+        "_csv",
+        "_ctypes",
+        "_curses",
+        "_curses_panel",
+        "_datetime",
+        "_dbm",
+        "_decimal",
+        "_dummy_thread",
+        "_elementtree",
+        "_frozen_importlib",
+        "_frozen_importlib_external",
+        "_functools",
+        "_gdbm",
+        "_hashlib",
+        "_heapq",
+        "_hmac",
+        "_imp",
+        "_interpchannels",
+        "_interpqueues",
+        "_interpreters",
+        "_io",
+        "_ios_support",
+        "_json",
+        "_locale",
+        "_lsprof",
+        "_lzma",
+        "_markupbase",
+        "_md5",
+        "_msi",
+        "_multibytecodec",
+        "_multiprocessing",
+        "_opcode",
+        "_opcode_metadata",
+        "_operator",
+        "_osx_support",
+        "_overlapped",
+        "_pickle",
+        "_posixshmem",
+        "_posixsubprocess",
+        "_py_abc",
+        "_pydatetime",
+        "_pydecimal",
+        "_pyio",
+        "_pylong",
+        "_pyrepl",
+        "_queue",
+        "_random",
+        "_remote_debugging",
+        "_scproxy",
+        "_sha1",
+        "_sha2",
+        "_sha256",
+        "_sha3",
+        "_sha512",
+        "_signal",
+        "_sitebuiltins",
+        "_socket",
+        "_sqlite3",
+        "_sre",
+        "_ssl",
+        "_stat",
+        "_statistics",
+        "_string",
+        "_strptime",
+        "_struct",
+        "_suggestions",
+        "_symtable",
+        "_sysconfig",
+        "_thread",
+        "_threading_local",
+        "_tkinter",
+        "_tokenize",
+        "_tracemalloc",
+        "_typing",
+        "_uuid",
+        "_warnings",
+        "_weakref",
+        "_weakrefset",
+        "_winapi",
+        "_wmi",
+        "_zoneinfo",
+        "_zstd",
+        "abc",
+        "aifc",
+        "annotationlib",
+        "antigravity",
+        "argparse",
+        "array",
+        "ast",
+        "asynchat",
+        "asyncio",
+        "asyncore",
+        "atexit",
+        "audioop",
+        "base64",
+        "bdb",
+        "binascii",
+        "binhex",
+        "bisect",
+        "builtins",
+        "bz2",
+        "cProfile",
+        "calendar",
+        "cgi",
+        "cgitb",
+        "chunk",
+        "cmath",
+        "cmd",
+        "code",
+        "codecs",
+        "codeop",
+        "collections",
+        "colorsys",
+        "compileall",
+        "compression",
+        "concurrent",
+        "configparser",
+        "contextlib",
+        "contextvars",
+        "copy",
+        "copyreg",
+        "crypt",
+        "csv",
+        "ctypes",
+        "curses",
+        "dataclasses",
+        "datetime",
+        "dbm",
+        "decimal",
+        "difflib",
+        "dis",
+        "distutils",
+        "doctest",
+        "dummy_threading",
+        "email",
+        "encodings",
+        "ensurepip",
+        "enum",
+        "errno",
+        "faulthandler",
+        "fcntl",
+        "filecmp",
+        "fileinput",
+        "fnmatch",
+        "formatter",
+        "fractions",
+        "ftplib",
+        "functools",
+        "gc",
+        "genericpath",
+        "getopt",
+        "getpass",
+        "gettext",
+        "glob",
+        "graphlib",
+        "grp",
+        "gzip",
+        "hashlib",
+        "heapq",
+        "hmac",
+        "html",
+        "http",
+        "idlelib",
+        "imaplib",
+        "imghdr",
+        "imp",
+        "importlib",
+        "inspect",
+        "io",
+        "ipaddress",
+        "itertools",
+        "json",
+        "keyword",
+        "lib2to3",
+        "linecache",
+        "locale",
+        "logging",
+        "lzma",
+        "macpath",
+        "mailbox",
+        "mailcap",
+        "marshal",
+        "math",
+        "mimetypes",
+        "mmap",
+        "modulefinder",
+        "msilib",
+        "msvcrt",
+        "multiprocessing",
+        "netrc",
+        "nis",
+        "nntplib",
+        "nt",
+        "ntpath",
+        "nturl2path",
+        "numbers",
+        "opcode",
+        "operator",
+        "optparse",
+        "os",
+        "ossaudiodev",
+        "parser",
+        "pathlib",
+        "pdb",
+        "pickle",
+        "pickletools",
+        "pipes",
+        "pkgutil",
+        "platform",
+        "plistlib",
+        "poplib",
+        "posix",
+        "posixpath",
+        "pprint",
+        "profile",
+        "pstats",
+        "pty",
+        "pwd",
+        "py_compile",
+        "pyclbr",
+        "pydoc",
+        "pydoc_data",
+        "pyexpat",
+        "queue",
+        "quopri",
+        "random",
+        "re",
+        "readline",
+        "reprlib",
+        "resource",
+        "rlcompleter",
+        "runpy",
+        "sched",
+        "secrets",
+        "select",
+        "selectors",
+        "shelve",
+        "shlex",
+        "shutil",
+        "signal",
+        "site",
+        "smtpd",
+        "smtplib",
+        "sndhdr",
+        "socket",
+        "socketserver",
+        "spwd",
+        "sqlite3",
+        "sre_compile",
+        "sre_constants",
+        "sre_parse",
+        "ssl",
+        "stat",
+        "statistics",
+        "string",
+        "stringprep",
+        "struct",
+        "subprocess",
+        "sunau",
+        "symbol",
+        "symtable",
+        "sys",
+        "sysconfig",
+        "syslog",
+        "tabnanny",
+        "tarfile",
+        "telnetlib",
+        "tempfile",
+        "termios",
+        "textwrap",
+        "this",
+        "threading",
+        "time",
+        "timeit",
+        "tkinter",
+        "token",
+        "tokenize",
+        "tomllib",
+        "trace",
+        "traceback",
+        "tracemalloc",
+        "tty",
+        "turtle",
+        "turtledemo",
+        "types",
+        "typing",
+        "unicodedata",
+        "unittest",
+        "urllib",
+        "uu",
+        "uuid",
+        "venv",
+        "warnings",
+        "wave",
+        "weakref",
+        "webbrowser",
+        "winreg",
+        "winsound",
+        "wsgiref",
+        "xdrlib",
+        "xml",
+        "xmlrpc",
+        "zipapp",
+        "zipfile",
+        "zipimport",
+        "zlib",
+        "zoneinfo",
+    ]
 )
 
 # Ways a module says it needs another project that is not there, besides ModuleNotFoundError: the C-API
@@ -408,7 +740,8 @@ _FAILED_TO_IMPORT = re.compile(r"(?P<name>[A-Za-z_][\w.]*) failed to import")
 # Cython's check of a dependency's ABI: "numpy.dtype size changed, may indicate binary incompatibility"
 _SIZE_CHANGED = re.compile(r"(?P<name>[A-Za-z_][\w]*)\.\w+ size changed, may indicate binary incompatibility")
 _ASKS_TO_INSTALL = re.compile(
-    r"(?i)\b(?:not installed|pip install|please install|is required|are required|requires? (?:the )?\S+ package)"
+    r"(?i)\b(?:not installed|pip install|please install|is required|are required"
+    r"|requires? (?:the )?\S+ package)"
 )
 _QUOTED = re.compile(r"[`'\"](?P<name>[A-Za-z_][\w.-]*)[`'\"]")
 _IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError")
@@ -438,7 +771,7 @@ class _Context:
 
 
 def _chain(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The exception and the ones behind it, as the probe describes them (older documents: the top one only)."""
+    """The exception and the ones behind it, as the probe describes them (older documents: the top one)."""
     chain = result.get("chain")
     if isinstance(chain, list) and chain:
         return [link for link in chain if isinstance(link, dict)]
@@ -460,7 +793,7 @@ def _chain(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Context) -> Finding | None:
-    """A finding that sets the module aside (a dependency, or an interpreter that cannot run the code), or None."""
+    """A finding that sets the module aside (a dependency, an interpreter unable to run the code), or None."""
     module = str(result["module"])
     kind = str(result.get("type", ""))
     message = str(result.get("message", ""))
@@ -482,7 +815,8 @@ def _set_aside(result: dict[str, Any], links: list[dict[str, Any]], context: _Co
             evidence = f"this python lacks the standard library module {name!r} ({link.get('type')}: {text})"
             return Finding("import", module, Cause.PYTHON, evidence, detail)
         note = "(a dependency, not part of the wheel)" if link is links[0] else f"(needs {name!r})"
-        # Python 3.5 raises a plain ImportError where later ones raise ModuleNotFoundError: one evidence for both,
+        # Python 3.5 raises a plain ImportError where later ones raise ModuleNotFoundError: one evidence for
+        # both,
         # so the same missing dependency reads the same on every distro.
         said = (
             "ModuleNotFoundError" if kind == "ImportError" and message.startswith("No module named") else kind
@@ -643,7 +977,8 @@ def _expected_by_policy(findings: Iterable[Finding], expected: frozenset[str]) -
         match = re.match(r"^(?:import \S+: )?(?P<lib>\S+) not found$", f.evidence)
         if f.cause is Cause.MISSING_LIBRARY and match and match["lib"] in expected:
             evidence = (
-                f"{match['lib']} is not in this image, though the claimed tag lets a wheel expect it from the "
+                f"{match['lib']} is not in this image, "
+                "though the claimed tag lets a wheel expect it from the "
                 "system; add it to the image to judge what needs it"
             )
             lacking.setdefault((f.check, f.target), evidence)
@@ -661,7 +996,7 @@ def _expected_by_policy(findings: Iterable[Finding], expected: frozenset[str]) -
 
 
 def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
-    """One note per reason modules were set aside (a missing dependency, an interpreter that cannot run them)."""
+    """One note per reason modules were set aside (a missing dependency, a Python that cannot run them)."""
     groups: dict[str, list[str]] = {}
     for f in findings:
         if f.cause in SET_ASIDE:

@@ -484,7 +484,7 @@ def _libstdcxx(
 
 
 def predict(wheel: WheelInfo) -> Prediction:
-    """The summary :func:`verdict.judge` takes: the glibc the symbols need, the policy, and the claim's problems.
+    """The summary :func:`verdict.judge` takes: the glibc the symbols need, the policy, the claim's problems.
 
     ``floor`` is the highest ``GLIBC_`` version the files ask for (``GLIBC_2.18`` says 2.18, though the
     lowest policy allowing it is manylinux_2_24): an observation refutes only that. ``policy`` is the

@@ -169,7 +169,7 @@ class Verdict:
 
 
 def _untried(o: Observation, module: str) -> bool:
-    """Whether ``module`` was not imported on ``o``: a finding of its own, or a package around it that hung."""
+    """Whether ``module`` was not imported on ``o``: a finding of its own, or a package around it hung."""
     for f in o.findings:
         if f.check != "import":
             continue
@@ -305,7 +305,7 @@ def _versioned(observations: Iterable[Observation], libc: Libc | None) -> list[O
 
 
 def judge(claim: Claim, observations: Iterable[Observation], prediction: Prediction | None = None) -> Verdict:
-    """Judge a claim from observations (any order, as the distros made them) and an optional static prediction.
+    """Judge a claim from observations (in any order) and an optional static prediction.
 
     The observations are first judged against each other (:func:`assess`): a Python exception counts only
     where the platform explains it.
@@ -441,7 +441,8 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
             first = verdict.failing[0]
             cause = first.cause.value if first.cause else "failure"
             parts.append(
-                f"OVER-CLAIM: {claim.platform.tag} promises {claim.libc.value if claim.libc else ''} {claim.floor} "
+                f"OVER-CLAIM: {claim.platform.tag} promises "
+                f"{claim.libc.value if claim.libc else ''} {claim.floor} "
                 f"but it fails on {first.distro} ({first.libc_version}): {cause}"
             )
         else:

@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from ..errors import WheelError
 from .tags import Claim, read_claim
@@ -236,7 +236,7 @@ def _module_of(scheme_path: str) -> tuple[str, bool] | None:
             return None
         if stem == "__init__":
             return (".".join(packages), False) if packages else None
-        return ".".join(packages + [stem]), False
+        return ".".join([*packages, stem]), False
     match = _EXTENSION_RE.match(filename)
     if match and filename.startswith("lib") and filename.count(".") == 1:
         # libfoo.so beside a package's modules (torch/lib/libc10.so) is a shared library the
@@ -245,7 +245,7 @@ def _module_of(scheme_path: str) -> tuple[str, bool] | None:
     if match:
         if match["name"] == "__init__":  # a compiled package (mypyc, Cython): the package itself
             return (".".join(packages), True) if packages else None
-        return ".".join(packages + [match["name"]]), True
+        return ".".join([*packages, match["name"]]), True
     return None
 
 
@@ -292,7 +292,8 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
                 row = record.get(name)
                 if row is None and not signature:
                     raise WheelError(
-                        f"{path}: {name!r} is not listed in RECORD; the wheel was modified after it was built."
+                        f"{path}: {name!r} is not listed in RECORD; "
+                        "the wheel was modified after it was built."
                     )
                 if row is not None and len(row) >= 2 and row[1]:
                     _check_record_hash(path, name, row[1], actual)
@@ -338,7 +339,8 @@ def open_member(wheel: WheelInfo, member: Member) -> IO[bytes]:
     except (KeyError, *_ZIP_ERRORS) as e:
         zf.close()
         raise WheelError(f"{wheel.path}: cannot open member {member.path!r} ({e}).") from e
-    return _ClosingStream(stream, zf)
+    # A raw stream of bytes: what callers read from an IO[bytes], which typeshed does not see in RawIOBase.
+    return cast(IO[bytes], _ClosingStream(stream, zf))
 
 
 class _ClosingStream(io.RawIOBase):

@@ -1,1 +1,4 @@
-"""The container engine layer: images, containers, the distro runner, portable CPython. Never imports the faces."""
+"""The container engine layer: images, containers, the distro runner, portable CPython.
+
+Never imports the faces (plugin, session, items, report, cli).
+"""

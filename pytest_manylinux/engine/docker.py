@@ -580,9 +580,12 @@ class Container:
         if self.removed:
             return
         self.removed = True
-        with contextlib.suppress(docker.errors.NotFound):
-            try:
-                self.raw.remove(force=True)
-            except (docker.errors.APIError, requests.exceptions.RequestException, OSError):
-                # The engine may be gone; the leftover is reaped by the next run's start.
-                pass
+        # NotFound: already gone. The others: the engine may be gone; the leftover is reaped by the
+        # next run's start.
+        with contextlib.suppress(
+            docker.errors.NotFound,
+            docker.errors.APIError,
+            requests.exceptions.RequestException,
+            OSError,
+        ):
+            self.raw.remove(force=True)

@@ -121,7 +121,7 @@ class Environment:
         env: Mapping[str, str] | None = None,
         check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run Python ``code`` (``python -c``) with the wheels' interpreter; ``args`` become ``sys.argv[1:]``."""
+        """Run Python ``code`` (``python -c``) with the wheels' interpreter; ``args``: ``sys.argv[1:]``."""
         return self.run([self.python, "-c", code, *args], timeout=timeout, env=env, check=check)
 
     def __repr__(self) -> str:

@@ -159,7 +159,8 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
                 f"distro {distro.name!r}: debootstrap {recipe.suite} failed (exit {proc.returncode}):\n{tail}"
             )
         progress(
-            f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; importing into the engine"
+            f"  {distro.name}: debootstrap done in {time.monotonic() - started:.0f}s; "
+            "importing into the engine"
         )
         # Provenance: what it was built from, and for which reference (a dangling image of an earlier build
         # of the same reference would carry it too: that is how a test sees that a build happened once).

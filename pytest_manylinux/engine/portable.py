@@ -172,7 +172,10 @@ class Analysis:
 
 
 def cache_dir() -> Path:
-    """``$PYTEST_MANYLINUX_CACHE_DIR/python``, else ``$XDG_CACHE_HOME/pytest-manylinux/python`` (``~/.cache``)."""
+    """``$PYTEST_MANYLINUX_CACHE_DIR/python``, else ``$XDG_CACHE_HOME/pytest-manylinux/python``.
+
+    ``XDG_CACHE_HOME`` defaults to ``~/.cache``.
+    """
     base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
     if base:
         root = Path(base)
@@ -285,12 +288,13 @@ def _make_entry(
         if analysis.forbidden:
             raise PortableError(
                 f"the CPython {version} from {extra['detail']} carries {', '.join(analysis.forbidden)}: "
-                "it would replace the distro's own, which is what the checks are about. Use a build without them."
+                "it would replace the distro's own, which is what the checks are about. "
+                "Use a build without them."
             )
         if strict and analysis.unmet:
             raise PortableError(
-                f"the CPython {version} built from {extra['detail']} still needs libraries of the build distro: "
-                + "; ".join(analysis.unmet[:10])
+                f"the CPython {version} built from {extra['detail']} "
+                "still needs libraries of the build distro: " + "; ".join(analysis.unmet[:10])
             )
         portable = Portable(
             version=analysis.version,
@@ -647,7 +651,8 @@ def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple
 
 def _logged(name: str, command: str) -> str:
     # Each step's output goes to a log in the container; only its tail comes back, and only on failure.
-    return f"mkdir -p /build && ( {command} ) >/build/{name}.log 2>&1 || {{ tail -n 40 /build/{name}.log; exit 1; }}"
+    log = f"/build/{name}.log"
+    return f"mkdir -p /build && ( {command} ) >{log} 2>&1 || {{ tail -n 40 {log}; exit 1; }}"
 
 
 def _inputs(tarball: Path, workdir: Path) -> Path:
@@ -668,7 +673,7 @@ class Builder:
         self.progress = progress
 
     def key(self, version: str, spec: PortableSource) -> str:
-        """The cache entry: by the image built in (not the distro's name, which each file chooses) and source."""
+        """The cache entry: by the image built in (not the distro's name, each file's choice) and source."""
         source = "archive"
         if spec.source:
             source = hashlib.sha256(f"{spec.source}\0{spec.source_sha256}".encode()).hexdigest()[:12]
@@ -789,7 +794,7 @@ def from_local(
 
 
 def uv_installs(base: Path, version: str) -> list[Path]:
-    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first; no free-threaded ones."""
+    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first; not free-threaded."""
     found = []
     for prefix in base.glob(f"cpython-{version}.*-linux-x86_64-gnu"):
         match = re.match(rf"^cpython-{re.escape(version)}\.(\d+)-linux", prefix.name)
@@ -928,7 +933,7 @@ class Provider:
             return self._cached | done
 
     def get(self, version: str) -> Portable:
-        """The portable CPython X.Y; its failure is remembered, so a broken build is not retried per distro."""
+        """The portable CPython X.Y; a failure is remembered, so a broken build is not retried per distro."""
         with self._lock:
             future = self._futures.get(version)
             owner = future is None

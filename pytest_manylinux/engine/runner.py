@@ -79,7 +79,7 @@ class RunConfig:
     #: seconds one import (or one loader check) may take before it counts as a hang
     timeout: float = 60.0
     #: container limits and the user checks run as
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     #: try pulling images before building them
     pull: bool = True
     #: extra interpreter paths or globs to look for in every image
@@ -87,7 +87,7 @@ class RunConfig:
     #: dependency wheels (``--manylinux-wheelhouse``) put on the import path where a wheel needs them
     wheelhouse: tuple[WheelInfo, ...] = ()
     #: where interpreters come from (distros.toml's ``[python]``)
-    python: PythonConfig = PythonConfig()
+    python: PythonConfig = field(default_factory=PythonConfig)
 
 
 @dataclass(frozen=True)
@@ -518,7 +518,7 @@ class DistroRunner:
         exclude: Callable[[Interpreter], bool] | None = None,
         newer_than: tuple[int, int] | None = None,
     ) -> tuple[Interpreter | None, str]:
-        """The interpreter that judges a wheel here, in :attr:`order`; a portable one is brought in if need be.
+        """The interpreter that judges a wheel here, in :attr:`order`; a portable one brought in if need be.
 
         ``exclude`` rules out interpreters already found unable to run the wheel's code; ``newer_than`` asks
         for a newer Python than that (after a ``SyntaxError``).
@@ -555,7 +555,8 @@ class DistroRunner:
         if self.portables is None or not self.portables.versions:
             return None, "no portable CPython is configured"
         if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
-            here = f"{self.facts.libc.value if self.facts.libc else 'an unknown libc'} on {self.facts.machine or '?'}"
+            libc = self.facts.libc.value if self.facts.libc else "an unknown libc"
+            here = f"{libc} on {self.facts.machine or '?'}"
             return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
         ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
         versions = self.portables.versions
@@ -620,7 +621,8 @@ class DistroRunner:
         self.open()
         if self.unavailable is not None:
             raise EngineError(f"distro {self.distro.name!r} is unavailable: {self.unavailable.detail}")
-        assert self.facts is not None and self._container is not None
+        assert self.facts is not None
+        assert self._container is not None
         groups: dict[Interpreter, list[Payload]] = {}
         reasons = []
         for payload in payloads:
