@@ -120,7 +120,8 @@ def _images(parser: argparse.ArgumentParser) -> Runner:
                     failed += 1
                     continue
                 print(
-                    f"{distro.name:<14} {distro.image:<20} {source.story:<15} {source.seconds:6.1f}s  {source.ref}",
+                    f"{distro.name:<14} {distro.image:<20} {source.story:<15} {source.seconds:6.1f}s  "
+                    f"{source.ref}",
                     flush=True,
                 )
         finally:

@@ -68,7 +68,7 @@ def engine() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def image_of(engine: Any) -> Callable[[str], str]:
     """The image a distro of the default matrix runs its checks in (its derived image, with python3),
-    made the first time it is asked for (``.ci/run`` makes them all first: ``python -m pytest_manylinux images``)."""
+    made the first time it is asked for (``.ci/run`` makes them all first with ``images``)."""
     from pytest_manylinux.core.distros import load_distros
     from pytest_manylinux.engine.images import ensure_image
 

@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +22,6 @@ from pytest_manylinux.engine.docker import (
     _alive,
     memory_bytes,
 )
-
 
 
 @pytest.fixture(scope="module")

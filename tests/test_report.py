@@ -41,7 +41,7 @@ def _obs(
     )
     return Observation(
         distro,
-        f"pytest-manylinux/{distro.replace('-', ':')}",
+        distro.replace("-", ":"),
         outcome,
         cause,
         detail,
