@@ -182,6 +182,30 @@ def test_static_only_needs_no_engine(
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+def test_with_wheels_and_no_test_paths_only_the_wheels_are_checked(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first run inside a project checkout: its own suite (which needs its dependencies) is not
+    # collected; a test file named on the command line still runs beside the wheels' checks.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    pytester.makepyfile(
+        test_project="def test_needs_the_projects_dependencies():\n    import not_installed\n"
+    )
+    wheel_only = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-static-only")
+    wheel_only.assert_outcomes(passed=1)
+    assert "test_project" not in wheel_only.stdout.str()
+    named = _run(
+        pytester,
+        "test_project.py",
+        "--manylinux-wheel",
+        str(wheels["honest"]),
+        "--manylinux-static-only",
+        "-rf",
+    )
+    named.assert_outcomes(passed=1, failed=1)
+    named.stdout.fnmatch_lines(["FAILED test_project.py::test_needs_the_projects_dependencies*"])
+
+
 def test_python_source_that_is_not_a_cpython_is_a_usage_error(
     pytester: pytest.Pytester, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -507,6 +531,7 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
     try:
         proc = run_plugin(
             [
+                "test_user.py",
                 "-n",
                 "2",
                 "--manylinux-distros-file=distros.toml",

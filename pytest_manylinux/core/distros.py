@@ -8,6 +8,7 @@ file: it is measured inside the container.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -469,3 +470,81 @@ def select(distros: Iterable[Distro], patterns: Iterable[str]) -> tuple[Distro, 
             raise SelectionError(f"--manylinux-distro {pattern!r} matches no distro; known: {names}")
         chosen |= matched
     return tuple(d for d in distros if d.name in chosen)
+
+
+# -- a matrix of ready images (``images --push``) --------------------------------------------------------
+
+
+def pushed_reference(prefix: str, image: str) -> str:
+    """Where ``image`` goes under ``REGISTRY/PREFIX``: ``ubuntu:16.04`` -> ``REGISTRY/PREFIX/ubuntu:16.04``"""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    if ":" not in name:
+        name += ":latest"
+    return check_image_reference(f"{prefix.rstrip('/')}/{name}")
+
+
+def ready_matrix(path: str | Path | None, pushed: Mapping[str, str]) -> str:
+    """The distros file at ``path`` (the default matrix when None) with each distro of ``pushed`` pointing
+    at its ready image (name -> reference): no derive (the image has what it added), and a build that
+    includes what the derive would have added, for a machine that reaches neither registry."""
+    path = Path(path) if path is not None else DEFAULT_DISTROS_FILE
+    load_distros_file(path)  # validated first: a rewrite of a bad file would hide where it is bad
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for name, ref in pushed.items():
+        table = data["distro"][name]
+        table["image"] = ref
+        derive = table.pop("derive", None)
+        build = table.get("build")
+        if isinstance(build, dict) and isinstance(derive, dict) and "command" not in derive:
+            include = build.get("include", ["python3"])
+            include = [include] if isinstance(include, str) else include
+            added = derive.get("packages", ["python3"])
+            added = [added] if isinstance(added, str) else added
+            build["include"] = list(dict.fromkeys([*include, *added]))
+        elif derive is not None:
+            table.pop("build", None)  # a command derive cannot be replayed by debootstrap
+    header = (
+        "# The distro matrix with ready images (python3 included): written by\n"
+        "# `python -m pytest_manylinux images --push`. Point pytest at it with\n"
+        "# --manylinux-distros-file or the manylinux_distros_file ini setting.\n\n"
+    )
+    return header + dump_matrix(data)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def dump_matrix(data: Mapping[str, Any]) -> str:
+    """A distros.toml document of ``data`` as :func:`load_distros_file` reads it: a ``[distro.NAME]``
+    table per distro (its build and derive tables inline), ``[python]`` and its ``portable`` tables."""
+    lines: list[str] = []
+
+    def table(header: str, values: Mapping[str, Any]) -> None:
+        lines.append(f"[{header}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())
+        lines.append("")
+
+    for name, values in data["distro"].items():
+        table(f"distro.{_toml_key(name)}", values)
+    if "python" in data:
+        python = dict(data["python"])
+        portable = python.pop("portable", {})
+        table("python", python)
+        for version, values in portable.items():
+            table(f"python.portable.{_toml_key(version)}", values)
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ Files go in through the API (``put_archive``), never bind mounts, so a remote en
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -102,12 +103,13 @@ class _Transfer:
 
     def update(self, event: Mapping[str, Any]) -> None:
         layer, status = str(event.get("id", "")), str(event.get("status", ""))
-        if not layer or " " in layer or layer.startswith(("sha256", "latest")) or ":" in layer:
+        # Events about the image rather than a layer carry its tag as their id ("Pulling from ...").
+        if not layer or status.startswith(("Pulling from", "Digest:", "Status:", "The push refers")):
             return
         detail = event.get("progressDetail") or {}
         if status.startswith(self.verb) and detail.get("total"):
             self.layers[layer] = (int(detail.get("current", 0)), int(detail["total"]))
-        elif status.endswith(("complete", "exists", "Pushed", "Mounted from")) or status in ("Pushed",):
+        elif status.endswith(("complete", "exists", "Pushed")) or status.startswith("Mounted from"):
             done, total = self.layers.get(layer, (0, 0))
             self.layers[layer] = (total or done, total or done)
             self.finished.add(layer)
@@ -149,16 +151,47 @@ class Engine:
         """Say ``text`` once per engine connection."""
         if text not in self._said:
             self._said.add(text)
-            self.notify(f"pytest-manylinux: note: {text}")
+            self.notify(f"note: {text}")
 
     def _run_options(self) -> dict[str, Any]:
-        """Options every container gets: an open-files limit the caller may set (Podman runs containers
-        with its caller's limits and refuses its default 1048576 above them; dockerd accepts any)."""
+        """Options every container gets: limits the caller may set. Podman starts containers with the
+        limits of its service process and refuses its defaults (open files 1048576, processes) above
+        them, so its limits are kept modest: 65536 open files (or the caller's limit), 4096 processes
+        per user (containers have a pids limit of their own anyway). dockerd takes any; it is given only
+        the open-files one (a process limit counts every process of that host user)."""
         import docker.types
 
-        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        nofile = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-        return {"ulimits": [docker.types.Ulimit(name="nofile", soft=nofile, hard=nofile)]}
+        limits = [("nofile", resource.RLIMIT_NOFILE, 65536)]
+        if self.is_podman:
+            limits.append(("nproc", resource.RLIMIT_NPROC, 4096))
+        ulimits = []
+        for name, which, most in limits:
+            _soft, hard = resource.getrlimit(which)
+            value = most if hard == resource.RLIM_INFINITY else min(most, hard)
+            ulimits.append(docker.types.Ulimit(name=name, soft=value, hard=value))
+        return {"ulimits": ulimits}
+
+    def _say_limitations(self) -> None:
+        """Say once what the engine will not do of what the plugin asks (rootless Podman on cgroup v1
+        ignores memory and process limits)."""
+        if not self.is_podman:
+            return
+        info = self._call("read the engine's info", self.client.info)
+        # Podman says "Rootless": true; Docker lists "name=rootless" among its security options.
+        rootless = info.get("Rootless") is True or any(
+            "rootless" in str(o) for o in info.get("SecurityOptions") or []
+        )
+        if rootless and str(info.get("CgroupVersion", "")) == "1":
+            self.note(
+                "rootless Podman on cgroup v1 ignores container limits: --manylinux-memory and the pids "
+                "limit do not hold, so an import that exhausts memory is not reported as 'memory'"
+            )
+
+    @functools.cached_property
+    def is_podman(self) -> bool:
+        """Whether the engine is Podman (its Docker-compatible API names itself in its version)."""
+        version = self._call("read the engine's version", self.client.version)
+        return any("podman" in str(c.get("Name", "")).lower() for c in version.get("Components") or [])
 
     @classmethod
     def connect(cls) -> Engine:
@@ -309,7 +342,7 @@ class Engine:
                 **self._run_options(),
             )
         except (docker.errors.DockerException, OSError) as e:
-            raise EngineError(f"cannot start a container of {base!r} to {what}: {e}") from e
+            raise EngineError(f"{what}: cannot start a container of {base!r}: {e}") from e
         try:
             log: list[str] = []
             for chunk in raw.logs(stream=True, follow=True):
@@ -398,6 +431,7 @@ class Engine:
             **isolation,
             **self._run_options(),
         )
+        self._say_limitations()
         try:
             try:
                 # PID 1 of a container ignores the signals it raises itself: an init is PID 1 and

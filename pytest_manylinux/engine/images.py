@@ -278,3 +278,19 @@ def ensure_image(engine: Engine, distro: Distro, progress: Progress, *, pull: bo
     if distro.derive is None:
         return base
     return derive_image(engine, distro, base, progress)
+
+
+def push_image(engine: Engine, distro: Distro, source: ImageSource, ref: str, progress: Progress) -> str:
+    """Tag the image ``distro``'s containers run (``source``) as ``ref`` and push it; return its digest."""
+    engine.tag(source.image_id, ref)
+    try:
+        return engine.push(ref, progress)
+    except ImageError as e:
+        hint = ""
+        if re.search(r"unauthori[sz]ed|denied|authenticat|forbidden|not allowed|\b40[135]\b", str(e), re.I):
+            registry = ref.split("/", 1)[0]
+            hint = (
+                f". The registry refused the push: log in first (docker login {registry}) with an account "
+                "that may push there, or push to a registry you may write to"
+            )
+        raise ImageError(f"distro {distro.name!r}: {e}{hint}") from e
