@@ -79,6 +79,8 @@ def format_verdict(v: Verdict) -> str:
         lines.append(f"  predicted floor: {v.prediction.floor} ({v.prediction.reason})")
     for d in v.disagreements:
         lines.append(f"  disagreement: {d}")
+    for note in v.prediction.notes if v.prediction else ():
+        lines.append(f"  note: {note}")
     return "\n".join(lines)
 
 

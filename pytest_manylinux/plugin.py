@@ -119,14 +119,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from .session import ManylinuxRun, load_matrix
-
     config.addinivalue_line("markers", "manylinux: a check made by pytest-manylinux")
     config.addinivalue_line(
         "markers",
         "manylinux_distros(*names): run a test using manylinux_env only on distros matching these names "
         "or globs",
     )
+    if not config.getoption("manylinux_wheel"):
+        # No wheel under test: the plugin is merely installed, so the distros file is not even read
+        # (a project whose manylinux_distros_file is wrong still runs its own tests).
+        return
+    from .session import ManylinuxRun, load_matrix
+
     matrix = load_matrix(config)
     seen: set[str] = {"manylinux"}
     for distro in matrix.distros:
@@ -136,12 +140,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.addinivalue_line(
                     "markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)"
                 )
-    if config.getoption("manylinux_wheel"):
-        config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
-        if not config.option.file_or_dir:
-            # Wheels were asked about, no test path was: pytest would collect the current project's own
-            # suite (its testpaths, or the directory), which a first run in a checkout does not mean.
-            config.args = []
+    config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
+    if not config.option.file_or_dir:
+        # Wheels were asked about, no test path was: pytest would collect the current project's own
+        # suite (its testpaths, or the directory), which a first run in a checkout does not mean.
+        config.args = []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -224,7 +224,6 @@ def test_combine_bad_input_names_the_file(
     assert message in err
 
 
-@pytest.mark.engine
 def test_combine_of_jobs_on_real_distros_equals_one_run(
     engine: object, wheels: dict[str, Path], matrix_run: MatrixRun, tmp_path: Path
 ) -> None:

@@ -30,7 +30,6 @@ def image(image_of: Callable[[str], str]) -> str:
     return image_of("debian-12")
 
 
-@pytest.mark.engine
 def test_container_is_isolated_and_removed(engine: Any, image: str) -> None:
     with engine.container(image, "debian-12", Limits(memory="512m", pids=64)) as c:
         host = c.raw.attrs["HostConfig"]
@@ -51,7 +50,6 @@ def test_container_is_isolated_and_removed(engine: Any, image: str) -> None:
     assert not engine.client.containers.list(all=True, filters={"id": container_id})
 
 
-@pytest.mark.engine
 def test_exec_timeout_kills_from_inside(engine: Any, image: str) -> None:
     with engine.container(image, "debian-12") as c:
         result = c.exec(["sleep", "30"], timeout=1)
@@ -59,7 +57,6 @@ def test_exec_timeout_kills_from_inside(engine: Any, image: str) -> None:
         assert result.seconds < 10
 
 
-@pytest.mark.engine
 def test_leftovers_of_dead_runs_are_reaped(engine: Any, image: str) -> None:
     # A container labelled by a process that no longer exists is a leftover of an interrupted run.
     dead = subprocess.run(
@@ -77,7 +74,6 @@ def test_leftovers_of_dead_runs_are_reaped(engine: Any, image: str) -> None:
             raw.remove(force=True)
 
 
-@pytest.mark.engine
 def test_live_sessions_are_not_reaped(engine: Any, image: str) -> None:
     other = Engine(engine.client)  # same process, so alive: another session of this machine
     with other.container(image, "debian-12") as c:

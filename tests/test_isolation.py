@@ -87,7 +87,6 @@ def watched_run(engine: Any, wheels: dict[str, Path], tmp_path_factory: pytest.T
     return WatchedRun(attrs, processes, reports, stdout + stderr, proc.pid)
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_engine_view_of_a_running_check(watched_run: WatchedRun, distro: str) -> None:
     attrs = watched_run.attrs[distro]
@@ -113,7 +112,6 @@ def test_engine_view_of_a_running_check(watched_run: WatchedRun, distro: str) ->
     )
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_wheel_code_runs_as_nobody(watched_run: WatchedRun, distro: str) -> None:
     # The probe and the importing child it started (the hanging wheel) are not root.
@@ -122,7 +120,6 @@ def test_wheel_code_runs_as_nobody(watched_run: WatchedRun, distro: str) -> None
     assert all(p.split()[1] == "65534" for p in wheel_code), wheel_code
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_what_the_wheel_sees_from_inside(watched_run: WatchedRun, distro: str) -> None:
     seen = watched_run.inside[distro]
@@ -136,7 +133,6 @@ def test_what_the_wheel_sees_from_inside(watched_run: WatchedRun, distro: str) -
     assert seen["pid1"] in ("docker-init", "tini")  # the import is not PID 1
 
 
-@pytest.mark.engine
 def test_nothing_left_after_the_watched_run(watched_run: WatchedRun, engine: Any) -> None:
     assert "INTERNALERROR" not in watched_run.stdout
     assert left_behind(engine.client, [watched_run.pid]) == []

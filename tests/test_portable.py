@@ -531,7 +531,6 @@ def built_311(portable_311: portable.Portable) -> portable.Portable:
     return portable_311
 
 
-@pytest.mark.engine
 def test_second_use_is_a_cache_hit_without_a_build(engine: Any, built_311: portable.Portable) -> None:
     manifest = built_311.archive.with_name("manifest.json")
     before = (manifest.stat().st_mtime_ns, built_311.archive.stat().st_mtime_ns)
@@ -549,7 +548,6 @@ def test_second_use_is_a_cache_hit_without_a_build(engine: Any, built_311: porta
     assert lines == []
 
 
-@pytest.mark.engine
 def test_the_build_is_small_and_says_where_it_came_from(built_311: portable.Portable) -> None:
     assert built_311.origin == "built"
     assert built_311.version[:2] == (3, 11)
@@ -588,7 +586,6 @@ def _readelf(path: Path) -> dict[str, list[str]] | None:
     return {"NEEDED": re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out), **paths}
 
 
-@pytest.mark.engine
 def test_every_needed_library_is_glibcs_own_or_carried_beside_it(unpacked_311: Path) -> None:
     # Checked with binutils' readelf, independently of the project's own ELF reader, with the
     # loader's rules: a file's RUNPATH alone, or else its RPATH and that of the executable.
@@ -659,7 +656,6 @@ print(len(names), "modules", failed)
 """
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", ALL, ids=ALL)
 def test_portable_311_runs_ctypes_and_every_module_on_every_distro(
     runners: dict[str, Any], distro: str

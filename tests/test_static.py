@@ -46,6 +46,7 @@ EXPECTED: dict[str, tuple[str | None, str | None, list[ProblemKind]]] = {
     "cp311": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
     "aarch64": ("manylinux_2_17_aarch64", None, []),
     "corrupt_elf": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", [ProblemKind.UNREADABLE]),
+    "symlink": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
 }
 
 
@@ -290,6 +291,16 @@ def test_predict_summarises_for_the_verdict(wheels: dict[str, Path]) -> None:
     assert any("libgomp.so.1" in o for o in library.over)
 
 
+def test_predict_says_from_which_glibc_an_executable_stack_is_refused(wheels: dict[str, Path]) -> None:
+    # The promise covers glibc 2.41 and newer too, which refuse to dlopen it: the verdict needs to know.
+    prediction = predict(read_wheel(wheels["execstack"]))
+    assert prediction.refused_from == LibcVersion(2, 41)
+    [refused] = prediction.refused
+    assert "pm_execstack/_core.abi3.so asks for an executable stack" in refused
+    assert prediction.problems == prediction.over == ()
+    assert predict(read_wheel(wheels["honest"])).refused_from is None
+
+
 def test_predict_keeps_the_version_the_symbols_need_apart_from_the_policy(wheels: dict[str, Path]) -> None:
     # The honest extension needs GLIBC_2.2.5 at most: the floor is that version, not a policy's 2.5.
     honest = predict(read_wheel(wheels["honest"]))
@@ -367,6 +378,9 @@ def test_replace_keeps_report_frozen(wheels: dict[str, Path]) -> None:
     assert replace(report, arch="aarch64").arch == "aarch64"
 
 
+_AS_PIP = "installed as pip does, as a file holding its target"
+
+
 def test_a_library_needing_its_own_soname_provides_it_itself() -> None:
     # freetype and harfbuzz built against each other: a vendored library's DT_NEEDED names its own soname,
     # and the loader answers it with the library itself.
@@ -391,3 +405,17 @@ def test_a_platform_tagged_wheel_without_elf_files_is_predicted_honest(tmp_path:
     assert (prediction.floor, prediction.policy) == (None, LibcVersion(2, 5))
     verdict = judge(wheel.claim, [], prediction)
     assert (verdict.kind.value, verdict.decided_by) == ("honest", "predicted")
+
+
+def test_a_symlink_member_is_judged_with_a_note(wheels: dict[str, Path]) -> None:
+    # The link is no ELF file (its bytes are its target's name) and no problem of the claim: a note.
+    note = "member pm_symlink/lib/libpm_core.so is a symlink; " + _AS_PIP
+    report = report_of(wheels["symlink"])
+    assert [f.path for f in report.files] == ["pm_symlink/_core.abi3.so"]
+    assert report.notes == (note,)
+    assert report.to_json()["notes"] == [note]
+    assert f"  note: {note}" in format_report(report).splitlines()
+    prediction = predict(read_wheel(wheels["symlink"]))
+    assert prediction.notes == (note,)
+    assert prediction.to_json()["notes"] == [note]
+    assert judge(read_claim(wheels["symlink"].name), [], prediction).prediction == prediction

@@ -123,6 +123,38 @@ def test_one_failure_at_the_top_of_the_range_is_an_over_claim() -> None:
     assert verdict.lowest_working.distro == "ubuntu-16.04"
 
 
+EXEC_STACK = Prediction(
+    LibcVersion(2, 14),
+    reason="pm_x/_core.abi3.so needs GLIBC_2.14 (memcpy)",
+    refused_from=LibcVersion(2, 41),
+    refused=("pm_x/_core.abi3.so asks for an executable stack (PT_GNU_STACK with PF_X): ...",),
+)
+
+
+def test_refused_from_a_version_the_matrix_did_not_judge_is_a_predicted_over_claim() -> None:
+    # An executable stack: glibc 2.41 refuses to dlopen it. Only distros below 2.41 judged the wheel (no
+    # interpreter for its tags on Debian 13, or --manylinux-static-only): the prediction decides.
+    below = [o for o in _matrix() if o.libc_version is not None and o.libc_version < _v("2.41")]
+    for observations in (below, []):
+        verdict = judge(read_claim(MANYLINUX2014), observations, EXEC_STACK)
+        assert verdict.kind is Kind.OVER_CLAIM, verdict.summary
+        assert verdict.decided_by == "predicted"
+        assert "executable stack" in verdict.summary
+        assert "no distro of the matrix at glibc 2.41 or newer judged it" in verdict.summary
+    assert Prediction.from_json(EXEC_STACK.to_json()) == EXEC_STACK
+
+
+def test_refused_from_a_version_the_matrix_judged_is_decided_by_that_distro() -> None:
+    failing = _matrix()
+    failing[-1] = _obs("debian-13", "2.41", Outcome.FAIL, Cause.ERROR, "refuses its executable stack")
+    verdict = judge(read_claim(MANYLINUX2014), failing, EXEC_STACK)
+    assert (verdict.kind, _names(verdict.failing)) == (Kind.OVER_CLAIM, ["debian-13"])
+    # Debian 13 loaded it (the library is never dlopened, say): the observation refutes the prediction.
+    verdict = judge(read_claim(MANYLINUX2014), _matrix(), EXEC_STACK)
+    assert verdict.kind is Kind.HONEST
+    assert any("predicted to be refused from glibc 2.41" in d for d in verdict.disagreements)
+
+
 def test_works_nowhere() -> None:
     observations = [_obs(n, g, Outcome.FAIL, Cause.CRASH, "killed by SIGABRT") for n, g in MATRIX]
     verdict = judge(read_claim(MANYLINUX2014), observations)
@@ -383,6 +415,9 @@ def test_verdict_to_json() -> None:
         "over": [],
         "weak": ["close_range"],
         "problems": ["p"],
+        "refused_from": None,
+        "refused": [],
+        "notes": [],
     }
     assert Prediction.from_json(data["predicted"]) == prediction
     assert (data["exceptions"], data["set_aside"]) == ([], [])

@@ -16,7 +16,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
-from wheelfactory import BAD_WHEEL_PROBLEMS, BAD_WHEELS, build, dist_info, make_zip, record_hash
+from wheelfactory import (
+    BAD_WHEEL_PROBLEMS,
+    BAD_WHEELS,
+    build,
+    dist_info,
+    make_zip,
+    record_hash,
+    symlink_member,
+)
 
 from pytest_manylinux.core.tags import ClaimKind, LibcVersion
 from pytest_manylinux.core.wheel import SCHEME_DIRS, Member, Role, WheelInfo, lay_out, open_member, read_wheel
@@ -71,6 +79,22 @@ def test_unsafe_members_are_refused_before_anything_is_laid_out(tmp_path: Path) 
     with pytest.raises(WheelError):
         read_wheel(path)
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_a_symlink_member_is_read_as_pip_installs_it(tmp_path: Path) -> None:
+    # pip writes a symlink member as a regular file holding the link's target (pypa/pip#10935): the wheel
+    # is installable, so it is read, with a note; nothing on disk ever points at /etc/passwd.
+    info = read_wheel(symlink_member(tmp_path / "in"))
+    link = _by_path(info)["pm_symlink_member/link.py"]
+    assert (link.symlink, link.is_elf, link.size) == (True, False, len(b"/etc/passwd"))
+    assert info.notes == (
+        "member pm_symlink_member/link.py is a symlink; installed as pip does, as a file holding its target",
+    )
+    assert "pm_symlink_member.link" in info.modules
+    target = lay_out(info, tmp_path / "stage", interpreter="python3")
+    installed = target / SCHEME_DIRS["purelib"] / "pm_symlink_member/link.py"
+    assert not installed.is_symlink()
+    assert installed.read_bytes() == b"/etc/passwd"
 
 
 def test_member_missing_from_record(tmp_path: Path) -> None:

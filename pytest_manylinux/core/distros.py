@@ -78,7 +78,7 @@ class Distro:
 
     #: the table name, used in test ids and ``--manylinux-distro``
     name: str
-    #: the image reference, e.g. ``pytest-manylinux/ubuntu:16.04``
+    #: the image reference, e.g. ``ubuntu:16.04``
     image: str
     #: the family (``ubuntu``, ``debian``, ...): a marker; guessed from the image when not given
     family: str

@@ -164,6 +164,9 @@ _SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.SYMBOL_VERSION})
 #: what makes a claim false on the distros its policy names even where the matrix has none of them: a
 #: libstdc++ (or other non-glibc) symbol version, a system library, the other C library
 _BREAKS_THE_CLAIM = frozenset({ProblemKind.SYMBOL_VERSION, ProblemKind.LIBRARY, ProblemKind.LIBC})
+#: glibc 2.41 is the first to refuse to dlopen a library asking for an executable stack (its NEWS, and
+#: FIELD-NOTES.md): every claim promises those distros too
+EXEC_STACK_REFUSED_FROM = LibcVersion(2, 41)
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ class StaticReport:
     exec_stack: tuple[str, ...]
     #: the policy table the report was made with
     policies: PolicyTable = field(repr=False, compare=False)
+    #: what a user should know that is no problem of the claim (a symlink member installed as a file)
+    notes: tuple[str, ...] = ()
 
     @property
     def predicted_tag(self) -> str | None:
@@ -277,7 +282,8 @@ def analyze(wheel: WheelInfo, *, policies: PolicyTable | None = None) -> StaticR
             if facts is not None:
                 files.append(facts)
     install_paths = {m.path: _install_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
-    return build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
+    report = build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
+    return replace(report, notes=wheel.notes)
 
 
 def _install_path(role: str, scheme_path: str, dist_info: str) -> str:
@@ -505,13 +511,21 @@ def predict(wheel: WheelInfo) -> Prediction:
         # holds; the lowest one is the honest tag.
         lowest = report.policies.for_arch(claim.libc, claim.arch)
         policy = lowest[0].version if lowest else None
+    refused = tuple(p.message for p in problems if p.kind is ProblemKind.EXEC_STACK)
     return Prediction(
         floor=floor.version if floor is not None else None,
         reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
-        problems=tuple(p.message for p in problems if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM),
+        problems=tuple(
+            p.message
+            for p in problems
+            if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM and p.kind is not ProblemKind.EXEC_STACK
+        ),
         policy=policy,
         over=tuple(p.message for p in problems if p.kind in _BREAKS_THE_CLAIM),
+        refused_from=EXEC_STACK_REFUSED_FROM if refused else None,
+        refused=refused,
+        notes=report.notes,
     )
 
 
@@ -664,8 +678,9 @@ def _check(report: StaticReport, claim: Claim) -> list[Problem]:
             problems.append(
                 Problem(
                     ProblemKind.EXEC_STACK,
-                    f"{path} asks for an executable stack (PT_GNU_STACK with PF_X): glibc 2.41 and newer "
-                    f"refuse to dlopen it, though {tag} promises those distros; "
+                    f"{path} asks for an executable stack (PT_GNU_STACK with PF_X): "
+                    f"glibc {EXEC_STACK_REFUSED_FROM} and newer refuse to dlopen it, "
+                    f"though {tag} promises those distros; "
                     "relink with -Wl,-z,noexecstack",
                     path,
                 )
@@ -760,6 +775,7 @@ def _to_json(r: StaticReport) -> dict[str, Any]:
         "files": [_facts_json(f) for f in r.files],
         "errors": [{"path": e.path, "message": e.message} for e in r.errors],
         "problems": [{"kind": p.kind.value, "file": p.file, "message": p.message} for p in problems],
+        "notes": list(r.notes),
         "ok": not problems,
     }
 
@@ -820,6 +836,7 @@ def format_report(report: StaticReport, *, verbose: bool = False) -> str:
         out.append("  files:")
         out.extend("    " + line for f in r.files for line in _summary(f, vendored))
         out.extend(f"    {e.path}  [unreadable: see below]" for e in r.errors)
+    out.extend(f"  note: {note}" for note in r.notes)
     problems = r.check()
     if problems:
         out.append(f"  over-claims ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")

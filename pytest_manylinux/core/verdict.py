@@ -45,6 +45,14 @@ class Prediction:
     #: versions, system libraries off its allow-list, the other C library), one message each, naming file
     #: and symbol or library: true of the distros the claim names even where the matrix has none of them
     over: tuple[str, ...] = ()
+    #: the libc version from which the loader refuses what older ones load (an executable stack: glibc
+    #: 2.41 refuses to dlopen it), or None: the claim promises those distros too, so unless one of them
+    #: judged the wheel, the prediction decides
+    refused_from: LibcVersion | None = None
+    #: what is refused from ``refused_from`` on, one message per file
+    refused: tuple[str, ...] = ()
+    #: what a user should know that is no problem of the claim (a symlink member installed as a file)
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +62,9 @@ class Prediction:
             "over": list(self.over),
             "weak": list(self.weak),
             "problems": list(self.problems),
+            "refused_from": str(self.refused_from) if self.refused_from else None,
+            "refused": list(self.refused),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -65,6 +76,9 @@ class Prediction:
             problems=tuple(str(p) for p in data.get("problems", [])),
             policy=LibcVersion.parse(data["policy"]) if data.get("policy") else None,
             over=tuple(str(o) for o in data.get("over", [])),
+            refused_from=LibcVersion.parse(data["refused_from"]) if data.get("refused_from") else None,
+            refused=tuple(str(r) for r in data.get("refused", [])),
+            notes=tuple(str(n) for n in data.get("notes", [])),
         )
 
 
@@ -336,6 +350,16 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
                     f"{o.distro} ({libc.value} {o.libc_version}){weak}"
                 )
                 break
+    refused_from = prediction.refused_from if prediction and claim.libc is libc else None
+    if prediction is not None and refused_from is not None:
+        for o in ok:
+            assert o.libc_version is not None
+            if o.libc_version >= refused_from:
+                disagreements.append(
+                    f"predicted to be refused from {libc.value} {refused_from} ({prediction.refused[0]}) "
+                    f"but works on {o.distro} ({libc.value} {o.libc_version})"
+                )
+                break
     if needed is not None:
         for o in failed:
             assert o.libc_version is not None
@@ -368,6 +392,12 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
             and predicted > floor
             and not any(o.libc_version is not None and floor <= o.libc_version < predicted for o in ok)
         ) or (bool(prediction and prediction.over) and uncovered is not None)
+        # What the loader refuses from a version on (an executable stack from glibc 2.41) breaks the promise
+        # of every claim below it, unless a distro at or above that version judged the wheel.
+        predicted_refused = refused_from is not None and not any(
+            o.libc_version is not None and o.libc_version >= refused_from for o in tested
+        )
+        predicted_over = predicted_over or predicted_refused
         if over:
             kind, decided_by = Kind.OVER_CLAIM, "observed+predicted" if predicted_over else "observed"
         elif predicted_over:
@@ -451,11 +481,20 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
             glibc = (
                 prediction.floor is not None and claim.floor is not None and prediction.floor > claim.floor
             )
-            why = prediction.reason if glibc or not prediction.over else prediction.over[0]
-            parts.append(
-                f"OVER-CLAIM (predicted): {claim.platform.tag} promises {claim.floor} but "
-                f"{why}; the matrix does not cover {verdict.uncovered}"
-            )
+            if glibc or (prediction.over and verdict.uncovered):
+                why = prediction.reason if glibc or not prediction.over else prediction.over[0]
+                parts.append(
+                    f"OVER-CLAIM (predicted): {claim.platform.tag} promises {claim.floor} but "
+                    f"{why}; the matrix does not cover {verdict.uncovered}"
+                )
+            else:
+                family = claim.libc.value if claim.libc else "libc"
+                refused = prediction.refused[0] if prediction.refused else "a newer loader refuses it"
+                parts.append(
+                    f"OVER-CLAIM (predicted): {claim.platform.tag} promises {family} {claim.floor} and newer "
+                    f"but {refused}; no distro of the matrix at {family} {prediction.refused_from} or newer "
+                    "judged it"
+                )
     elif verdict.kind is Kind.UNDER_CLAIM:
         family = claim.libc.value if claim.libc else "libc"
         parts.append(

@@ -1,8 +1,8 @@
 """A wheel file read safely: its members, metadata and importable modules, checked against RECORD.
 
 Nothing of the wheel is executed here. Members are streamed, never loaded whole, so memory stays
-bounded for very large wheels; unsafe member paths and symlinks are refused before anything is laid
-out.
+bounded for very large wheels; unsafe member paths are refused before anything is laid out. A symlink
+member is read as pip installs it: a regular file holding the link's target (pypa/pip#10935).
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ class Member:
     is_elf: bool
     #: the zip entry carries an executable bit
     executable: bool
+    #: the zip entry is a symlink (``S_IFLNK``): installed, as pip does, as a file holding its target
+    symlink: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class WheelInfo:
     modules: tuple[str, ...]
     #: the subset of :attr:`modules` that are extension modules
     extensions: tuple[str, ...]
+    #: what a user should know that is no problem of the claim (a symlink member installed as a file)
+    notes: tuple[str, ...] = ()
 
     @property
     def filename(self) -> str:
@@ -127,12 +131,6 @@ def _safe_name(wheel: Path, info: zipfile.ZipInfo) -> str:
     name = info.filename
     if not name:
         raise WheelError(f"{wheel}: a member has an empty name (or one that starts with a NUL byte).")
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        raise WheelError(
-            f"{wheel}: member {name!r} is a symlink; wheels may not contain links. "
-            "Rebuild the wheel without symlinks."
-        )
     if name.startswith("/") or name.startswith("\\") or re.match(r"^[A-Za-z]:", name):
         raise WheelError(f"{wheel}: member {name!r} has an absolute path; refusing to unpack it.")
     parts = name.replace("\\", "/").split("/")
@@ -141,6 +139,20 @@ def _safe_name(wheel: Path, info: zipfile.ZipInfo) -> str:
     if "\x00" in name:
         raise WheelError(f"{wheel}: member {name!r} has a NUL byte in its name.")
     return name
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def symlink_note(name: str) -> str:
+    """The note for a symlink member, which is installed as pip installs it: never as a link.
+
+    pip (and pypa/installer, which lays wheels out here) writes the member's bytes, the link's target, to
+    a regular file (pypa/pip#10935). Nothing on disk points anywhere, and the ELF reader sees the target's
+    text, never the file it names.
+    """
+    return f"member {name} is a symlink; installed as pip does, as a file holding its target"
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -299,7 +311,9 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
                     _check_record_hash(path, name, row[1], actual)
             role, scheme_path = _role_of(name, dist_info, root_is_purelib)
             executable = bool((info.external_attr >> 16) & 0o111)
-            members.append(Member(name, size, role, scheme_path, head == _ELF_MAGIC, executable))
+            link = _is_symlink(info)
+            is_elf = head == _ELF_MAGIC and not link
+            members.append(Member(name, size, role, scheme_path, is_elf, executable, link))
         if check_record:
             missing = sorted(n for n in record if n not in set(names) and not n.endswith("/"))
             if missing:
@@ -328,6 +342,7 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
         members=tuple(members),
         modules=ordered,
         extensions=tuple(n for n in ordered if modules[n]),
+        notes=tuple(symlink_note(m.path) for m in members if m.symlink),
     )
 
 

@@ -1,0 +1,90 @@
+"""The real-wheel corpus (tests/data/corpus.toml) through the plugin, as a user runs it: every verdict must
+be the one the corpus expects, here with ``--manylinux-static-only``.
+
+The wheels are published PyPI wheels pinned by sha256 (tests/realwheels.py fetches them; ``.ci/run`` does
+it before the tests). A wrong verdict here is a bug in the rules (core/observe.py, core/verdict.py,
+core/static.py), to be fixed there with a factory wheel for the rule, never by changing the expectation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import realwheels
+from conftest import run_plugin
+
+pytestmark = pytest.mark.corpus
+
+CORPUS = realwheels.load_corpus()
+IDS = [w.file.split("-")[0] + "-" + w.version for w in CORPUS.wheels]
+
+
+@dataclass(frozen=True)
+class CorpusRun:
+    """One run of the plugin over the whole corpus, with its wheelhouse."""
+
+    returncode: int
+    output: str
+    document: dict[str, Any]
+
+    def wheel(self, file: str) -> dict[str, Any]:
+        for w in self.document["wheels"]:
+            if w["file"] == file:
+                return w  # type: ignore[no-any-return]
+        raise AssertionError(f"{file} is not in the results:\n{self.output[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def corpus_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The corpus wheels and their wheelhouse, fetched into the cache (a no-op once there) and staged."""
+    try:
+        return realwheels.stage(CORPUS, tmp_path_factory.mktemp("corpus"))
+    except realwheels.CorpusError as e:
+        pytest.fail(f"the corpus cannot be fetched (python tests/realwheels.py): {e}", pytrace=False)
+
+
+def _run(dirs: tuple[Path, Path], work: Path, *extra: str, env: dict[str, str] | None = None) -> CorpusRun:
+    wheels, wheelhouse = dirs
+    out = work / "results.json"
+    args = [
+        f"--manylinux-wheel={wheels}",
+        f"--manylinux-wheelhouse={wheelhouse}",
+        "--manylinux-json",
+        str(out),
+    ]
+    proc = run_plugin([*args, *extra, "-q", "-rfEs"], cwd=work, env=env)
+    output = proc.stdout + proc.stderr
+    assert out.exists(), f"no JSON written; pytest said:\n{output[-5000:]}"
+    return CorpusRun(proc.returncode, output, json.loads(out.read_text()))
+
+
+@pytest.fixture(scope="session")
+def static_run(corpus_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
+    # No engine may be reached: static analysis alone decides.
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    return _run(corpus_dirs, tmp_path_factory.mktemp("corpus-static"), "--manylinux-static-only", env=env)
+
+
+def _explain(wheel: realwheels.CorpusWheel, expected: str, got: dict[str, Any]) -> str:
+    lines = [f"{wheel.file}: expected {expected}, because: {wheel.reason}", f"got: {got['summary']}"]
+    lines += [
+        f"  {d['name']}: {d['outcome']} {d.get('cause') or ''} {d.get('detail') or ''}"
+        for d in got["distros"]
+    ]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("wheel", CORPUS.wheels, ids=IDS)
+def test_static_only_verdict(static_run: CorpusRun, wheel: realwheels.CorpusWheel) -> None:
+    got = static_run.wheel(wheel.file)
+    assert got["verdict"] == wheel.static_verdict, _explain(wheel, wheel.static_verdict, got)
+
+
+def test_static_only_score(static_run: CorpusRun) -> None:
+    score = realwheels.score(CORPUS, static_run.document, static=True)
+    print(score.describe())
+    assert score.right == len(CORPUS.wheels), score.describe()
