@@ -99,6 +99,7 @@ class _Transfer:
         self.layers: dict[str, tuple[int, int]] = {}  # id -> (bytes done, bytes total)
         self.finished: set[str] = set()
         self.last = 0.0
+        self.said = ""
         self.started = time.monotonic()
 
     def update(self, event: Mapping[str, Any]) -> None:
@@ -116,9 +117,9 @@ class _Transfer:
         else:
             self.layers.setdefault(layer, (0, 0))
         now = time.monotonic()
-        if self.progress is not None and now - self.last >= 2:
-            self.last = now
-            self.progress(self.line())
+        if self.progress is not None and now - self.last >= 2 and self.line() != self.said:
+            self.last, self.said = now, self.line()
+            self.progress(self.said)
 
     def line(self) -> str:
         done = sum(d for d, _ in self.layers.values()) / 1e6
