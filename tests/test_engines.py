@@ -18,8 +18,6 @@ from privatedockerd import PrivateDockerd
 
 from pytest_manylinux.core.distros import load_distros
 
-pytestmark = pytest.mark.engine
-
 #: one distro keeps these runs short; the verdicts are those of the whole matrix's run on that distro
 DISTRO = "ubuntu-16.04"
 #: what the shared engine (root, images made by .ci/run) concludes on it for the two wheels checked here
