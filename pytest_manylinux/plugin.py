@@ -129,7 +129,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # No wheel under test: the plugin is merely installed, so the distros file is not even read
         # (a project whose manylinux_distros_file is wrong still runs its own tests).
         return
-    from .session import ManylinuxRun, load_matrix
+    from .session import ManylinuxRun
+    from .settings import Settings, load_matrix
 
     matrix = load_matrix(config)
     seen: set[str] = {"manylinux"}
@@ -140,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.addinivalue_line(
                     "markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)"
                 )
-    config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
+    config.pluginmanager.register(ManylinuxRun(config, Settings.from_config(config, matrix)), _RUN)
     if not config.option.file_or_dir:
         # Wheels were asked about, no test path was: pytest would collect the current project's own
         # suite (its testpaths, or the directory), which a first run in a checkout does not mean.

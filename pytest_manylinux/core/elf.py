@@ -203,11 +203,6 @@ class _ForwardSpool:
         self._have = 0
         self._pos = 0
 
-    @property
-    def inflated(self) -> int:
-        """How many bytes of the member were read."""
-        return self._have
-
     def _fill(self, end: int) -> None:
         end = min(end, self._size)
         while self._have < end:

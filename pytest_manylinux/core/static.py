@@ -17,7 +17,7 @@ from ..errors import ElfError, WheelError
 from .elf import ElfFacts, VersionNeed, is_loader, read_elf
 from .policy import Policy, PolicyTable, load_policies, split_version_name, version_key
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
-from .wheel import SCHEME_DIRS, Role, WheelInfo
+from .wheel import WheelInfo, installed_path
 
 if TYPE_CHECKING:
     from .verdict import Prediction
@@ -281,21 +281,9 @@ def analyze(wheel: WheelInfo, *, policies: PolicyTable | None = None) -> StaticR
                 raise WheelError(f"{wheel.path}: cannot read member {member.path!r} ({e}).") from e
             if facts is not None:
                 files.append(facts)
-    install_paths = {m.path: _install_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
+    install_paths = {m.path: installed_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
     report = build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
     return replace(report, notes=wheel.notes)
-
-
-def _install_path(role: str, scheme_path: str, dist_info: str) -> str:
-    """Where a member lands relative to the install prefix, for ``$ORIGIN`` arithmetic.
-
-    purelib and platlib share site-packages, so ``$ORIGIN/../pkg.libs`` from ``pkg/`` reaches a
-    ``pkg.libs/`` directory whichever scheme it came from. Other schemes get their own root
-    (``bin/``, ``data/``...), as :data:`wheel.SCHEME_DIRS` lays them out in containers.
-    """
-    if role == Role.METADATA:
-        return f"{SCHEME_DIRS[Role.PURELIB]}/{dist_info}/{scheme_path}"
-    return f"{SCHEME_DIRS.get(role, role)}/{scheme_path}"
 
 
 def build_report(

@@ -391,6 +391,18 @@ SCHEME_DIRS = {
 }
 
 
+def installed_path(role: str, scheme_path: str, dist_info: str) -> str:
+    """Where a member lands relative to the install prefix (:func:`lay_out`'s ``target``).
+
+    purelib and platlib share site-packages, so ``$ORIGIN/../pkg.libs`` from ``pkg/`` reaches a
+    ``pkg.libs/`` directory whichever scheme it came from. Other schemes get their own root
+    (``bin/``, ``data/``...), as :data:`SCHEME_DIRS` says; metadata goes in ``site/DIST_INFO/``.
+    """
+    if role == Role.METADATA:
+        return f"{SCHEME_DIRS[Role.PURELIB]}/{dist_info}/{scheme_path}"
+    return f"{SCHEME_DIRS.get(role, role)}/{scheme_path}"
+
+
 def lay_out(wheel: WheelInfo, target: Path, interpreter: str) -> Path:
     """Install the wheel's files under ``target`` with pypa/installer, as pip would lay them out.
 

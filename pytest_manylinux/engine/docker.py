@@ -230,11 +230,6 @@ class Engine:
             LABEL_PID: str(os.getpid()),
         }
 
-    def architecture(self) -> str:
-        """The engine's CPU architecture in wheel-tag spelling (``x86_64``, ``aarch64``)."""
-        arch = str(self._call("read the engine's info", self.client.info).get("Architecture", ""))
-        return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
-
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import docker.errors
         import requests.exceptions
@@ -496,10 +491,6 @@ class Engine:
                 count += 1
         return count
 
-    def session_containers(self) -> list[Any]:
-        """Containers this session created that still exist (should be none after the run)."""
-        return self._labelled(f"{LABEL_SESSION}={self.session}")
-
 
 #: how an engine without an init binary refuses ``init=True`` (Podman without catatonit)
 _NO_INIT = re.compile(r"catatonit|init binary|container-init|docker-init", re.IGNORECASE)
@@ -598,14 +589,6 @@ class Container:
             what = f"inspect the container of {self.distro}"
             raise EngineError(f"the container engine failed to {what}: {e}") from e
         return dict(self.raw.attrs.get("State", {}))
-
-    def logs(self) -> str:
-        import docker.errors
-
-        try:
-            return bytes(self.raw.logs()).decode("utf-8", "replace")
-        except (docker.errors.DockerException, OSError):
-            return ""
 
     def remove(self) -> None:
         """Remove the container (once; later calls do nothing)."""

@@ -10,10 +10,8 @@ library it needs either glibc's or carried beside it) and cached per machine und
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
-import io
 import json
 import lzma
 import os
@@ -28,7 +26,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -39,6 +36,8 @@ from ..core.distros import Distro, PortableSource, PythonConfig
 from ..core.elf import read_elf
 from ..core.tags import LibcVersion
 from ..errors import ElfError, ManylinuxError, PortableError
+from .archives import readable_by_all
+from .sharing import Once, file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from .docker import Engine
@@ -189,12 +188,8 @@ def cache_dir() -> Path:
 @contextlib.contextmanager
 def _locked(key: str) -> Iterator[None]:
     """An exclusive lock on one cache entry, across processes (xdist workers, parallel sessions)."""
-    with (cache_dir() / f".{key}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(cache_dir() / f".{key}.lock"):
+        yield
 
 
 def _sha256_file(path: Path) -> str:
@@ -340,14 +335,6 @@ def _safe(name: str) -> bool:
     return not name.startswith("/") and ".." not in name.split("/")
 
 
-def _normal(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    # Checks run as an unprivileged user: everything must be readable (and dirs searchable) by it.
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    info.mode = (info.mode & 0o755) | (0o755 if (info.isdir() or info.mode & 0o111) else 0o644)
-    return info
-
-
 def repack(source: Path, dest: Path, version: str | None = None) -> str:
     """Write a tarball or prefix ``source`` as ``dest`` (gzipped tar, everything under ``python/``).
 
@@ -358,7 +345,7 @@ def repack(source: Path, dest: Path, version: str | None = None) -> str:
         if source.is_dir():
             names = [str(p.relative_to(source)) for p in (source / "bin").glob("python3.*")]
             _prefix, found = find_interpreter(names, version)
-            out.add(source, arcname=TOP, filter=_normal)
+            out.add(source, arcname=TOP, filter=readable_by_all)
             return found
         with tarfile.open(source, "r:*") as tar:
             names = tar.getnames()
@@ -382,7 +369,7 @@ def repack(source: Path, dest: Path, version: str | None = None) -> str:
                 elif not (info.isfile() or info.isdir()):
                     continue
                 info.name = new.rstrip("/")
-                out.addfile(_normal(info), tar.extractfile(info) if info.isfile() else None)
+                out.addfile(readable_by_all(info), tar.extractfile(info) if info.isfile() else None)
         return found
 
 
@@ -659,8 +646,8 @@ def _inputs(tarball: Path, workdir: Path) -> Path:
     archive = workdir / "inputs.tar"
     relocate = Path(__file__).parent.parent.joinpath("container", "relocate.py")
     with tarfile.open(archive, "w") as tar:
-        tar.add(tarball, arcname=f"opt/pytest-manylinux/build/{tarball.name}", filter=_normal)
-        tar.add(relocate, arcname="opt/pytest-manylinux/build/relocate.py", filter=_normal)
+        tar.add(tarball, arcname=f"opt/pytest-manylinux/build/{tarball.name}", filter=readable_by_all)
+        tar.add(relocate, arcname="opt/pytest-manylinux/build/relocate.py", filter=readable_by_all)
     return archive
 
 
@@ -916,7 +903,7 @@ class Provider:
         self.builder = (
             Builder(engine, build_distro, progress) if engine is not None and build_distro else None
         )
-        self._futures: dict[str, Future[Obtained]] = {}
+        self._obtained: Once[str, Obtained] = Once()
         self._lock = threading.Lock()
         self._cached: frozenset[str] | None = None
 
@@ -929,35 +916,17 @@ class Provider:
         with self._lock:
             if self._cached is None:
                 self._cached = cached_versions()
-            done = {v for v, f in self._futures.items() if f.done() and f.exception() is None}
-            return self._cached | done
+            return self._cached | self._obtained.done()
 
     def get(self, version: str) -> Portable:
         """The portable CPython X.Y; a failure is remembered, so a broken build is not retried per distro."""
-        with self._lock:
-            future = self._futures.get(version)
-            owner = future is None
-            if owner:
-                future = self._futures[version] = Future()
-        assert future is not None
-        if owner:
+
+        def compute() -> Obtained:
             try:
-                future.set_result(obtain(version, self.config, self.builder, self.progress))
-            except ManylinuxError as e:
-                future.set_exception(e)
+                return obtain(version, self.config, self.builder, self.progress)
+            except ManylinuxError:
+                raise
             except Exception as e:  # a bug or an engine hiccup: still a reason, never a hang
-                future.set_exception(PortableError(f"{type(e).__name__}: {e}"))
-        return future.result().portable
+                raise PortableError(f"{type(e).__name__}: {e}") from e
 
-
-def put_tree(portable: Portable) -> bytes:
-    """A tiny tar that creates the interpreter's directory in a container (put_archive needs it to exist)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = portable.container_dir.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            info = tarfile.TarInfo("/".join(parts[:i]))
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-    return buffer.getvalue()
+        return self._obtained.get(version, compute).portable
