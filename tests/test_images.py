@@ -12,7 +12,7 @@ import pytest
 
 from pytest_manylinux.core.distros import BuildRecipe, DeriveRecipe, Distro, load_distros
 from pytest_manylinux.core.tags import Libc
-from pytest_manylinux.engine.docker import split_reference
+from pytest_manylinux.engine.docker import LABEL_SESSION, split_reference
 from pytest_manylinux.engine.images import (
     LABEL_BASE_ID,
     LABEL_DERIVED_FROM,
@@ -184,7 +184,7 @@ def test_the_engine_derives_python_into_a_base_without_it_once(engine: Any, offi
         assert _python_version(engine, first.ref) == "3.5"
         second = ensure_image(engine, distro, progress.append)
         assert (second.how, second.ref, second.image_id) == ("local", first.ref, first.image_id)
-        assert engine.session_containers() == []  # the derive's container is gone
+        assert engine._labelled(f"{LABEL_SESSION}={engine.session}") == []  # the derive's container is gone
     finally:
         engine.remove_image(first.ref)
 
@@ -205,4 +205,4 @@ def test_a_failing_derive_names_the_distro_the_command_and_its_last_lines(
     assert recipe.command in message
     assert "E: Unable to locate" in message
     assert engine.image_id(derived_reference(distro.image, engine.image_id(distro.image), recipe)) is None
-    assert engine.session_containers() == []
+    assert engine._labelled(f"{LABEL_SESSION}={engine.session}") == []
