@@ -170,7 +170,7 @@ class DistroItem(_ManylinuxItem):
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
         self.record({"wheel": identity, "observation": observation.to_json()})
         if observation.outcome is Outcome.SKIPPED:
-            if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY):
+            if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY, Cause.DISK):
                 # The check could not run (to its end): that is a failure of the run, not of the wheel.
                 raise ManylinuxError(f"{self.distro.name}: {observation.detail}")
             pytest.skip(f"{self.distro.name}: {observation.detail}")

@@ -80,6 +80,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="memory limit of each distro's container, e.g. 512m or 4g (default 2g; ini: manylinux_memory)",
     )
     group.addoption(
+        "--manylinux-disk",
+        dest="manylinux_disk",
+        default=None,
+        metavar="SIZE",
+        help="the most a check may write to /tmp (and to /var/tmp), e.g. 256m or 4g, held in memory: the "
+        "engine's disk never grows with what an import writes (default 1g; ini: manylinux_disk)",
+    )
+    group.addoption(
         "--manylinux-jobs",
         dest="manylinux_jobs",
         type=int,
@@ -115,6 +123,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
     parser.addini("manylinux_memory", "memory limit of each distro's container (512m, 4g)", default="")
+    parser.addini("manylinux_disk", "the most a check may write to /tmp and /var/tmp (256m, 4g)", default="")
     parser.addini("manylinux_jobs", "distros to run at once", default="")
 
 

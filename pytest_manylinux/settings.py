@@ -20,6 +20,8 @@ from .errors import ManylinuxError
 DEFAULT_TIMEOUT = 60.0
 #: each distro container's memory limit when neither the option nor the ini value says
 DEFAULT_MEMORY = "2g"
+#: the most a check may write to each place it can write when neither the option nor the ini value says
+DEFAULT_DISK = "1g"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     #: each distro container's memory limit, in the engine's notation
     memory: str = DEFAULT_MEMORY
+    #: the most a check may write to /tmp (and to /var/tmp), in the engine's notation
+    disk: str = DEFAULT_DISK
     #: distros checked at once
     jobs: int = 2
     #: directories (or files) of dependency wheels
@@ -79,6 +83,11 @@ class Settings:
             memory_bytes(memory)
         except ValueError as e:
             raise pytest.UsageError(f"--manylinux-memory: {e}") from e
+        disk = str(config.getoption("manylinux_disk") or config.getini("manylinux_disk") or DEFAULT_DISK)
+        try:
+            memory_bytes(disk)
+        except ValueError as e:
+            raise pytest.UsageError(f"--manylinux-disk: {e}") from e
         jobs = _jobs(config.getoption("manylinux_jobs"), str(config.getini("manylinux_jobs") or ""))
         if jobs < 1:
             raise pytest.UsageError(f"--manylinux-jobs {jobs!r}: must be at least 1")
@@ -98,6 +107,7 @@ class Settings:
             markdown_path=Path(markdown_path) if markdown_path else None,
             timeout=timeout,
             memory=memory,
+            disk=disk,
             jobs=jobs,
             wheelhouse=tuple(wheelhouse),
             python=python,

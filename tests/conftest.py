@@ -189,8 +189,9 @@ def start_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) 
 def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
     """What the plugin processes ``pids`` of this host created that is still on the engine.
 
-    Containers are matched by the creating PID label, so other sessions using the same engine at the
-    same time do not count; the plugin creates no volume or network, so any labelled one counts.
+    Containers, and the volume each check container holds its files in, are matched by the creating PID
+    label, so other sessions using the same engine at the same time do not count; the plugin creates no
+    network, so any labelled one counts.
     """
     from pytest_manylinux.engine.docker import LABEL, LABEL_HOST, LABEL_PID
 
@@ -201,7 +202,12 @@ def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
         for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)
         if labels_of(c).get(LABEL_HOST) == host and labels_of(c).get(LABEL_PID) in wanted
     ]
-    found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": LABEL})]
+    found += [
+        f"volume {v.name}"
+        for v in client.volumes.list(filters={"label": LABEL})
+        if (v.attrs.get("Labels") or {}).get(LABEL_HOST) == host
+        and (v.attrs.get("Labels") or {}).get(LABEL_PID) in wanted
+    ]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": LABEL})]
     return found
 

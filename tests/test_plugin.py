@@ -85,6 +85,7 @@ def test_no_engine_is_one_clear_error(
         (["--manylinux-jobs", "0"], "*--manylinux-jobs 0: must be at least 1*"),
         (["--manylinux-memory", "lots"], "*--manylinux-memory: 'lots' is not a size; write a number*"),
         (["--manylinux-memory", "1m"], "*--manylinux-memory: '1m' is below the engine's minimum of 6m*"),
+        (["--manylinux-disk", "all"], "*--manylinux-disk: 'all' is not a size; write a number*"),
     ],
     ids=[
         "missing-file",
@@ -94,6 +95,7 @@ def test_no_engine_is_one_clear_error(
         "no-jobs",
         "bad-memory",
         "too-little-memory",
+        "bad-disk",
     ],
 )
 def test_bad_options_are_usage_errors(

@@ -28,6 +28,7 @@ from ..core.observe import (
     DistroFacts,
     Interpreter,
     Observation,
+    document_from_progress,
     facts_from_json,
     interpreter_from_json,
     observation_from_check,
@@ -145,7 +146,8 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     plan = stage(wheel, stage_dir, root, interpreter=f"{SHIM_DIR}/python3")
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(stage_dir, arcname=root.lstrip("/"), filter=readable_by_all)
+        # Named below CONTAINER_ROOT, where the archive goes: the only place of the container the host writes.
+        tar.add(stage_dir, arcname=_inside(root), filter=readable_by_all)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
 
@@ -192,7 +194,15 @@ def _probe_source() -> str:
 def _probe_members() -> bytes:
     """The probe and the plugin's directories, as tar members without the end-of-archive blocks."""
     source = _probe_source().encode("utf-8")
-    return in_memory([f"{CONTAINER_ROOT}/wheels"], {PROBE_PATH: source}, end=False)
+    return in_memory(["wheels"], {_inside(PROBE_PATH): source}, end=False)  # put at CONTAINER_ROOT
+
+
+def _inside(path: str) -> str:
+    """A container path below CONTAINER_ROOT, relative to it: how archives put there name it. A check
+    container's root is read-only; only CONTAINER_ROOT (its volume) takes files from the host."""
+    if not path.startswith(CONTAINER_ROOT + "/"):
+        raise ValueError(f"{path!r} is not below {CONTAINER_ROOT}")
+    return path[len(CONTAINER_ROOT) + 1 :]
 
 
 class DistroRunner:
@@ -237,7 +247,7 @@ class DistroRunner:
         try:
             image = ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             container = self._stack.enter_context(
-                self.engine.container(image.ref, self.distro.name, self.config.limits)
+                self.engine.container(image.ref, self.distro.name, self.config.limits, files=CONTAINER_ROOT)
             )
             with self._closing:
                 if self._closed:  # closed while the image was made or the container started
@@ -385,7 +395,9 @@ class DistroRunner:
         new = list({p.key: p for p in payloads if p.key not in self._payloads}.values())
         if not new:
             return
-        self._container.put_archive("/", concatenated(new, b"" if self._payloads else _probe_members()))
+        self._container.put_archive(
+            CONTAINER_ROOT, concatenated(new, b"" if self._payloads else _probe_members())
+        )
         self._payloads.update(p.key for p in new)
 
     def _budget(self, payload: Payload) -> float:
@@ -409,11 +421,12 @@ class DistroRunner:
                 sites = ":".join(f"{d.plan['root']}/site" for d in needs[i][1])
                 plans.append(f"{payload.plan_path}={sites}" if sites else payload.plan_path)
             result = None
+            budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
                     [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
                     user=self.user,
-                    timeout=sum(self._budget(payload) for _, payload in pending),
+                    timeout=budget,
                 )
             except EngineError as e:
                 failure = self._failure(e, None)
@@ -427,33 +440,64 @@ class DistroRunner:
                 document = documents.get(payload.plan_path)
                 if document is None:
                     break
-                seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
-                resolution = needs[i][0]
-                results[i] = observation_from_check(
-                    self.distro.name,
-                    self.distro.image,
-                    self.facts,
-                    document,
-                    payload.wheel.modules,
-                    interpreter,
-                    seconds,
-                    root=payload.plan["root"],
-                    supplied=tuple(w.filename for w in resolution.wheels),
-                    unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
-                    requirements=payload.wheel.requirement_names,
-                    expected=load_policies().expected_libraries(payload.wheel.claim),
-                )
+                results[i] = self._observed(interpreter, payload, needs[i][0], document)
                 done += 1
             if done == len(pending):
                 break
             i, payload = pending[done]
-            what = f"{payload.wheel.filename} on {self.distro.name}"
-            error = ProbeError(
-                f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
-            )
-            results[i] = self._failure(error, result)
+            results[i] = self._died(interpreter, payload, needs[i][0], result, budget)
             pending = pending[done + 1 :]
         return results
+
+    def _observed(
+        self, interpreter: Interpreter, payload: Payload, resolution: Resolution, document: dict[str, Any]
+    ) -> Observation:
+        assert self.facts is not None
+        seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
+        return observation_from_check(
+            self.distro.name,
+            self.distro.image,
+            self.facts,
+            document,
+            payload.wheel.modules,
+            interpreter,
+            seconds,
+            root=payload.plan["root"],
+            supplied=tuple(w.filename for w in resolution.wheels),
+            unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
+            requirements=payload.wheel.requirement_names,
+            expected=load_policies().expected_libraries(payload.wheel.claim),
+        )
+
+    def _died(
+        self,
+        interpreter: Interpreter,
+        payload: Payload,
+        resolution: Resolution,
+        result: ExecResult,
+        budget: float,
+    ) -> Observation:
+        """The wheel the probe was on when it died: what its import did, when one was under way, else the
+        engine's or memory's doing (:meth:`_failure`)."""
+        what = f"{payload.wheel.filename} on {self.distro.name}"
+        error = ProbeError(
+            f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
+        )
+        stopped = result.seconds if result.overdue else None
+        modules = payload.plan["modules"]
+        partial = document_from_progress(result.stdout, payload.plan_path, modules, result.exit_code, stopped)
+        if partial is None or (result.seconds >= budget and not result.overdue):
+            return self._failure(error, result)
+        failure = self._failure(error, result)
+        if failure.cause is Cause.MEMORY:
+            return failure
+        observation = self._observed(interpreter, payload, resolution, partial)
+        tried = {r.get("module") for r in partial["imports"]}
+        untried = [m for m in modules if m not in tried]
+        if untried:
+            note = f"{len(untried)} module{'s' if len(untried) != 1 else ''} not tried after the probe died"
+            observation = replace(observation, notes=(*observation.notes, note))
+        return observation
 
     def _failure(self, error: ManylinuxError, result: ExecResult | None) -> Observation:
         """A check that could not run: the container ran out of memory, or the engine or probe failed."""
@@ -475,7 +519,7 @@ class DistroRunner:
         assert self._container is not None
         started = time.monotonic()
         # put_archive needs the interpreter's directory to exist
-        self._container.put_archive("/", in_memory([portable.container_dir]))
+        self._container.put_archive(CONTAINER_ROOT, in_memory([_inside(portable.container_dir)]))
         with portable.archive.open("rb") as f:
             self._container.put_archive(portable.container_dir, f)
         # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
@@ -538,7 +582,7 @@ class DistroRunner:
         self._put(installed)
         sites = [f"{p.plan['root']}/site" for p in installed]
         bins = [f"{p.plan['root']}/bin" for p in installed]
-        self._container.put_archive("/", shim_archive(SHIM_DIR, interpreter.path))
+        self._container.put_archive(CONTAINER_ROOT, shim_archive(_inside(SHIM_DIR), interpreter.path))
         return Environment(
             container=self._container,
             distro=self.distro,
