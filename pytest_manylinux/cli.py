@@ -12,9 +12,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ManylinuxError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine.portable import Portable
 
 #: Runs a parsed subcommand; returns the exit status.
 Runner = Callable[[argparse.Namespace], int]
@@ -61,16 +66,15 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         # Imported here so that `pytest-manylinux --help` stays fast.
-        from .core.static import analyze, format_report
-        from .core.wheel import read_wheel
+        from .core.static import Analyzer, format_report
 
         paths, errors = _wheel_paths(args.wheels)
         reports = []
-        for path in paths:
-            try:
-                reports.append(analyze(read_wheel(path)))
-            except ManylinuxError as e:
-                errors.append((str(path), str(e)))
+        for analysis in Analyzer().run(paths):  # every core; the reports in the order given
+            if analysis.report is not None:
+                reports.append(analysis.report)
+            elif analysis.error is not None:
+                errors.append((str(analysis.path), str(analysis.error)))
         if args.json:
             document = {
                 "wheels": [r.to_json() for r in reports],
@@ -199,6 +203,18 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
         metavar="PATH",
         help="a portable CPython tarball or prefix to use",
     )
+    parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="build again the versions whose build failed before (a failed build is otherwise remembered)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="obtain up to N versions at once (builds overlap their serial steps; default 1)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .core.distros import load_distros_file
@@ -219,30 +235,40 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
                 print(
                     f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr
                 )
-        provider = Provider(config, engine, matrix.build_distro, lambda line: print(line, flush=True))
+        provider = Provider(
+            config, engine, matrix.build_distro, lambda line: print(line, flush=True), retry=args.retry
+        )
         failed = 0
         try:
-            for version in args.versions:
-                try:
-                    portable = provider.get(version)
-                except ManylinuxError as e:
-                    print(f"{version}: {e}", file=sys.stderr)
-                    failed += 1
-                    continue
-                full = ".".join(str(x) for x in portable.version)
-                glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
-                print(
-                    f"{version:<5} cpython {full:<8} {portable.origin:<8} "
-                    f"{portable.size / 1e6:5.1f} MB  {glibc}  "
-                    f"{portable.archive}  ({portable.detail})",
-                    flush=True,
-                )
+            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+                futures = {version: pool.submit(provider.get, version) for version in args.versions}
+                for version, future in futures.items():
+                    try:
+                        portable = future.result()
+                    except ManylinuxError as e:
+                        print(f"{version}: {e}", file=sys.stderr)
+                        failed += 1
+                        continue
+                    print(describe_portable(version, portable), flush=True)
         finally:
             if engine is not None:
                 engine.close()
         return 1 if failed else EXIT_OK
 
     return run
+
+
+def describe_portable(version: str, portable: Portable) -> str:
+    """One line for the ``python`` command: version, origin, size, glibc floor, archive, what it lacks."""
+    full = ".".join(str(x) for x in portable.version)
+    glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
+    line = (
+        f"{version:<5} cpython {full:<8} {portable.origin:<8} {portable.size / 1e6:5.1f} MB  {glibc}  "
+        f"{portable.archive}  ({portable.detail})"
+    )
+    if portable.missing:
+        line += f"\n      without: {', '.join(portable.missing)}"
+    return line
 
 
 def _usage_error(message: str) -> int:

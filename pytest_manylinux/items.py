@@ -1,7 +1,9 @@
 """The pytest nodes: one collector per wheel, one item per (wheel, distro), one verdict item per wheel.
 
 Node ids read ``WHEEL_FILENAME::DISTRO`` and ``WHEEL_FILENAME::verdict``, so ``-k``, ``--lf`` and
-junitxml see the matrix as it is. Items only wait for results; the run (session.py) produces them.
+junitxml see the matrix as it is. Items only wait for results; the run (session.py) produces them,
+and items see it through the small :class:`Run` interface (this module never imports session.py).
+Each item writes its own result to its ``user_properties``, where the run's report reads it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -22,10 +24,31 @@ from .errors import ManylinuxError, WheelError
 if TYPE_CHECKING:  # pragma: no cover
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
-    from .session import ManylinuxRun
+    from .core.wheel import WheelInfo
+    from .settings import Settings
 
 #: the user property that carries an observation (or prediction) from an item to the report
 PROPERTY = "manylinux"
+
+
+class Run(Protocol):
+    """What the items need from the session's run (session.ManylinuxRun provides it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def is_worker(self) -> bool:
+        """An xdist worker: it checks only the items it is sent."""
+        ...
+
+    def wheel_info(self, path: Path) -> WheelInfo:
+        """The wheel read and validated once per session; a WheelError if it cannot be."""
+        ...
+
+    def observe(self, path: Path, distro: Distro) -> Observation:
+        """The wheel's observation on the distro (waiting for it)."""
+        ...
 
 
 class DistroFailure(Exception):
@@ -79,13 +102,47 @@ def format_verdict(v: Verdict) -> str:
         lines.append(f"  predicted floor: {v.prediction.floor} ({v.prediction.reason})")
     for d in v.disagreements:
         lines.append(f"  disagreement: {d}")
+    for note in v.prediction.notes if v.prediction else ():
+        lines.append(f"  note: {note}")
     return "\n".join(lines)
 
 
 class _ManylinuxItem(pytest.Item):
-    run: ManylinuxRun
+    run: Run
     wheel_path: Path
     claim: Claim
+
+    def record(self, payload: dict[str, Any]) -> None:
+        """Write this item's result where the report gathers it (here, or on the xdist controller)."""
+        self.user_properties.append((PROPERTY, json.dumps(payload)))
+
+    def record_error(self, message: str) -> None:
+        self.record({"error": {"file": self.wheel_path.name, "message": message}})
+
+    def wheel(self) -> WheelInfo:
+        """The wheel, read once per session; an unreadable one is recorded as such, then raised."""
+        try:
+            return self.run.wheel_info(self.wheel_path)
+        except WheelError as e:
+            self.record_error(str(e))
+            raise
+
+    def distro_items(self) -> list[DistroItem]:
+        """This wheel's distro items selected in this session (after -k, -m, --lf)."""
+        return [i for i in self.session.items if isinstance(i, DistroItem) and i.parent is self.parent]
+
+    def observations(self, exclude: Distro | None = None) -> list[Observation]:
+        """The wheel's observations on its selected distros (waiting for each); a distro that could
+        not be checked is left out (its own item reports why)."""
+        found = []
+        for item in self.distro_items():
+            if item.distro is exclude:
+                continue
+            try:
+                found.append(self.run.observe(self.wheel_path, item.distro))
+            except ManylinuxError:
+                continue
+        return found
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         # The domain is the failure headline. Not the node id: pytest's terminal would show the dots of a
@@ -108,22 +165,12 @@ class DistroItem(_ManylinuxItem):
     distro: Distro
 
     def runtest(self) -> None:
-        try:
-            wheel = self.run.wheel_info(self.wheel_path)
-        except WheelError as e:
-            self.user_properties.append(
-                (PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": str(e)}}))
-            )
-            raise
-        # Judged with the wheel's other distros: a Python exception counts only where the platform
-        # explains it.
-        observation = self.run.judged(self.wheel_path, self.distro)
+        wheel = self.wheel()
+        observation = self.judged()
         identity = {"file": wheel.filename, "sha256": wheel.sha256}
-        self.user_properties.append(
-            (PROPERTY, json.dumps({"wheel": identity, "observation": observation.to_json()}))
-        )
+        self.record({"wheel": identity, "observation": observation.to_json()})
         if observation.outcome is Outcome.SKIPPED:
-            if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY):
+            if observation.cause in (Cause.IMAGE, Cause.ENGINE, Cause.MEMORY, Cause.DISK):
                 # The check could not run (to its end): that is a failure of the run, not of the wheel.
                 raise ManylinuxError(f"{self.distro.name}: {observation.detail}")
             pytest.skip(f"{self.distro.name}: {observation.detail}")
@@ -141,17 +188,38 @@ class DistroItem(_ManylinuxItem):
                 )
             raise DistroFailure(observation, self.claim)
 
+    def judged(self) -> Observation:
+        """This distro's observation judged with the wheel's other distros (verdict.assess): a Python
+        exception counts only where the platform explains it.
+
+        An xdist worker checks only the items it is sent, so it judges the distro alone (an exception
+        is then inconclusive there); the controller's report judges every distro together.
+        """
+        from .core.verdict import assess
+
+        mine = self.run.observe(self.wheel_path, self.distro)
+        others = [] if self.run.is_worker else self.observations(exclude=self.distro)
+        return assess([mine, *others]).observations[0]
+
 
 class VerdictItem(_ManylinuxItem):
     """Judges the wheel's claim from every selected distro's observation (and static analysis)."""
 
     def runtest(self) -> None:
-        verdict = self.run.verdict(self.wheel_path, self)
+        from .core.static import predict
+        from .core.verdict import judge
+
+        wheel = self.wheel()
+        prediction = predict(wheel)
+        self.record(
+            {"wheel": {"file": wheel.filename, "sha256": wheel.sha256}, "prediction": prediction.to_json()}
+        )
+        verdict = judge(wheel.claim, self.observations(), prediction)
         if verdict.kind is Kind.NO_CLAIM:
             pytest.skip(verdict.summary)
         if verdict.kind is Kind.UNTESTABLE:
             pytest.skip(verdict.summary)
-        if is_failure(verdict, self.run.strict):
+        if is_failure(verdict, self.run.settings.strict):
             raise VerdictFailure(verdict)
 
 
@@ -161,16 +229,14 @@ class BadWheelItem(_ManylinuxItem):
     message: str
 
     def runtest(self) -> None:
-        self.user_properties.append(
-            (PROPERTY, json.dumps({"error": {"file": self.wheel_path.name, "message": self.message}}))
-        )
+        self.record_error(self.message)
         raise ManylinuxError(self.message)
 
 
 class WheelCollector(pytest.Collector):
     """The items of one wheel."""
 
-    run: ManylinuxRun
+    run: Run
     wheel_path: Path
     claim: Claim | None
     error: str | None
@@ -182,8 +248,8 @@ class WheelCollector(pytest.Collector):
             yield self._setup(item, None)
             return
         claim = self.claim
-        if claim.kind not in (ClaimKind.PURE, ClaimKind.OTHER) and not self.run.static_only:
-            for distro in self.run.distros:
+        if claim.kind not in (ClaimKind.PURE, ClaimKind.OTHER) and not self.run.settings.static_only:
+            for distro in self.run.settings.distros:
                 distro_item = DistroItem.from_parent(self, name=distro.name)
                 distro_item.distro = distro
                 for marker in distro.markers:

@@ -80,6 +80,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="memory limit of each distro's container, e.g. 512m or 4g (default 2g; ini: manylinux_memory)",
     )
     group.addoption(
+        "--manylinux-disk",
+        dest="manylinux_disk",
+        default=None,
+        metavar="SIZE",
+        help="the most a check may write to /tmp (and to /var/tmp), e.g. 256m or 4g, held in memory: the "
+        "engine's disk never grows with what an import writes (default 1g; ini: manylinux_disk)",
+    )
+    group.addoption(
         "--manylinux-jobs",
         dest="manylinux_jobs",
         type=int,
@@ -115,6 +123,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("manylinux_timeout", "seconds one import may take before it counts as a hang", default="")
     parser.addini("manylinux_memory", "memory limit of each distro's container (512m, 4g)", default="")
+    parser.addini("manylinux_disk", "the most a check may write to /tmp and /var/tmp (256m, 4g)", default="")
     parser.addini("manylinux_jobs", "distros to run at once", default="")
 
 
@@ -129,7 +138,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # No wheel under test: the plugin is merely installed, so the distros file is not even read
         # (a project whose manylinux_distros_file is wrong still runs its own tests).
         return
-    from .session import ManylinuxRun, load_matrix
+    from .session import ManylinuxRun
+    from .settings import Settings, load_matrix
 
     matrix = load_matrix(config)
     seen: set[str] = {"manylinux"}
@@ -140,7 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.addinivalue_line(
                     "markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)"
                 )
-    config.pluginmanager.register(ManylinuxRun.from_config(config, matrix), _RUN)
+    config.pluginmanager.register(ManylinuxRun(config, Settings.from_config(config, matrix)), _RUN)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -51,16 +51,60 @@ def wheels(wheel_dir: Path) -> dict[str, Path]:
     return {name: wheel_dir / case.filename for name, case in wheelfactory.CASES.items()}
 
 
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    """The real engine. Unreachable is a failure, never a skip: these tests prove nothing without it."""
+class EngineUnreachable(pytest.Item):
+    """Stands for every selected engine test when there is no engine: one failure that says why."""
+
+    message: str
+
+    def runtest(self) -> None:
+        raise pytest.fail.Exception(self.message, pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return Path(__file__), None, self.name
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """Mark ``engine`` every test whose fixtures (at any depth) include ``engine``, before ``-m`` selects.
+
+    So the marker cannot be forgotten: a test that needs the engine asks for the fixture (the tests that
+    run the plugin in a subprocess ask for it too, though they do not use its value). After selection,
+    if engine tests remain and the engine is unreachable, they are replaced by one failing item that
+    says so, rather than an error apiece. Unreachable is a failure, never a skip: these tests prove
+    nothing without it (``-m "not engine"`` runs the others). The same on every xdist worker, so their
+    collections agree.
+    """
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.engine)
+    yield
+    needing = [i for i in items if i.get_closest_marker("engine")]
+    if not needing or config.option.collectonly:
+        return
     from pytest_manylinux.engine.docker import Engine
     from pytest_manylinux.errors import EngineError
 
     try:
-        engine = Engine.connect()
+        Engine.connect().close()
     except EngineError as e:
-        pytest.fail(f"the engine tests need a running Docker engine (.ci/run starts one): {e}", pytrace=False)
+        items[:] = [i for i in items if not i.get_closest_marker("engine")]
+        config.hook.pytest_deselected(items=needing)
+        stand_in = EngineUnreachable.from_parent(session, name="engine-unreachable")
+        stand_in.message = (
+            f"{len(needing)} selected tests need the container engine (.ci/run starts one; "
+            f'-m "not engine" runs the others): {e}'
+        )
+        items.append(stand_in)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """The real engine (without one, its tests do not run: see pytest_collection_modifyitems)."""
+    from pytest_manylinux.engine.docker import Engine
+
+    engine = Engine.connect()
     yield engine
     engine.close()
 
@@ -127,8 +171,9 @@ def start_plugin(args: list[str], cwd: Path, env: dict[str, str] | None = None) 
 def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
     """What the plugin processes ``pids`` of this host created that is still on the engine.
 
-    Containers are matched by the creating PID label, so other sessions using the same engine at the
-    same time do not count; the plugin creates no volume or network, so any labelled one counts.
+    Containers, and the volume each check container holds its files in, are matched by the creating PID
+    label, so other sessions using the same engine at the same time do not count; the plugin creates no
+    network, so any labelled one counts.
     """
     from pytest_manylinux.engine.docker import LABEL, LABEL_HOST, LABEL_PID
 
@@ -139,7 +184,12 @@ def left_behind(client: Any, pids: Iterable[int]) -> list[str]:
         for c in client.containers.list(all=True, filters={"label": LABEL}, sparse=True)
         if labels_of(c).get(LABEL_HOST) == host and labels_of(c).get(LABEL_PID) in wanted
     ]
-    found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": LABEL})]
+    found += [
+        f"volume {v.name}"
+        for v in client.volumes.list(filters={"label": LABEL})
+        if (v.attrs.get("Labels") or {}).get(LABEL_HOST) == host
+        and (v.attrs.get("Labels") or {}).get(LABEL_PID) in wanted
+    ]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": LABEL})]
     return found
 

@@ -152,7 +152,6 @@ def _run(tmp_path: Path, wheel: Path, house: Path) -> dict[str, dict[str, object
     return {d["name"]: d for d in result["distros"]}
 
 
-@pytest.mark.engine
 def test_a_wheelhouse_supplies_the_missing_dependency(
     engine: object, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -166,7 +165,6 @@ def test_a_wheelhouse_supplies_the_missing_dependency(
         ]
 
 
-@pytest.mark.engine
 def test_a_dependency_only_some_interpreters_can_load(
     engine: object, wheels: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -184,7 +182,6 @@ def test_a_dependency_only_some_interpreters_can_load(
     assert (new["outcome"], new["cause"]) == ("ok", None), new
 
 
-@pytest.mark.engine
 def test_a_dependency_that_does_not_load_is_no_evidence_against_the_wheel(
     engine: object, wheels: dict[str, Path], tmp_path: Path
 ) -> None:

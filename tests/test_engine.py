@@ -25,7 +25,6 @@ from pytest_manylinux.engine.docker import (
 IMAGE = "pytest-manylinux/debian:12"
 
 
-@pytest.mark.engine
 def test_container_is_isolated_and_removed(engine: Any) -> None:
     with engine.container(IMAGE, "debian-12", Limits(memory="512m", pids=64)) as c:
         host = c.raw.attrs["HostConfig"]
@@ -46,7 +45,6 @@ def test_container_is_isolated_and_removed(engine: Any) -> None:
     assert not engine.client.containers.list(all=True, filters={"id": container_id})
 
 
-@pytest.mark.engine
 def test_exec_timeout_kills_from_inside(engine: Any) -> None:
     with engine.container(IMAGE, "debian-12") as c:
         result = c.exec(["sleep", "30"], timeout=1)
@@ -54,7 +52,6 @@ def test_exec_timeout_kills_from_inside(engine: Any) -> None:
         assert result.seconds < 10
 
 
-@pytest.mark.engine
 def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
     # A container labelled by a process that no longer exists is a leftover of an interrupted run.
     dead = subprocess.run(
@@ -72,7 +69,6 @@ def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
             raw.remove(force=True)
 
 
-@pytest.mark.engine
 def test_live_sessions_are_not_reaped(engine: Any) -> None:
     other = Engine(engine.client)  # same process, so alive: another session of this machine
     with other.container(IMAGE, "debian-12") as c:

@@ -53,7 +53,6 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:benchmark", "-p", "no:randomly", *args)
 
 
-@pytest.mark.engine
 def test_user_tests_run_on_every_selected_distro(
     pytester: pytest.Pytester, wheels: dict[str, Path], tool_wheel: Path, engine: Any
 ) -> None:
@@ -75,7 +74,6 @@ def test_user_tests_run_on_every_selected_distro(
     assert left_behind(engine.client, [os.getpid()]) == []
 
 
-@pytest.mark.engine
 def test_distro_markers_select_user_tests(
     pytester: pytest.Pytester, wheels: dict[str, Path], tool_wheel: Path, engine: Any
 ) -> None:
@@ -94,7 +92,6 @@ def test_distro_markers_select_user_tests(
     assert "debian-13" not in "".join(line for line in result.stdout.lines if "PASSED" in line)
 
 
-@pytest.mark.engine
 def test_a_distro_no_wheel_can_run_on_is_skipped_with_the_reason(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:

@@ -25,8 +25,6 @@ from privatedockerd import PrivateDockerd
 
 from pytest_manylinux.engine.docker import LABEL_PID
 
-pytestmark = pytest.mark.engine
-
 #: the distro the fault tests run on (one is enough: the faults are not distro-specific)
 DISTRO = "debian-12"
 

@@ -58,7 +58,6 @@ def scratch_image(engine: Any) -> Iterator[str]:
         engine.client.images.remove(ref, force=True)
 
 
-@pytest.mark.engine
 def test_missing_image_is_built_once_then_reused(engine: Any, scratch_image: str) -> None:
     # From nothing: the image is not local, the registry is unreachable here, so it is built from
     # the Ubuntu 16.04 archive; asked again, it is found locally and not rebuilt.
@@ -76,7 +75,6 @@ def test_missing_image_is_built_once_then_reused(engine: Any, scratch_image: str
     assert labels.get("pytest-manylinux.built-from") == "debootstrap-xenial"
 
 
-@pytest.mark.engine
 def test_unbuildable_image_is_a_clear_error(engine: Any, scratch_image: str) -> None:
     distro = Distro("nowhere", scratch_image, "debian", Libc.GLIBC, build=BuildRecipe("no-such-suite"))
     with pytest.raises(
@@ -85,7 +83,6 @@ def test_unbuildable_image_is_a_clear_error(engine: Any, scratch_image: str) -> 
         ensure_image(engine, distro, lambda _: None)
 
 
-@pytest.mark.engine
 def test_image_without_recipe_says_what_to_do(engine: Any, scratch_image: str) -> None:
     distro = Distro("bare", scratch_image, "debian", Libc.GLIBC)
     with pytest.raises(ImageError, match=r"no build recipe; add build = \{ debootstrap"):

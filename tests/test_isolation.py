@@ -87,7 +87,6 @@ def watched_run(engine: Any, wheels: dict[str, Path], tmp_path_factory: pytest.T
     return WatchedRun(attrs, processes, reports, stdout + stderr, proc.pid)
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_engine_view_of_a_running_check(watched_run: WatchedRun, distro: str) -> None:
     attrs = watched_run.attrs[distro]
@@ -101,9 +100,18 @@ def test_engine_view_of_a_running_check(watched_run: WatchedRun, distro: str) ->
     assert host["Privileged"] is False
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Init"] is True
-    # Nothing of the host is mounted: no binds, no volumes, no tmpfs, no devices.
-    assert attrs["Mounts"] == []
-    assert not any(host.get(key) for key in ("Binds", "Tmpfs", "Devices"))
+    # Nothing of the host is mounted: no binds, no devices. The root is read-only; a check writes only to
+    # size-limited in-memory /tmp and /var/tmp, and the host's files go into the container's own volume.
+    assert not any(host.get(key) for key in ("Binds", "Devices"))
+    assert host["ReadonlyRootfs"] is True
+    assert sorted(host["Tmpfs"]) == ["/tmp", "/var/tmp"]
+    assert all(f"size={1 << 30}" in options for options in host["Tmpfs"].values())
+    (volume,) = attrs["Mounts"]
+    assert (volume["Type"], volume["Destination"], volume["Driver"]) == (
+        "volume",
+        "/opt/pytest-manylinux",
+        "local",
+    )
     labels = attrs["Config"]["Labels"]
     assert labels[LABEL] == "1"
     assert (labels[LABEL_HOST], labels[LABEL_PID], labels[LABEL_DISTRO]) == (
@@ -113,7 +121,6 @@ def test_engine_view_of_a_running_check(watched_run: WatchedRun, distro: str) ->
     )
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_wheel_code_runs_as_nobody(watched_run: WatchedRun, distro: str) -> None:
     # The probe and the importing child it started (the hanging wheel) are not root.
@@ -122,7 +129,6 @@ def test_wheel_code_runs_as_nobody(watched_run: WatchedRun, distro: str) -> None
     assert all(p.split()[1] == "65534" for p in wheel_code), wheel_code
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("distro", DISTROS, ids=DISTROS)
 def test_what_the_wheel_sees_from_inside(watched_run: WatchedRun, distro: str) -> None:
     seen = watched_run.inside[distro]
@@ -134,9 +140,10 @@ def test_what_the_wheel_sees_from_inside(watched_run: WatchedRun, distro: str) -
     assert int(seen["memory_limit"]) == MEMORY
     assert seen["pids_max"] == "512"
     assert seen["pid1"] in ("docker-init", "tini")  # the import is not PID 1
+    assert seen["write_root"] == "OSError: [Errno 30] Read-only file system: '/pm_inside'"
+    assert seen["tmp_size"] == 1 << 30
 
 
-@pytest.mark.engine
 def test_nothing_left_after_the_watched_run(watched_run: WatchedRun, engine: Any) -> None:
     assert "INTERNALERROR" not in watched_run.stdout
     assert left_behind(engine.client, [watched_run.pid]) == []

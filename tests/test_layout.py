@@ -348,3 +348,31 @@ def test_the_layers_are_what_the_checks_read() -> None:
     assert _absolute("errors", 2, "pytest_manylinux.core.wheel", False) == "pytest_manylinux.errors"
     assert _absolute("docker", 1, "pytest_manylinux.engine", True) == "pytest_manylinux.engine.docker"
     assert _offending("faces", {"errors"}, ("pytest",)) != []
+
+
+def test_items_talk_to_the_run_through_an_interface() -> None:
+    """items.py never imports session.py (the run imports the items, not the other way round)."""
+    path = PACKAGE / "items.py"
+    assert "pytest_manylinux.session" not in _imported("pytest_manylinux.items", path)
+    assert "pytest_manylinux.items" in _imported("pytest_manylinux.session", PACKAGE / "session.py")
+
+
+def _constant(path: Path, name: str) -> object:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path.name} defines no {name}")
+
+
+def test_one_result_marker() -> None:
+    """relocate.py runs alone in its container, so it repeats the probe's marker: the same string."""
+    from pytest_manylinux.core.observe import MARKER
+
+    container = PACKAGE / "container"
+    assert (
+        _constant(container / "relocate.py", "MARKER")
+        == _constant(container / "probe.py", "MARKER")
+        == MARKER
+    )

@@ -85,6 +85,7 @@ def test_no_engine_is_one_clear_error(
         (["--manylinux-jobs", "0"], "*--manylinux-jobs 0: must be at least 1*"),
         (["--manylinux-memory", "lots"], "*--manylinux-memory: 'lots' is not a size; write a number*"),
         (["--manylinux-memory", "1m"], "*--manylinux-memory: '1m' is below the engine's minimum of 6m*"),
+        (["--manylinux-disk", "all"], "*--manylinux-disk: 'all' is not a size; write a number*"),
     ],
     ids=[
         "missing-file",
@@ -94,6 +95,7 @@ def test_no_engine_is_one_clear_error(
         "no-jobs",
         "bad-memory",
         "too-little-memory",
+        "bad-disk",
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -193,6 +195,29 @@ def test_static_only_needs_no_engine(
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+_AS_PIP = "installed as pip does, as a file holding its target"
+
+
+def test_a_wheel_with_a_symlink_member_is_judged_with_a_note(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once refused as unreadable; pip installs it (the link as a file holding its target), so it is judged.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    out = pytester.path / "results.json"
+    result = _run(
+        pytester,
+        "--manylinux-wheel",
+        str(wheels["symlink"]),
+        "--manylinux-static-only",
+        f"--manylinux-json={out}",
+    )
+    result.assert_outcomes(passed=1)
+    note = "member pm_symlink/lib/libpm_core.so is a symlink; " + _AS_PIP
+    result.stdout.fnmatch_lines([f"*note: {note}"])
+    (wheel,) = json.loads(out.read_text())["wheels"]
+    assert wheel["predicted"]["notes"] == [note]
+
+
 def test_static_only_an_executable_stack_is_an_over_claim(
     pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -219,7 +244,6 @@ def test_python_source_that_is_not_a_cpython_is_a_usage_error(
 # -- against the real engine ---------------------------------------------------------------------
 
 
-@pytest.mark.engine
 def test_python_source_option_brings_that_interpreter(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
 ) -> None:
@@ -241,7 +265,6 @@ def test_python_source_option_brings_that_interpreter(
     result.stdout.fnmatch_lines(["*portable CPython 3.11 (local *python.tar.gz) brought in*"])
 
 
-@pytest.mark.engine
 def test_distros_file_pins_interpreters(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
 ) -> None:
@@ -280,14 +303,12 @@ def test_distros_file_pins_interpreters(
     )
 
 
-@pytest.mark.engine
 def test_honest_wheel_passes(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
     result = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), *TWO)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*verdict: HONEST: manylinux2014_x86_64 holds*"])
 
 
-@pytest.mark.engine
 def test_over_claim_fails_the_run_with_evidence(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:
@@ -303,7 +324,6 @@ def test_over_claim_fails_the_run_with_evidence(
     )
 
 
-@pytest.mark.engine
 def test_below_claim_failure_is_xfail(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, tmp_path: Path
 ) -> None:
@@ -317,7 +337,6 @@ def test_below_claim_failure_is_xfail(
     result.stdout.fnmatch_lines(["*below the claimed floor (2.23 < 2.34)*"])
 
 
-@pytest.mark.engine
 def test_exitfirst_stops_and_removes_containers(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:
@@ -329,7 +348,6 @@ def test_exitfirst_stops_and_removes_containers(
     assert left_behind(engine.client, [os.getpid()]) == []
 
 
-@pytest.mark.engine
 def test_last_failed_reruns_only_failures(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:
@@ -340,7 +358,6 @@ def test_last_failed_reruns_only_failures(
     again.assert_outcomes(failed=2, deselected=1)
 
 
-@pytest.mark.engine
 def test_json_report_is_written_once_and_complete(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:
@@ -361,7 +378,6 @@ def test_json_report_is_written_once_and_complete(
     assert list(out.parent.iterdir()) == [out], "no temporary file left beside the report"
 
 
-@pytest.mark.engine
 def test_strict_fails_under_claims(pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any) -> None:
     relaxed = _run(pytester, "--manylinux-wheel", str(wheels["underclaim"]), *ONE)
     relaxed.assert_outcomes(passed=2)
@@ -409,7 +425,6 @@ def bad_input_run(
     return BadInputRun(proc.returncode, stdout, json.loads(out.read_text()), paths, proc.pid)
 
 
-@pytest.mark.engine
 @pytest.mark.parametrize("bad", sorted(BAD_WHEEL_PROBLEMS), ids=sorted(BAD_WHEEL_PROBLEMS))
 def test_unreadable_wheel_fails_naming_file_and_problem(bad_input_run: BadInputRun, bad: str) -> None:
     path = bad_input_run.paths[bad]
@@ -421,7 +436,6 @@ def test_unreadable_wheel_fails_naming_file_and_problem(bad_input_run: BadInputR
     assert f"{path.name}  UNREADABLE" in bad_input_run.stdout
 
 
-@pytest.mark.engine
 def test_other_wheels_still_run_beside_bad_input(bad_input_run: BadInputRun) -> None:
     assert bad_input_run.distro("honest", "ubuntu-16.04")["outcome"] == "ok"
     assert "verdict: HONEST: manylinux2014_x86_64 holds" in bad_input_run.stdout
@@ -429,7 +443,6 @@ def test_other_wheels_still_run_beside_bad_input(bad_input_run: BadInputRun) -> 
     assert "INTERNALERROR" not in bad_input_run.stdout
 
 
-@pytest.mark.engine
 def test_wheel_for_another_architecture_is_skipped_with_the_reason(bad_input_run: BadInputRun) -> None:
     observation = bad_input_run.distro("aarch64", "ubuntu-16.04")
     reason = "the wheel is for aarch64; this engine runs x86_64"
@@ -438,7 +451,6 @@ def test_wheel_for_another_architecture_is_skipped_with_the_reason(bad_input_run
     assert f"ubuntu-16.04: {reason}" in bad_input_run.stdout
 
 
-@pytest.mark.engine
 def test_linux_tag_makes_no_claim_but_is_run(bad_input_run: BadInputRun) -> None:
     name = bad_input_run.paths["linux_tag"].name
     (wheel,) = [w for w in bad_input_run.document["wheels"] if w["file"] == name]
@@ -449,7 +461,6 @@ def test_linux_tag_makes_no_claim_but_is_run(bad_input_run: BadInputRun) -> None
     assert wheel["honest_tag"] == "manylinux_2_5_x86_64"
 
 
-@pytest.mark.engine
 def test_image_that_cannot_be_found_pulled_or_built_fails_that_distro_only(
     bad_input_run: BadInputRun,
 ) -> None:
@@ -461,12 +472,10 @@ def test_image_that_cannot_be_found_pulled_or_built_fails_that_distro_only(
     assert bad_input_run.distro("honest", "ubuntu-16.04")["outcome"] == "ok"
 
 
-@pytest.mark.engine
 def test_bad_input_leaves_nothing(bad_input_run: BadInputRun, engine: Any) -> None:
     assert left_behind(engine.client, [bad_input_run.pid]) == []
 
 
-@pytest.mark.engine
 def test_very_large_wheel_runs_in_bounded_memory(engine: Any, tmp_path: Path) -> None:
     """A 320 MiB member (it deflates to 320 KiB) is streamed through reading, hashing, static analysis,
     layout and the copy into the container: the run's peak RSS stays far below the member's size."""
@@ -485,7 +494,6 @@ def test_very_large_wheel_runs_in_bounded_memory(engine: Any, tmp_path: Path) ->
     assert peak < 128 << 20, f"peak RSS {peak >> 20} MiB for a 320 MiB member"
 
 
-@pytest.mark.engine
 def test_markdown_report_and_github_step_summary(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -512,7 +520,6 @@ def test_markdown_report_and_github_step_summary(
     assert "| **✅** | ✅ | **honest**" in honest
 
 
-@pytest.mark.engine
 def test_xdist_builds_once_removes_containers_and_reports_once(
     wheels: dict[str, Path], engine: Any, tmp_path: Path
 ) -> None:

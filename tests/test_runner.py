@@ -18,8 +18,6 @@ from pytest_manylinux.core.observe import Cause, Outcome
 from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
-pytestmark = pytest.mark.engine
-
 DISTROS = [d.name for d in load_distros()]
 
 # FIELD-NOTES.md, measured in the minbase images: (glibc, python3, GLIBCXX). The plugin must

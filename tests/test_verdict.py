@@ -417,6 +417,8 @@ def test_verdict_to_json() -> None:
         "problems": ["p"],
         "refused_from": None,
         "refused": [],
+        "notes": [],
+        "abi3": [],
     }
     assert Prediction.from_json(data["predicted"]) == prediction
     assert (data["exceptions"], data["set_aside"]) == ([], [])

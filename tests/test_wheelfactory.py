@@ -32,6 +32,7 @@ from wheelfactory import (
     build,
     main,
     record_hash,
+    symlink_member,
 )
 
 CAUSES = {
@@ -172,9 +173,13 @@ def test_wheel_is_valid(name: str, wheel_dir: Path) -> None:
     assert metadata["Requires-Python"] == case.requires_python
     assert tuple(metadata.get_all("Requires-Dist") or ()) == case.requires_dist
 
+    links = dict(case.links)
     for member, info in infos.items():
         mode = info.external_attr >> 16
         assert info.create_system == 3, member
+        if member in links:
+            assert (stat.S_ISLNK(mode), data[member]) == (True, links[member].encode()), member
+            continue
         assert stat.S_ISREG(mode), member
         executable = member.endswith(".so") or ".so." in member or "/scripts/" in member
         assert stat.S_IMODE(mode) == (0o755 if executable else 0o644), member
@@ -359,7 +364,7 @@ def test_unsafe_member_is_recorded(maker: str, member: str, tmp_path: Path) -> N
 
 
 def test_symlink_member(tmp_path: Path) -> None:
-    with zipfile.ZipFile(BAD_WHEELS["symlink_member"](tmp_path)) as zf:
+    with zipfile.ZipFile(symlink_member(tmp_path)) as zf:
         info = zf.getinfo("pm_symlink_member/link.py")
         assert stat.S_ISLNK(info.external_attr >> 16)
         assert zf.read(info) == b"/etc/passwd"

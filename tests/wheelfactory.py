@@ -122,6 +122,9 @@ class Case:
     own_exceptions: tuple[str, ...] = ()
     #: modules set aside on every distro (a dependency missing, in one of its forms)
     set_aside: tuple[str, ...] = ()
+    #: symlink members, (path, target): written as zip entries with ``S_IFLNK`` whose bytes are the target,
+    #: as a runtime tree zipped by hand is (pip installs each as a file holding the target, pypa/pip#10935)
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def project(self) -> str:
@@ -196,6 +199,7 @@ class _Build:
         limited: bool = True,
         python: tuple[int, int] | None = None,
         libs: Iterable[str] = (),
+        includes: Iterable[str] | None = None,
     ) -> bytes:
         """Compile ``tests/wheelsrc/<source>`` into an extension module ``<case>._core``."""
         compiler = "g++" if source.endswith(".cc") else "gcc"
@@ -206,7 +210,7 @@ class _Build:
             *_SHARED,
             *([_LIMITED_API] if limited else []),
             f'-DPM_MODULE_NAME="{self.case.project}._core"',
-            *_python_includes(python),
+            *(_python_includes(python) if includes is None else includes),
             *flags,
             str(SRC / source),
             "-o",
@@ -732,12 +736,82 @@ CASES: dict[str, Case] = _index(
         elves=(Elf(_ABI3, None, needed=(), machine="AArch64"),),
     ),
     Case(
+        "abi3_beyond",
+        "cp35-abi3, but calls PyUnicode_AsUTF8AndSize (stable ABI from 3.10) and PyUnicode_AsUTF8 (not in it)"
+        ": imports on every distro python, an abi3 problem for static analysis",
+        _make_one_source("abi3_beyond.c"),
+        ("abi3_beyond.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "symlink",
+        "honest wheel plus pm_symlink/lib/libpm_core.so, a symlink member to ../_core.abi3.so: installed as "
+        "pip does, as a file holding the link's text, so it imports everywhere and the report notes the link",
+        _make_honest,
+        _HONEST_SRC,
+        elves=(_OLD,),
+        links=(("pm_symlink/lib/libpm_core.so", "../_core.abi3.so"),),
+    ),
+    Case(
         "corrupt_elf",
         "honest wheel plus _broken.abi3.so, 32 bytes from an ELF magic: loading it fails, 'file too short'",
         _make_corrupt_elf,
         _HONEST_SRC,
         elves=(_OLD, Elf("_broken.abi3.so", None, needed=(), corrupt=True)),
         cause_always="error",
+    ),
+)
+
+
+#: Wheels whose import misbehaves towards the machine that checks it (issue 16), each otherwise honest
+#: (GLIBC_2.2.5 only, manylinux2014): a check must stay bounded, judge them right and name the culprit.
+#: Kept apart from :data:`CASES` (the whole matrix run): tests/test_hostile.py runs them beside the honest
+#: wheel. ``cause_always`` is the cause each gets on every distro, ``disk`` being a limit of the run.
+HOSTILE: dict[str, Case] = _index(
+    Case(
+        "writer",
+        "PyInit writes 3 GiB to /tmp: stopped at the check's disk bound (OSError ENOSPC), reported as 'disk'",
+        _make_one_source("writer.c"),
+        ("writer.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="disk",
+    ),
+    Case(
+        "noisy",
+        "PyInit prints 400 MiB to stdout, then imports: honest, whatever it prints",
+        _make_one_source("noisy.c"),
+        ("noisy.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "daemon",
+        "PyInit leaves a daemon (fork, setsid, fork) holding the importer's pipes: honest, judged at once",
+        _make_one_source("daemon.c"),
+        ("daemon.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "swarm",
+        "PyInit forks sleeping children until the pid limit stops it: honest, judged at once, all killed",
+        _make_one_source("swarm.c"),
+        ("swarm.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
+        "killer",
+        "PyInit sends SIGKILL to every process it may signal, the probe included: a crash by SIGKILL",
+        _make_one_source("killer.c"),
+        ("killer.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
+    ),
+    Case(
+        "stopper",
+        "PyInit sends SIGSTOP to every process it may signal, the probe included: a crash by SIGSTOP",
+        _make_one_source("stopper.c"),
+        ("stopper.c", "pm_module.h"),
+        elves=(_OLD,),
+        cause_always="crash",
     ),
 )
 
@@ -838,6 +912,31 @@ def variant(case: str, name: str) -> Case:
     return replace(base, name=name, elves=tuple(map(moved, base.elves)))
 
 
+def full_api_case(abi: str, include: Path) -> Case:
+    """The ``cp311`` case for any CPython ABI (``cp38``, ``cp313t``): a full-API extension only that
+    interpreter imports, compiled against the headers in ``include`` (``include/python3.X`` of a portable
+    CPython, so no interpreter of that version is needed here)."""
+    suffix = f"_core.cpython-{abi[2:]}-x86_64-linux-gnu.so"
+
+    def recipe(b: _Build) -> dict[str, bytes]:
+        core = b.ext("honest.c", limited=False, includes=[f"-I{include}"])
+        return {
+            f"{b.case.project}/__init__.py": _init(b.case, _IMPORT_CORE),
+            f"{b.case.project}/{suffix}": core,
+        }
+
+    return Case(
+        f"full_{abi}",
+        f"full-API extension named {suffix}: only CPython {abi} can import it",
+        recipe,
+        _HONEST_SRC,
+        python_tag=abi.rstrip("t"),
+        abi_tag=abi,
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(suffix, "2.2.5"),),
+    )
+
+
 def build(case: str | Case, outdir: Path) -> Path:
     """Build the wheel of ``CASES[case]`` (or of a :class:`Case`, e.g. a :func:`variant`) in ``outdir``.
 
@@ -848,9 +947,11 @@ def build(case: str | Case, outdir: Path) -> Path:
         spec = case
     else:
         try:
-            spec = CASES[case]
+            spec = CASES[case] if case in CASES else HOSTILE[case]
         except KeyError:
-            raise FactoryError(f"no test wheel case {case!r}; the cases are: {', '.join(CASES)}") from None
+            raise FactoryError(
+                f"no test wheel case {case!r}; the cases are: {', '.join([*CASES, *HOSTILE])}"
+            ) from None
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / spec.filename
@@ -868,8 +969,10 @@ def build(case: str | Case, outdir: Path) -> Path:
             requires_dist=spec.requires_dist,
         )
     )
+    members.update((path, target.encode()) for path, target in spec.links)
     aside = outdir / f".{spec.filename}.{os.getpid()}.tmp"
-    make_zip(aside, dict(sorted(members.items(), key=lambda item: (".dist-info/" in item[0], item[0]))))
+    ordered = dict(sorted(members.items(), key=lambda item: (".dist-info/" in item[0], item[0])))
+    make_zip(aside, ordered, modes={path: stat.S_IFLNK | 0o777 for path, _ in spec.links})
     os.replace(aside, target)
     return target
 
@@ -919,7 +1022,11 @@ def absolute_member(outdir: Path) -> Path:
 
 
 def symlink_member(outdir: Path) -> Path:
-    """A wheel whose ``pm_symlink_member/link.py`` is a symlink entry (S_IFLNK) pointing at /etc/passwd."""
+    """A wheel whose ``pm_symlink_member/link.py`` is a symlink entry (S_IFLNK) pointing at /etc/passwd.
+
+    Not a bad wheel: pip installs the member as a file holding ``/etc/passwd`` (pypa/pip#10935), a link to
+    nothing; so does the plugin, with a note.
+    """
     path = _bad(outdir, "pm_symlink_member")
     link = "pm_symlink_member/link.py"
     members = _pure_members("pm_symlink_member", {link: b"/etc/passwd"})
@@ -972,7 +1079,6 @@ BAD_WHEELS: dict[str, Callable[[Path], Path]] = {
         truncated_zip,
         escaping_member,
         absolute_member,
-        symlink_member,
         no_record,
         record_mismatch,
     )
@@ -984,7 +1090,6 @@ BAD_WHEEL_PROBLEMS: dict[str, str] = {
     "truncated_zip": "not a valid zip file",
     "escaping_member": "'../evil.py' escapes the wheel",
     "absolute_member": "'/tmp/evil.py' has an absolute path",
-    "symlink_member": "'pm_symlink_member/link.py' is a symlink",
     "no_record": "missing 'pm_no_record-1.0.dist-info/RECORD'",
     "record_mismatch": "'pm_record_mismatch/__init__.py' does not match its RECORD hash",
 }
@@ -1049,7 +1154,23 @@ def _connect():
         s.close()
 
 
+def _write_root():
+    try:
+        with open("/pm_inside", "w") as f:
+            f.write("x")
+        return "written"
+    except OSError as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+
+def _size(path):
+    st = os.statvfs(path)
+    return st.f_blocks * st.f_frsize
+
+
 SEEN = {
+    "write_root": _write_root(),
+    "tmp_size": _size("/tmp"),
     "uid": os.getuid(),
     "euid": os.geteuid(),
     "cap_eff": _status("CapEff"),
@@ -1108,7 +1229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", type=Path, help="where the wheels go (created if missing)")
     parser.add_argument("cases", nargs="*", metavar="CASE", help=f"default: all of {', '.join(CASES)}")
     args = parser.parse_args(argv)
-    unknown = [c for c in args.cases if c not in CASES]
+    unknown = [c for c in args.cases if c not in CASES and c not in HOSTILE]
     if unknown:
         parser.error(f"unknown case(s) {', '.join(map(repr, unknown))}; choose from {', '.join(CASES)}")
     for case in args.cases or CASES:

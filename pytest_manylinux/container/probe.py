@@ -31,6 +31,8 @@ import tempfile
 import time
 
 MARKER = "@@pytest-manylinux-result@@"
+#: a line of progress, read by the host only when the probe died before printing its result
+PROGRESS = "@@pytest-manylinux-progress@@ "
 _OUTPUT_LIMIT = 16000
 
 # Interpreter discovery, in the order they are preferred: the distro's own, then the ones
@@ -76,8 +78,8 @@ if __name__ == "__main__":
 """
 
 # The child that imports modules one after another. It says "S name" before each import and
-# "R {json}" after it, so the parent knows which module was being imported when the child hung or
-# died by a signal. faulthandler prints the Python traceback of a fatal signal to stderr.
+# "R {json}" after it, on a pipe of its own, so the parent knows which module was being imported when
+# the child hung or died by a signal. faulthandler prints the Python traceback of a fatal signal to stderr.
 # A failed import is described by its exception and the chain behind it (__cause__, __context__),
 # innermost last, each with the file of its innermost frame: the host tells a loader error, a
 # dependency's failure, a SyntaxError or a missing stdlib module from the wheel's own exceptions.
@@ -110,13 +112,26 @@ def chain(e):
     return links
 
 
-sites = sys.argv[1].split(os.pathsep)
+# The protocol goes to its own pipe (fd argv[1]), not stdout: what a module prints is only output.
+talk = os.fdopen(int(sys.argv[1]), "w")
+sites = sys.argv[2].split(os.pathsep)
 sys.path[0:0] = sites
 me = os.getpid()
-for name in sys.argv[2:]:
-    sys.stdout.write("S " + name + "\n")
-    sys.stdout.flush()
+
+
+def pids():
+    # The processes of the container (its pid namespace): one listdir, cheap enough for every module.
+    try:
+        return set(int(n) for n in os.listdir("/proc") if n.isdigit())
+    except OSError:
+        return set()
+
+
+for name in sys.argv[3:]:
+    talk.write("S " + name + "\n")
+    talk.flush()
     result = {"module": name, "ok": True}
+    before = pids()
     try:
         importlib.import_module(name)
     except BaseException as e:
@@ -133,8 +148,11 @@ for name in sys.argv[2:]:
         }
     if os.getpid() != me:
         os._exit(0)
-    sys.stdout.write("R " + json.dumps(result) + "\n")
-    sys.stdout.flush()
+    # Processes that appeared during the import and still run: the probe names the module on what it
+    # finds left behind at the end.
+    result["new"] = sorted(pids() - before)[:1024]
+    talk.write("R " + json.dumps(result) + "\n")
+    talk.flush()
 """
 
 
@@ -419,35 +437,245 @@ def _memory_limit():
     return _cgroup_value(("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
 
-def _imports(python, site, modules, timeout):
-    """Import every module in a child process; return one result per module."""
+class _Capped(object):
+    """One stream of the importer, drained to its end but kept only in part: its head and its tail.
+
+    An import may print without end (400 MiB of it): keeping it all would fill the probe's memory and
+    the host's report, and reading it line by line would cost more than the import. The count of
+    bytes dropped says how much was left out.
+    """
+
+    def __init__(self, head=2048, tail=5888):
+        self.head_limit, self.tail_limit = head, tail
+        self.head, self.tail, self.total = b"", b"", 0
+
+    def add(self, chunk):
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail = (self.tail + chunk)[-self.tail_limit:]
+
+    def text(self):
+        dropped = self.total - len(self.head) - len(self.tail)
+        middle = b"\n[... %d bytes dropped ...]\n" % dropped if dropped > 0 else b""
+        return (self.head + middle + self.tail).decode("utf-8", "replace")
+
+
+def _stat_fields(pid):
+    """(state, ppid, pgrp, session, uid) of a process, or None when it is gone."""
+    try:
+        uid = os.stat("/proc/%d" % pid).st_uid
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return fields[0], int(fields[1]), int(fields[2]), int(fields[3]), uid
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _ancestors():
+    """This process and the ones it runs under (the exec's ``timeout``): never a leftover."""
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        fields = _stat_fields(pid)
+        if fields is None:
+            break
+        pid = fields[1]
+    return found
+
+
+def _leftovers(token, session, keep):
+    """Processes an import left behind: in the importer's session, or carrying its token in their
+    environment (a daemon that made itself a new session keeps it)."""
+    uid, found = os.getuid(), []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit() or int(name) in keep:
+            continue
+        pid = int(name)
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] == b"Z" or fields[4] != uid:
+            continue
+        if session in (fields[2], fields[3]):
+            found.append(pid)
+            continue
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                entries = f.read().split(b"\0")
+        except OSError:
+            continue
+        if token in entries or (token.endswith(b"=") and any(e.startswith(token) for e in entries)):
+            found.append(pid)
+    return found
+
+
+def _kill_leftovers(token, session, keep):
+    """Stop, then kill, every leftover of an import (a swarm forks while it is being killed); return
+    how many there were."""
+    seen = set()
+    for _ in range(50):
+        pids = _leftovers(token, session, keep)
+        if not pids:
+            break
+        seen.update(pids)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        time.sleep(0.005)
+    return len(seen)
+
+
+#: the environment variable every importer (and whatever it starts) carries: how its leftovers are found
+_TOKEN = b"PYTEST_MANYLINUX_CHECK"
+
+#: the places an unprivileged import can write to: bounded, in memory, emptied after each import
+_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _scratch_entries():
+    found = {}
+    for directory in _SCRATCH:
+        try:
+            found[directory] = set(os.listdir(directory))
+        except OSError:
+            found[directory] = set()
+    return found
+
+
+def _clean_scratch(before):
+    """Remove what an import left in the scratch places (only entries that appeared during it)."""
+    for directory, names in before.items():
+        try:
+            now = os.listdir(directory)
+        except OSError:
+            continue
+        for name in now:
+            if name in names:
+                continue
+            path = os.path.join(directory, name)
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
+            except OSError:
+                pass
+
+
+def _full_scratch():
+    """A scratch place the import filled (its size in MiB), or None.
+
+    ``statvfs`` as an unprivileged user sees ``f_bavail``: less than 1 MiB (or 1%) left is full.
+    """
+    for directory in _SCRATCH:
+        try:
+            st = os.statvfs(directory)
+        except OSError:
+            continue
+        size, free = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        if size and free < max(1 << 20, size // 100):
+            return directory, size >> 20
+    return None
+
+
+def _progress(plan, record):
+    """A line the host reads if the probe itself dies (an import that kills or stops every process it
+    may signal): which module was being imported, and what was found before it."""
+    record["plan"] = plan
+    sys.stdout.write(PROGRESS + json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
+def _imports(python, site, modules, timeout, plan=""):
+    """Import every module in a child process; return one result per module.
+
+    The child's own output is drained (kept in part: :class:`_Capped`) and never slows it. When the
+    child exits its check is over: whatever it left running (children, daemons, a new session) is
+    killed, and what it wrote to the scratch places is removed, so the next check starts clean.
+    """
     results = []
     pending = list(modules)
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LC_ALL": "C.UTF-8", "PYTHONFAULTHANDLER": "1"}
-    while pending:
-        argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, site] + pending
-        oom_before = _oom_kills()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        current = None
-        deadline = time.time() + timeout
-        buffer = b""
-        stderr = b""
-        timed_out = False
-        streams = [proc.stdout, proc.stderr]
-        while streams:
-            wait = deadline - time.time()
-            if wait <= 0:
-                timed_out = True
+    token = _TOKEN + ("=%d.%d" % (os.getpid(), int(time.time() * 1e6))).encode()
+    keep = _ancestors()
+    before = _scratch_entries()
+    scratch = tempfile.mkdtemp(prefix="pytest-manylinux-import-")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": scratch,
+        "TMPDIR": scratch,
+        "LC_ALL": "C.UTF-8",
+        "PYTHONFAULTHANDLER": "1",
+        _TOKEN.decode(): token.split(b"=", 1)[1].decode(),
+    }
+    try:
+        while pending:
+            done, failure, not_tried = _import_some(python, site, pending, timeout, plan, env, token, keep)
+            results.extend(done)
+            if failure is not None:
+                results.append(failure)
+            gone = set(r["module"] for r in done) | set(not_tried)
+            if failure is not None:
+                gone.add(failure["module"])
+            pending = [m for m in pending if m not in gone]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        _clean_scratch(before)
+    return results
+
+
+def _import_some(python, site, pending, timeout, plan, env, token, keep):
+    """One importer child over ``pending``: (the results it gave, the failure of the module it stopped
+    on or None, the modules not to try after that failure)."""
+    read_talk, write_talk = os.pipe()
+    argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, str(write_talk), site] + pending
+    oom_before = _oom_kills()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        pass_fds=(write_talk,),
+        start_new_session=True,
+    )
+    os.close(write_talk)
+    talk = os.fdopen(read_talk, "rb", 0)
+    out, err = _Capped(), _Capped()
+    sinks = {proc.stdout.fileno(): out.add, proc.stderr.fileno(): err.add}
+    done, current = [], None
+    buffer = b""
+    deadline = time.time() + timeout
+    timed_out = False
+    streams = [talk.fileno(), proc.stdout.fileno(), proc.stderr.fileno()]
+    exited, drained = False, 0.0
+    while streams:
+        wait = deadline - time.time()
+        if wait <= 0:
+            timed_out = True
+            break
+        if exited:
+            # The importer is gone: take what is already written, but do not wait for processes it left
+            # behind that hold the pipes open (a daemon): they are killed below.
+            wait = 0
+            if time.time() > drained:
                 break
-            ready, _, _ = select.select(streams, [], [], wait)
-            for stream in ready:
-                chunk = os.read(stream.fileno(), 65536)
-                if not chunk:
-                    streams.remove(stream)
-                    continue
-                if stream is proc.stderr:
-                    stderr = (stderr + chunk)[-_OUTPUT_LIMIT:]
-                    continue
+        ready, _, _ = select.select(streams, [], [], min(wait, 0.25))
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                streams.remove(fd)
+            elif fd in sinks:
+                sinks[fd](chunk)
+            else:
                 buffer += chunk
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
@@ -455,56 +683,95 @@ def _imports(python, site, modules, timeout):
                     if text.startswith("S "):
                         current = text[2:]
                         deadline = time.time() + timeout
+                        _progress(plan, {"importing": current})
                     elif text.startswith("R "):
                         try:
                             result = json.loads(text[2:])
                         except ValueError:
                             continue  # a line some process of the module's wrote over ours
-                        if result.get("module") in pending:
-                            results.append(result)
-                            pending.remove(result["module"])
+                        if result.get("module") in pending and result.get("module") == current:
+                            # Processes the module left running after its import: named on it.
+                            full = None if result.get("ok") else _full_scratch()
+                            if full is not None:
+                                result["disk"] = _FULL % full
+                            done.append(result)
+                            _progress(plan, {"imported": result})
                             current = None
-        if timed_out:
-            proc.kill()
-        code = proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        stderr_text = stderr.decode("utf-8", "replace")
-        if current is None and not pending:
+        if exited and not ready:
             break
-        culprit = current if current is not None else pending[0]
-        result = {"module": culprit, "ok": False, "stderr": stderr_text[-8000:]}
-        if timed_out:
-            message = "import did not finish within %s seconds" % timeout
-            # Importing a module inside it imports it first, in a fresh child: it would hang again,
-            # once per module, and the whole check would outlast its budget.
-            inside = [m for m in pending if m.startswith(culprit + ".")]
-            for name in inside:
-                pending.remove(name)
-            if inside:
-                message += "; %d module%s inside it not tried" % (len(inside), "s" if len(inside) > 1 else "")
-            result.update({"type": "timeout", "message": message, "not_tried": inside})
-        elif code == -signal.SIGKILL and oom_before is not None and (_oom_kills() or 0) > oom_before:
-            limit = _memory_limit()
-            where = " of %d MiB" % (limit // (1 << 20)) if limit and limit < (1 << 50) else ""
-            result.update({
-                "type": "memory",
-                "limit": limit,
-                "message": "killed for memory: the kernel's out-of-memory killer ended it at the container's "
-                "limit" + where,
-            })
-        elif code < 0:
-            name = _signal_name(-code)
-            result.update({"type": "signal", "signal": name, "message": "killed by %s" % name})
-        else:
-            result.update({"type": "exit", "message": "the importer exited with status %s" % code})
-        results.append(result)
-        pending.remove(culprit)
-    return results
+        if not exited and proc.poll() is not None:
+            exited, drained = True, time.time() + 0.5
+    if timed_out:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
+    code = proc.wait()
+    # What the imports left running, each named on the module whose import started it.
+    left = set(_leftovers(token, proc.pid, keep))
+    for result in done:
+        stray = left.intersection(result.pop("new", ()))
+        if stray:
+            result["leftovers"] = len(stray)
+            left -= stray
+    _kill_leftovers(token, proc.pid, keep)
+    for stream in (talk, proc.stdout, proc.stderr):
+        stream.close()
+    if current is None and len(done) == len(pending):
+        return done, None, ()
+    culprit = current if current is not None else pending[len(done)]
+    failure = {
+        "module": culprit,
+        "ok": False,
+        "stderr": err.text(),
+        "output": {"stdout": out.total, "stderr": err.total},
+    }
+    if left:
+        failure["leftovers"] = len(left)
+    full = _full_scratch()
+    if full is not None:
+        failure["disk"] = _FULL % full
+    not_tried = ()
+    if timed_out:
+        message = "import did not finish within %s seconds" % timeout
+        # Importing a module inside it imports it first, in a fresh child: it would hang again,
+        # once per module, and the whole check would outlast its budget.
+        not_tried = [m for m in pending if m.startswith(culprit + ".")]
+        if not_tried:
+            message += "; %d module%s inside it not tried" % (len(not_tried), "s" if len(not_tried) > 1 else "")
+        failure.update({"type": "timeout", "message": message, "not_tried": not_tried})
+    elif code == -signal.SIGKILL and oom_before is not None and (_oom_kills() or 0) > oom_before:
+        limit = _memory_limit()
+        where = " of %d MiB" % (limit // (1 << 20)) if limit and limit < (1 << 50) else ""
+        failure.update({
+            "type": "memory",
+            "limit": limit,
+            "message": "killed for memory: the kernel's out-of-memory killer ended it at the container's "
+            "limit" + where,
+        })
+    elif code < 0:
+        name = _signal_name(-code)
+        failure.update({"type": "signal", "signal": name, "message": "killed by %s" % name})
+    else:
+        failure.update({"type": "exit", "message": "the importer exited with status %s" % code})
+    return done, failure, not_tried
+
+
+_FULL = "it filled %s (%d MiB, the most a check may write there)"
+
+
+def _reap_earlier():
+    """What an earlier check left because its probe was killed with it (an import that signalled every
+    process it may signal): its processes, found by the token their environment carries, and its scratch
+    directory. One check runs in a container at a time, so any such thing is a leftover."""
+    _kill_leftovers(_TOKEN + b"=", -1, _ancestors())
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "pytest-manylinux-import-*")):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def check(plan_args, timeout):
     """Check each wheel: ``PLAN.json``, or ``PLAN.json=SITE:SITE`` with its dependencies' site directories."""
+    _reap_earlier()
     _libc_name, _version, loader = _libc()
     provided = _provided_by_interpreter()
     for arg in plan_args:
@@ -525,8 +792,9 @@ def _check_one(plan_path, timeout, loader, provided, dependency_sites):
         if sonames:
             shutil.rmtree(sonames, ignore_errors=True)
     loaded = time.time()
+    _progress(plan_path, {"loads": loads})
     sites = [os.path.join(root, "site")] + list(dependency_sites)
-    imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout)
+    imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout, plan_path)
     _emit({
         "plan": plan_path,
         "loads": loads,

@@ -31,9 +31,6 @@ class Resolution:
     #: requirements the wheelhouse cannot satisfy for this interpreter, each with why
     unsatisfied: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        return ", ".join(w.filename for w in self.wheels)
-
 
 def read_wheelhouse(paths: Iterable[str | Path]) -> tuple[tuple[WheelInfo, ...], tuple[str, ...]]:
     """Every ``*.whl`` in the given directories (or files), read; and one error line per unreadable one.

@@ -89,8 +89,9 @@ class Distro:
 #: carries in ``/opt/python`` (pypa/manylinux images), and a portable CPython brought in.
 INTERPRETER_ORIGINS = ("distro", "image", "portable")
 #: The CPython versions a portable interpreter may be brought in for when ``[python].versions`` is not set.
-DEFAULT_PORTABLE_VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
-_VERSION_RE = re.compile(r"^3\.(\d|1\d)$")
+#: ``t`` marks a free-threaded build (``--disable-gil``, ABI ``cp313t``), last: only ``cp3XYt`` wheels use it.
+DEFAULT_PORTABLE_VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.13t", "3.14t")
+_VERSION_RE = re.compile(r"^3\.(\d|1\d)t?$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -275,7 +276,9 @@ def _bool(path: Path, where: str, table: dict[str, Any], key: str, default: bool
 
 def _version(path: Path, where: str, value: Any) -> str:
     if not isinstance(value, str) or not _VERSION_RE.match(value):
-        raise _fail(path, where, f'expected a CPython version like "3.11", got {value!r}')
+        raise _fail(
+            path, where, f'expected a CPython version like "3.11" (or "3.13t", free-threaded), got {value!r}'
+        )
     return value
 
 

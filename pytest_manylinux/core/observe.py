@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# The line before each JSON document the in-container scripts print: defined once, by the probe.
+from ..container.probe import MARKER
 from ..errors import ProbeError
 from .tags import Libc, LibcVersion
 
-MARKER = "@@pytest-manylinux-result@@"
+__all__ = ["MARKER"]  # re-exported: the host's parsers and tests take it from here
 
 
 class Outcome(str, enum.Enum):
@@ -49,6 +51,8 @@ class Cause(str, enum.Enum):
     #: killed by SIGILL: the module uses instructions this machine's CPU lacks (a CPU-specific variant)
     CPU = "cpu"
     MEMORY = "memory"  #: an import was killed for memory at the container's limit (--manylinux-memory)
+    #: an import failed having filled the place it may write to (--manylinux-disk): a limit of this run
+    DISK = "disk"
     #: no interpreter here can load the wheel's Python tag, or run its code (a SyntaxError, a stdlib module
     #: the interpreter lacks)
     PYTHON = "python"
@@ -260,6 +264,73 @@ def parse_probe_documents(stdout: str) -> list[dict[str, Any]]:
             break
         documents.append(document)
     return documents
+
+
+PROGRESS = "@@pytest-manylinux-progress@@ "
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def document_from_progress(
+    stdout: str, plan: str, modules: Iterable[str], exit_code: int, stopped: float | None = None
+) -> dict[str, Any] | None:
+    """The check of ``plan`` as far as the probe got, when it died before printing its result; None when it
+    was not importing a module of that wheel then.
+
+    Only an import runs the wheel's code, so a probe that dies (``exit_code``: the exec's, 128 + the signal)
+    while a module is being imported was ended by that module: an import that signals every process it
+    may signal (``kill(-1, SIGKILL)``). The module is reported as crashing with that signal: the one the
+    probe said it was importing, or, when it died before it could say so, the first of ``modules`` (the
+    plan's, in the order they are imported) without a result. ``stopped``:
+    the probe answered nothing until a watchdog killed it that many seconds in (``kill(-1, SIGSTOP)``).
+    """
+    loads: list[Any] | None = None
+    imported: list[dict[str, Any]] = []
+    current = None
+    for line in stdout.splitlines():
+        if not line.startswith(PROGRESS):
+            continue
+        try:
+            record = json.loads(line[len(PROGRESS) :])
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("plan") != plan:
+            continue
+        if isinstance(record.get("loads"), list):
+            loads = record["loads"]
+        elif isinstance(record.get("importing"), str):
+            current = record["importing"]
+        elif isinstance(record.get("imported"), dict):
+            imported.append(record["imported"])
+            current = None
+    if current is None and loads is not None:
+        done = {r.get("module") for r in imported}
+        current = next((m for m in modules if m not in done), None)
+    if current is None or loads is None:
+        return None  # it died checking files with the loader, which runs none of the wheel's code
+    how = f"with {_signal_name(exit_code - 128)}" if exit_code > 128 else f"(exit status {exit_code})"
+    culprit = {
+        "module": current,
+        "ok": False,
+        "type": "signal",
+        "signal": _signal_name(exit_code - 128) if exit_code > 128 else "",
+        "message": f"ended the checking process {how}: its code signals processes outside the import "
+        "(every process it may signal)",
+    }
+    if stopped is not None:
+        culprit["signal"] = "SIGSTOP"
+        culprit["message"] = (
+            "stopped the checking process: its code signals processes outside the import (every process "
+            f"it may signal); it was killed after {stopped:.0f} s"
+        )
+    return {"plan": plan, "loads": loads, "imports": [*imported, culprit], "probe_died": True}
 
 
 def parse_probe_output(stdout: str, what: str) -> dict[str, Any]:
@@ -873,6 +944,9 @@ def classify_import(
     detail = str(result.get("traceback") or result.get("stderr") or "")
     if kind == "timeout":
         return Finding("import", module, Cause.TIMEOUT, f"import {module}: {message}", detail)
+    if result.get("disk") and kind != "memory":
+        # A resource limit of this run, like memory: whatever else failed followed from the full disk.
+        return Finding("import", module, Cause.DISK, f"import {module} failed: {result['disk']}", detail)
     if kind == "signal" and result.get("signal") == "SIGILL":
         # The CPU, not the distro: a module built for instructions this machine lacks (faiss's AVX-512
         # variant, imported directly rather than through the loader that picks one the CPU has).
@@ -1013,6 +1087,20 @@ def set_aside_notes(findings: Iterable[Finding], remedy: str = "") -> list[str]:
     return notes
 
 
+def leftover_notes(imports: Iterable[dict[str, Any]]) -> list[str]:
+    """One note per module whose import left processes running (killed when its check ended) or printed
+    more than the check keeps: not about the tag, but worth knowing."""
+    notes = []
+    for result in imports:
+        count = result.get("leftovers")
+        if isinstance(count, int) and count > 0:
+            what = f"{count} process{'es' if count != 1 else ''}"
+            notes.append(
+                f"{result.get('module')}: its import left {what} running; killed when the import ended"
+            )
+    return notes
+
+
 def _remedy(unsatisfied: tuple[str, ...] | None) -> str:
     if unsatisfied is None:
         return (
@@ -1068,6 +1156,7 @@ def observation_from_check(
     findings = _expected_by_policy(findings, expected)
     remedy = _remedy(unsatisfied)
     notes += set_aside_notes(findings, remedy)
+    notes += leftover_notes(document.get("imports", []))
     common = dict(
         libc=facts.libc,
         libc_version=facts.libc_version,
@@ -1080,10 +1169,11 @@ def observation_from_check(
     observation = summarized(Observation(distro, image, Outcome.OK, **common))  # type: ignore[arg-type]
     if observation.outcome is Outcome.FAIL:
         return observation
-    memory = [f for f in findings if f.cause is Cause.MEMORY]
-    if memory:
-        detail = f"{memory[0].evidence}; raise --manylinux-memory to judge this distro"
-        return replace(observation, outcome=Outcome.SKIPPED, cause=Cause.MEMORY, detail=detail)
+    for cause, option in ((Cause.MEMORY, "--manylinux-memory"), (Cause.DISK, "--manylinux-disk")):
+        limited = [f for f in findings if f.cause is cause]
+        if limited:
+            detail = f"{limited[0].evidence}; raise {option} to judge this distro"
+            return replace(observation, outcome=Outcome.SKIPPED, cause=cause, detail=detail)
     # Judged: the loader resolved the wheel's ELF files here, or a module imported (or raised an exception
     # of its own, which is evidence once compared with the other distros).
     judged = bool(loads) or imported > 0 or any(f.cause is Cause.EXCEPTION for f in findings)

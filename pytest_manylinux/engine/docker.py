@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,8 +34,15 @@ LABEL_DISTRO = "pytest-manylinux.distro"
 API_TIMEOUT = 900
 
 
+#: seconds past an exec's timeout before its watchdog kills what ``timeout`` itself could not
+OVERDUE = 15
+#: how often the watchdog of an exec with a timeout looks at its processes (stopped ones: ``Container.exec``)
+WATCH_EVERY = 5.0
+
 #: the smallest memory limit Docker accepts for a container
 MIN_MEMORY = 6 * 1024 * 1024
+#: where a check may write (besides /dev/shm, the engine's 64 MiB): size-limited in-memory filesystems
+SCRATCH = ("/tmp", "/var/tmp")
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -55,6 +63,9 @@ class Limits:
 
     #: memory limit (swap included), in the engine's notation
     memory: str = "2g"
+    #: the most a check may write to each place it can write (``/tmp``, ``/var/tmp``): size-limited
+    #: in-memory filesystems over a read-only root, so the engine's disk never grows with what an import does
+    disk: str = "1g"
     #: most processes a container may have
     pids: int = 512
     #: run checks as this user where the image has it (``None``: as root)
@@ -69,6 +80,8 @@ class ExecResult:
     stdout: str
     stderr: str
     seconds: float
+    #: the command outlived its timeout (it was stopped, wrapper and all) and the watchdog killed it
+    overdue: bool = False
 
 
 def _session_id() -> str:
@@ -118,11 +131,6 @@ class Engine:
             LABEL_HOST: socket.gethostname(),
             LABEL_PID: str(os.getpid()),
         }
-
-    def architecture(self) -> str:
-        """The engine's CPU architecture in wheel-tag spelling (``x86_64``, ``aarch64``)."""
-        arch = str(self._call("read the engine's info", self.client.info).get("Architecture", ""))
-        return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import docker.errors
@@ -186,14 +194,22 @@ class Engine:
         *,
         network: bool = False,
         build: bool = False,
+        files: str | None = None,
     ) -> Iterator[Container]:
         """A running container of ``image``, removed on exit whatever happened.
 
         Checks run without network and without capabilities. A ``build`` container (a portable CPython
         built from source) keeps root's capabilities for the package manager and shares the engine
         host's network, which works where the engine's bridge is missing too.
+
+        Any other container has a read-only root: a check may only write to ``/tmp`` and ``/var/tmp``,
+        in-memory filesystems of ``limits.disk`` each (their pages count against the memory limit too),
+        so what an import writes never reaches the engine's disk. ``files`` names the directory the host
+        copies files into (an anonymous volume, removed with the container): only there may
+        :meth:`Container.put_archive` write.
         """
         import docker.errors
+        import docker.types
 
         labels = dict(self.labels, **{LABEL_DISTRO: distro})
         name = f"pytest-manylinux-{self.session}-{distro}".replace(":", "-").replace("/", "-")
@@ -204,6 +220,14 @@ class Engine:
                 "network_mode": "bridge" if network else "none",
                 "cap_drop": ["ALL"],
                 "security_opt": ["no-new-privileges"],
+                "read_only": True,
+                # exec: a module may load code it wrote there, as on an ordinary machine
+                "tmpfs": {
+                    place: f"rw,exec,nosuid,nodev,size={memory_bytes(limits.disk)},mode=1777"
+                    for place in SCRATCH
+                },
+                # the volume carries the container's labels: a leftover is found like the container
+                "mounts": [docker.types.Mount(files, None, type="volume", labels=labels)] if files else [],
             }
         )
         try:
@@ -265,13 +289,9 @@ class Engine:
         count = 0
         for c in self.leftovers():
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                c.remove(force=True)
+                c.remove(force=True, v=True)  # v: its volume (the files it was given) goes too
                 count += 1
         return count
-
-    def session_containers(self) -> list[Any]:
-        """Containers this session created that still exist (should be none after the run)."""
-        return self._labelled(f"{LABEL_SESSION}={self.session}")
 
 
 def _alive(pid: int) -> bool:
@@ -319,6 +339,22 @@ class Container:
         except Exception as e:  # the stream breaks when the engine does
             raise EngineError(f"copying {path!r} out of {self.distro} broke off: {e}") from e
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time every process of the container used so far (its cgroup's), or None if unknown."""
+        try:
+            stats = self.engine._call(f"read the statistics of {self.distro}", self.raw.stats, stream=False)
+            return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+        except (EngineError, KeyError, TypeError, ValueError):
+            return None
+
+    def commit(self, ref: str, changes: list[str]) -> str:
+        """Save the container's file system as image ``ref`` (Dockerfile ``changes`` applied); its ID."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        image = self.engine._call(
+            f"save {self.distro} as image {ref!r}", self.raw.commit, repository, tag, changes=changes
+        )
+        return str(image.id)
+
     def exec(
         self,
         argv: list[str],
@@ -327,11 +363,67 @@ class Container:
         env: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> ExecResult:
-        """Run ``argv`` in the container; ``timeout`` kills it (SIGKILL) from inside after that long."""
+        """Run ``argv`` in the container; ``timeout`` kills it (SIGKILL) from inside after that long.
+
+        The ``timeout`` wrapper runs as ``user`` too, so what ``argv`` starts may stop it along with
+        everything else of that user (``kill(-1, SIGSTOP)``): a watchdog then kills every process of
+        ``user`` a little after the limit, and the result says so (:attr:`ExecResult.overdue`).
+        """
+        watchdog: threading.Thread | None = None
+        done, fired = threading.Event(), threading.Event()
+        started = time.monotonic()
         if timeout is not None:
             argv = ["timeout", "-s", "KILL", str(int(timeout) + 1), *argv]
+            if user and user != "root":  # as root it would kill the container's own process too
+                args = (user, started + timeout + OVERDUE, done, fired)
+                watchdog = threading.Thread(target=self._watch, args=args, daemon=True)
         api = self.engine.client.api
-        started = time.monotonic()
+        try:
+            if watchdog is not None:
+                watchdog.start()
+            out, err, code = self._run(api, argv, user, env)
+        finally:
+            done.set()
+        return ExecResult(
+            code,
+            (out or b"").decode("utf-8", "replace"),
+            (err or b"").decode("utf-8", "replace"),
+            time.monotonic() - started,
+            overdue=fired.is_set(),
+        )
+
+    def _watch(self, user: str, deadline: float, done: threading.Event, fired: threading.Event) -> None:
+        """Until ``done``: kill every process of ``user`` here once each of them has been seen stopped
+        twice in a row (the engine's ``top``, every :data:`WATCH_EVERY` seconds), or at ``deadline``.
+
+        A running check always has a process that is not stopped (the probe waits in ``select``): all of
+        them stopped is something the wheel's code did, and nothing will continue them.
+        """
+        stopped_before = False
+        while not done.wait(WATCH_EVERY):
+            stopped = self._all_stopped(user)
+            if (stopped and stopped_before) or time.monotonic() >= deadline:
+                break
+            stopped_before = stopped
+        else:
+            return
+        fired.set()
+        with contextlib.suppress(EngineError):
+            # kill -1 spares the caller: every other process of the user goes
+            self._run(self.engine.client.api, ["sh", "-c", "kill -s KILL -- -1"], user, None)
+
+    def _all_stopped(self, user: str) -> bool:
+        """Whether every process of ``user`` in the container is stopped (False when unknown)."""
+        try:
+            listing = self.raw.top(ps_args="-o pid,user,stat")  # Docker needs the pid column
+        except Exception:  # an engine without ps arguments for top (Podman): the deadline still holds
+            return False
+        states = [row[2] for row in listing.get("Processes") or [] if len(row) >= 3 and row[1] == user]
+        return bool(states) and all(state.startswith("T") for state in states)
+
+    def _run(
+        self, api: Any, argv: list[str], user: str | None, env: Mapping[str, str] | None
+    ) -> tuple[bytes | None, bytes | None, int]:
         exec_id = self.engine._call(
             f"run {shlex.join(argv)[:80]!r} in {self.distro}",
             api.exec_create,
@@ -347,12 +439,7 @@ class Container:
         code = info.get("ExitCode")
         if code is None:
             raise EngineError(f"the engine lost the command {argv[:3]!r} in distro {self.distro!r}")
-        return ExecResult(
-            int(code),
-            (out or b"").decode("utf-8", "replace"),
-            (err or b"").decode("utf-8", "replace"),
-            time.monotonic() - started,
-        )
+        return out, err, int(code)
 
     def state(self) -> dict[str, Any]:
         """The engine's view of the container (``OOMKilled``, ``Running``, ...)."""
@@ -367,14 +454,6 @@ class Container:
             what = f"inspect the container of {self.distro}"
             raise EngineError(f"the container engine failed to {what}: {e}") from e
         return dict(self.raw.attrs.get("State", {}))
-
-    def logs(self) -> str:
-        import docker.errors
-
-        try:
-            return bytes(self.raw.logs()).decode("utf-8", "replace")
-        except (docker.errors.DockerException, OSError):
-            return ""
 
     def remove(self) -> None:
         """Remove the container (once; later calls do nothing)."""
@@ -392,4 +471,4 @@ class Container:
             requests.exceptions.RequestException,
             OSError,
         ):
-            self.raw.remove(force=True)
+            self.raw.remove(force=True, v=True)  # v: its volume goes too

@@ -7,13 +7,13 @@ wheels under test are laid out in it and found through ``PATH`` and ``PYTHONPATH
 
 from __future__ import annotations
 
-import io
 import shlex
 import subprocess
-import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
+
+from .archives import in_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.distros import Distro
@@ -32,18 +32,7 @@ def shim_archive(directory: str, interpreter: str) -> bytes:
     Wheel scripts are laid out with ``#!/usr/bin/env python3``; with this directory first on ``PATH``
     they run under the interpreter that judged the wheel, not whatever ``python3`` the distro has.
     """
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = directory.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            info = tarfile.TarInfo("/".join(parts[:i]))
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name in ("python3", "python"):
-            info = tarfile.TarInfo(f"{directory.strip('/')}/{name}")
-            info.type, info.linkname, info.mode = tarfile.SYMTYPE, interpreter, 0o777
-            tar.addfile(info)
-    return buffer.getvalue()
+    return in_memory(links={f"{directory}/{name}": interpreter for name in ("python3", "python")})
 
 
 @dataclass(frozen=True)

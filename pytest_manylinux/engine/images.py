@@ -8,7 +8,6 @@ an ordinary engine image afterwards: it is found locally next time and never reb
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Callable
 from ..core.distros import BuildRecipe, Distro
 from ..errors import ImageError
 from .docker import LABEL, Engine
+from .sharing import file_lock
 
 #: the label carrying the reference an image was built for
 LABEL_IMAGE = f"{LABEL}.image"
@@ -68,13 +68,8 @@ def lock_dir() -> Path:
 def image_lock(ref: str) -> Iterator[None]:
     """An exclusive lock for one image reference on this host."""
     digest = hashlib.sha256(ref.encode()).hexdigest()[:16]
-    path = lock_dir() / f"image-{digest}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(lock_dir() / f"image-{digest}.lock"):
+        yield
 
 
 def debootstrap_command(recipe: BuildRecipe, target: Path) -> list[str]:

@@ -9,7 +9,6 @@ is a future the pytest items wait on.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import tarfile
 import threading
@@ -23,13 +22,13 @@ from typing import Any, Callable
 from ..core.dependencies import Resolution, resolve
 from ..core.distros import Distro, PythonConfig
 from ..core.elf import read_elf
-from ..core.interpreters import choose, in_order, portable_version
 from ..core.observe import (
     CANNOT_PARSE,
     Cause,
     DistroFacts,
     Interpreter,
     Observation,
+    document_from_progress,
     facts_from_json,
     interpreter_from_json,
     observation_from_check,
@@ -38,8 +37,7 @@ from ..core.observe import (
     skipped,
 )
 from ..core.policy import load_policies
-from ..core.tags import Libc
-from ..core.wheel import Role, WheelInfo, lay_out
+from ..core.wheel import Role, WheelInfo, installed_path, lay_out
 from ..errors import (
     ElfError,
     EngineError,
@@ -50,10 +48,13 @@ from ..errors import (
     ProbeError,
     WheelError,
 )
+from .archives import in_memory, readable_by_all
+from .choice import InterpreterChoice
 from .docker import Container, Engine, ExecResult, Limits
 from .environment import Environment, shim_archive
 from .images import ensure_image
-from .portable import Provider, put_tree
+from .portable import Portable, Provider
+from .sharing import Once
 
 Progress = Callable[[str], None]
 
@@ -63,13 +64,6 @@ PROBE_PATH = f"{CONTAINER_ROOT}/probe.py"
 #: where ``python3`` and ``python`` name the interpreter of the container's environment (``manylinux_env``):
 #: wheel scripts are laid out with this shebang, so they run with the interpreter the wheels were chosen for
 SHIM_DIR = f"{CONTAINER_ROOT}/bin"
-_INSTALLED_DIR = {
-    Role.PURELIB: "site",
-    Role.PLATLIB: "site",
-    Role.SCRIPTS: "bin",
-    Role.DATA: "data",
-    Role.HEADERS: "include",
-}
 
 
 @dataclass(frozen=True)
@@ -109,10 +103,6 @@ class Payload:
         return f"{CONTAINER_ROOT}/wheels/{self.key}/plan.json"
 
 
-def _installed_path(role: str, scheme_path: str) -> str:
-    return f"{_INSTALLED_DIR.get(role, 'data')}/{scheme_path}"
-
-
 def plan_for(wheel: WheelInfo, root: str) -> dict[str, Any]:
     """The probe's plan for a wheel (pure): which files the loader resolves, which modules to import."""
     extension_files = set()
@@ -125,7 +115,7 @@ def plan_for(wheel: WheelInfo, root: str) -> dict[str, Any]:
     elf = []
     libdirs = []
     for m in wheel.elf_members:
-        path = _installed_path(m.role, m.scheme_path)
+        path = installed_path(m.role, m.scheme_path, wheel.dist_info)
         kind = "extension" if m.path in extension_files else "library"
         elf.append({"path": path, "kind": kind, "member": m.path})
         if kind == "library":
@@ -138,18 +128,26 @@ def plan_for(wheel: WheelInfo, root: str) -> dict[str, Any]:
     }
 
 
+def stage(wheel: WheelInfo, directory: Path, root: str, interpreter: str) -> dict[str, Any]:
+    """Lay a wheel out in ``directory`` with the probe's ``plan.json`` for it; the plan names the files
+    as they will be at ``root`` (a container's path; the same directory when the probe runs here)."""
+    lay_out(wheel, directory, interpreter=interpreter)
+    plan = plan_for(wheel, root)
+    plan["sonames"] = _sonames(directory, plan["elf"])
+    (directory / "plan.json").write_text(json.dumps(plan, indent=1))
+    return plan
+
+
 def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
     """Lay a wheel out and archive it for containers (once per wheel per session)."""
     key = wheel.sha256[:16]
-    stage = workdir / key
-    lay_out(wheel, stage, interpreter=f"{SHIM_DIR}/python3")
+    stage_dir = workdir / key
     root = f"{CONTAINER_ROOT}/wheels/{key}"
-    plan = plan_for(wheel, root)
-    plan["sonames"] = _sonames(stage, plan["elf"])
-    (stage / "plan.json").write_text(json.dumps(plan, indent=1))
+    plan = stage(wheel, stage_dir, root, interpreter=f"{SHIM_DIR}/python3")
     archive = workdir / f"{key}.tar"
     with tarfile.open(archive, "w") as tar:
-        tar.add(stage, arcname=root.lstrip("/"), filter=_world_readable)
+        # Named below CONTAINER_ROOT, where the archive goes: the only place of the container the host writes.
+        tar.add(stage_dir, arcname=_inside(root), filter=readable_by_all)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
 
@@ -189,14 +187,6 @@ def concatenated(payloads: Sequence[Payload], head: bytes = b"", chunk: int = 1 
     yield bytes(2 * tarfile.BLOCKSIZE)  # the end-of-archive marker
 
 
-def _world_readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    # Checks run as an unprivileged user: everything must be readable (and dirs searchable) by it.
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    info.mode |= 0o755 if (info.isdir() or info.mode & 0o111) else 0o644
-    return info
-
-
 def _probe_source() -> str:
     return Path(__file__).parent.parent.joinpath("container", "probe.py").read_text(encoding="utf-8")
 
@@ -204,19 +194,15 @@ def _probe_source() -> str:
 def _probe_members() -> bytes:
     """The probe and the plugin's directories, as tar members without the end-of-archive blocks."""
     source = _probe_source().encode("utf-8")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for directory in ("opt", CONTAINER_ROOT.lstrip("/"), f"{CONTAINER_ROOT.lstrip('/')}/wheels"):
-            info = tarfile.TarInfo(directory)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-        info = tarfile.TarInfo(PROBE_PATH.lstrip("/"))
-        info.size = len(source)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(source))
-        end = tar.offset
-    return buffer.getvalue()[:end]
+    return in_memory(["wheels"], {_inside(PROBE_PATH): source}, end=False)  # put at CONTAINER_ROOT
+
+
+def _inside(path: str) -> str:
+    """A container path below CONTAINER_ROOT, relative to it: how archives put there name it. A check
+    container's root is read-only; only CONTAINER_ROOT (its volume) takes files from the host."""
+    if not path.startswith(CONTAINER_ROOT + "/"):
+        raise ValueError(f"{path!r} is not below {CONTAINER_ROOT}")
+    return path[len(CONTAINER_ROOT) + 1 :]
 
 
 class DistroRunner:
@@ -234,8 +220,8 @@ class DistroRunner:
         self.engine = engine
         self.prepare = prepare
         self.portables = portables
-        #: portable interpreters brought into this container, by X.Y (or why that failed)
-        self.brought: dict[str, Interpreter | str] = {}
+        #: which interpreter judges a wheel here (made once the distro is measured)
+        self.choice: InterpreterChoice | None = None
         self.distro = distro
         self.config = config
         self.progress = progress
@@ -261,7 +247,9 @@ class DistroRunner:
         try:
             ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             container = self._stack.enter_context(
-                self.engine.container(self.distro.image, self.distro.name, self.config.limits)
+                self.engine.container(
+                    self.distro.image, self.distro.name, self.config.limits, files=CONTAINER_ROOT
+                )
             )
             with self._closing:
                 if self._closed:  # closed while the image was made or the container started
@@ -269,6 +257,7 @@ class DistroRunner:
                     raise EngineError(f"the run was stopped while distro {self.distro.name!r} started")
                 self._container = container
             self.facts = self._measure(self._container)
+            self.choice = InterpreterChoice(self.distro, self.order, self.facts, self.portables, self._bring)
         except ImageError as e:
             self.unavailable = skipped(self.distro.name, self.distro.image, Cause.IMAGE, str(e))
         except (EngineError, ProbeError) as e:
@@ -297,10 +286,6 @@ class DistroRunner:
                 return facts_from_json(document)
         # No python at all: measure nothing more here; the check is skipped with that reason.
         return DistroFacts(None, None, "", None)
-
-    def observe(self, payload: Payload) -> Observation:
-        """Run one wheel's checks here."""
-        return self.observe_all([payload])[0]
 
     def observe_all(self, payloads: Sequence[Payload]) -> list[Observation]:
         """Run these wheels' checks here: their files copied in at once, one exec per interpreter.
@@ -361,7 +346,8 @@ class DistroRunner:
             ) -> bool:
                 return c.path in paths or (newer is not None and c.version[:2] <= newer)
 
-            following, _why = self.choose(
+            assert self.choice is not None
+            following, _why = self.choice.choose(
                 payload.wheel.claim.interpreters,
                 payload.wheel.requires_python,
                 exclude=excluded,
@@ -392,7 +378,8 @@ class DistroRunner:
 
     def _screen(self, payload: Payload) -> Interpreter | Observation:
         """The interpreter to check the wheel with here, or why it cannot run here at all."""
-        interpreter, cause, why = self._fit(payload.wheel)
+        assert self.choice is not None
+        interpreter, cause, why = self.choice.fit(payload.wheel)
         if interpreter is None:
             assert cause is not None
             return self._skip(cause, why)
@@ -410,7 +397,9 @@ class DistroRunner:
         new = list({p.key: p for p in payloads if p.key not in self._payloads}.values())
         if not new:
             return
-        self._container.put_archive("/", concatenated(new, b"" if self._payloads else _probe_members()))
+        self._container.put_archive(
+            CONTAINER_ROOT, concatenated(new, b"" if self._payloads else _probe_members())
+        )
         self._payloads.update(p.key for p in new)
 
     def _budget(self, payload: Payload) -> float:
@@ -434,11 +423,12 @@ class DistroRunner:
                 sites = ":".join(f"{d.plan['root']}/site" for d in needs[i][1])
                 plans.append(f"{payload.plan_path}={sites}" if sites else payload.plan_path)
             result = None
+            budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
                     [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
                     user=self.user,
-                    timeout=sum(self._budget(payload) for _, payload in pending),
+                    timeout=budget,
                 )
             except EngineError as e:
                 failure = self._failure(e, None)
@@ -452,33 +442,64 @@ class DistroRunner:
                 document = documents.get(payload.plan_path)
                 if document is None:
                     break
-                seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
-                resolution = needs[i][0]
-                results[i] = observation_from_check(
-                    self.distro.name,
-                    self.distro.image,
-                    self.facts,
-                    document,
-                    payload.wheel.modules,
-                    interpreter,
-                    seconds,
-                    root=payload.plan["root"],
-                    supplied=tuple(w.filename for w in resolution.wheels),
-                    unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
-                    requirements=payload.wheel.requirement_names,
-                    expected=load_policies().expected_libraries(payload.wheel.claim),
-                )
+                results[i] = self._observed(interpreter, payload, needs[i][0], document)
                 done += 1
             if done == len(pending):
                 break
             i, payload = pending[done]
-            what = f"{payload.wheel.filename} on {self.distro.name}"
-            error = ProbeError(
-                f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
-            )
-            results[i] = self._failure(error, result)
+            results[i] = self._died(interpreter, payload, needs[i][0], result, budget)
             pending = pending[done + 1 :]
         return results
+
+    def _observed(
+        self, interpreter: Interpreter, payload: Payload, resolution: Resolution, document: dict[str, Any]
+    ) -> Observation:
+        assert self.facts is not None
+        seconds = sum(float(v) for v in (document.get("seconds") or {}).values())
+        return observation_from_check(
+            self.distro.name,
+            self.distro.image,
+            self.facts,
+            document,
+            payload.wheel.modules,
+            interpreter,
+            seconds,
+            root=payload.plan["root"],
+            supplied=tuple(w.filename for w in resolution.wheels),
+            unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
+            requirements=payload.wheel.requirement_names,
+            expected=load_policies().expected_libraries(payload.wheel.claim),
+        )
+
+    def _died(
+        self,
+        interpreter: Interpreter,
+        payload: Payload,
+        resolution: Resolution,
+        result: ExecResult,
+        budget: float,
+    ) -> Observation:
+        """The wheel the probe was on when it died: what its import did, when one was under way, else the
+        engine's or memory's doing (:meth:`_failure`)."""
+        what = f"{payload.wheel.filename} on {self.distro.name}"
+        error = ProbeError(
+            f"the probe printed no result for {what}; its output ended with: {result.stdout[-500:]!r}"
+        )
+        stopped = result.seconds if result.overdue else None
+        modules = payload.plan["modules"]
+        partial = document_from_progress(result.stdout, payload.plan_path, modules, result.exit_code, stopped)
+        if partial is None or (result.seconds >= budget and not result.overdue):
+            return self._failure(error, result)
+        failure = self._failure(error, result)
+        if failure.cause is Cause.MEMORY:
+            return failure
+        observation = self._observed(interpreter, payload, resolution, partial)
+        tried = {r.get("module") for r in partial["imports"]}
+        untried = [m for m in modules if m not in tried]
+        if untried:
+            note = f"{len(untried)} module{'s' if len(untried) != 1 else ''} not tried after the probe died"
+            observation = replace(observation, notes=(*observation.notes, note))
+        return observation
 
     def _failure(self, error: ManylinuxError, result: ExecResult | None) -> Observation:
         """A check that could not run: the container ran out of memory, or the engine or probe failed."""
@@ -495,121 +516,39 @@ class DistroRunner:
         tail = f" (exit {result.exit_code}; stderr: {result.stderr[-300:]!r})" if result else ""
         return self._skip(Cause.ENGINE, f"{error}{tail}")
 
-    def _fit(self, wheel: WheelInfo) -> tuple[Interpreter | None, Cause | None, str]:
-        """The interpreter that judges ``wheel`` here, or why none can (the skip's cause and reason)."""
-        assert self.facts is not None
-        facts, claim = self.facts, wheel.claim
-        if claim.arch and facts.machine and claim.arch != facts.machine:
-            return None, Cause.ARCH, f"the wheel is for {claim.arch}; this engine runs {facts.machine}"
-        if claim.libc and facts.libc and claim.libc is not facts.libc:
-            return (
-                None,
-                Cause.LIBC,
-                f"a {claim.libc.value} wheel cannot run on this {facts.libc.value} distro",
+    def _bring(self, portable: Portable) -> Interpreter:
+        """Put a portable CPython into this container and measure it there (for :attr:`choice`)."""
+        assert self._container is not None
+        started = time.monotonic()
+        # put_archive needs the interpreter's directory to exist
+        self._container.put_archive(CONTAINER_ROOT, in_memory([_inside(portable.container_dir)]))
+        with portable.archive.open("rb") as f:
+            self._container.put_archive(portable.container_dir, f)
+        # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
+        # nothing of the image, not even a python3. The probe goes in as -c: its file may not be
+        # in the container yet (it comes with the first wheels).
+        path = portable.container_path
+        result = self._container.exec(
+            [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
+        )
+        if result.exit_code != 0:
+            raise PortableError(
+                f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}"
             )
-        interpreter, why = self.choose(claim.interpreters, wheel.requires_python)
-        return interpreter, (None if interpreter else Cause.PYTHON), why
-
-    def choose(
-        self,
-        pairs: frozenset[tuple[str, str]],
-        requires_python: str | None,
-        *,
-        exclude: Callable[[Interpreter], bool] | None = None,
-        newer_than: tuple[int, int] | None = None,
-    ) -> tuple[Interpreter | None, str]:
-        """The interpreter that judges a wheel here, in :attr:`order`; a portable one brought in if need be.
-
-        ``exclude`` rules out interpreters already found unable to run the wheel's code; ``newer_than`` asks
-        for a newer Python than that (after a ``SyntaxError``).
-        """
-        assert self.facts is not None
-        natives: list[Interpreter] = []
-        portable_why = ""
-        for entry, group in zip(self.order, in_order(self.order, self.facts.interpreters)):
-            if exclude is not None:
-                group = [i for i in group if not exclude(i)]
-            if entry == "portable":
-                interpreter, portable_why = self._portable_for(pairs, requires_python, newer_than)
-                if interpreter is not None and exclude is not None and exclude(interpreter):
-                    interpreter = None
-            else:
-                natives += group
-                interpreter, _ = choose(pairs, requires_python, group)
-            if interpreter is not None:
-                return interpreter, ""
-        none_found = "no python interpreter in the image"
-        if not natives and self.facts.interpreters:
-            found = ", ".join(i.path for i in self.facts.interpreters)
-            none_found = f"the interpreter order {list(self.order)} takes none of {found}"
-        _, why = choose(pairs, requires_python, natives, none_found)
-        return None, f"{why}; {portable_why}" if portable_why else why
-
-    def _portable_for(
-        self,
-        pairs: frozenset[tuple[str, str]],
-        requires_python: str | None,
-        newer_than: tuple[int, int] | None = None,
-    ) -> tuple[Interpreter | None, str]:
-        assert self.facts is not None
-        if self.portables is None or not self.portables.versions:
-            return None, "no portable CPython is configured"
-        if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
-            libc = self.facts.libc.value if self.facts.libc else "an unknown libc"
-            here = f"{libc} on {self.facts.machine or '?'}"
-            return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
-        ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
-        versions = self.portables.versions
-        if newer_than is not None:
-            versions = tuple(v for v in versions if tuple(int(x) for x in v.split(".")[:2]) > newer_than)
-        version, why = portable_version(pairs, requires_python, versions, ready)
-        if version is None:
-            return None, why
-        brought = self.bring(version)
-        if isinstance(brought, str):
-            return None, brought
-        return choose(pairs, requires_python, [brought])
+        what = f"the portable CPython {portable.version[0]}.{portable.version[1]} on {self.distro.name}"
+        data = parse_probe_output(result.stdout, what)
+        if "error" in data:
+            raise PortableError(f"it does not run on {self.distro.name}: {data['error']}")
+        self.progress(
+            f"{self.distro.name}: portable CPython {portable.short} ({portable.detail}) brought in "
+            f"in {time.monotonic() - started:.1f}s"
+        )
+        return interpreter_from_json(data, "portable")
 
     def bring(self, version: str) -> Interpreter | str:
-        """The portable CPython X.Y in this container (put in and measured once), or why it cannot be."""
-        known = self.brought.get(version)
-        if known is not None:
-            return known
-        assert self.portables is not None
-        assert self._container is not None
-        assert self.facts is not None
-        try:
-            portable = self.portables.get(version)
-            floor, here = portable.glibc, self.facts.libc_version
-            if floor is not None and here is not None and here < floor:
-                raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")
-            started = time.monotonic()
-            self._container.put_archive("/", put_tree(portable))
-            with portable.archive.open("rb") as f:
-                self._container.put_archive(portable.container_dir, f)
-            # Measured as the checks run (the unprivileged user), by the interpreter itself: it needs
-            # nothing of the image, not even a python3. The probe goes in as -c: its file may not be
-            # in the container yet (it comes with the first wheels).
-            path = portable.container_path
-            result = self._container.exec(
-                [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
-            )
-            if result.exit_code != 0:
-                raise PortableError(
-                    f"it does not start here (exit {result.exit_code}): {result.stderr.strip()[-300:]}"
-                )
-            data = parse_probe_output(result.stdout, f"the portable CPython {version} on {self.distro.name}")
-            if "error" in data:
-                raise PortableError(f"it does not run on {self.distro.name}: {data['error']}")
-            interpreter: Interpreter | str = interpreter_from_json(data, "portable")
-            self.progress(
-                f"{self.distro.name}: portable CPython {portable.short} ({portable.detail}) brought in "
-                f"in {time.monotonic() - started:.1f}s"
-            )
-        except (PortableError, EngineError) as e:
-            interpreter = f"portable CPython {version}: {e}"
-        self.brought[version] = interpreter
-        return interpreter
+        """The portable CPython X.Y in this container (put in once), or why it cannot be."""
+        assert self.choice is not None
+        return self.choice.bring(version)
 
     def environment(self, payloads: Iterable[Payload]) -> Environment:
         """This distro's container, for users' own tests, with the wheels under test it can load installed.
@@ -626,7 +565,8 @@ class DistroRunner:
         groups: dict[Interpreter, list[Payload]] = {}
         reasons = []
         for payload in payloads:
-            interpreter, _cause, why = self._fit(payload.wheel)
+            assert self.choice is not None
+            interpreter, _cause, why = self.choice.fit(payload.wheel)
             if interpreter is None:
                 reasons.append(f"{payload.wheel.filename}: {why}")
                 continue
@@ -644,7 +584,7 @@ class DistroRunner:
         self._put(installed)
         sites = [f"{p.plan['root']}/site" for p in installed]
         bins = [f"{p.plan['root']}/bin" for p in installed]
-        self._container.put_archive("/", shim_archive(SHIM_DIR, interpreter.path))
+        self._container.put_archive(CONTAINER_ROOT, shim_archive(_inside(SHIM_DIR), interpreter.path))
         return Environment(
             container=self._container,
             distro=self.distro,
@@ -675,7 +615,7 @@ class Matrix:
     #: the session's portable CPythons (``None``: only the interpreters images have)
     portables: Provider | None = None
     _futures: dict[tuple[str, str], Future[Observation]] = field(default_factory=dict)
-    _payloads: dict[str, Future[Payload]] = field(default_factory=dict)
+    _payloads: Once[str, Payload] = field(default_factory=Once)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _runners: dict[str, DistroRunner] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -683,18 +623,7 @@ class Matrix:
 
     def payload(self, wheel: WheelInfo) -> Payload:
         """The wheel's payload, prepared by the first thread that needs it."""
-        with self._lock:
-            future = self._payloads.get(wheel.sha256)
-            owner = future is None
-            if owner:
-                future = self._payloads[wheel.sha256] = Future()
-        assert future is not None
-        if owner:
-            try:
-                future.set_result(prepare(wheel, self.workdir))
-            except BaseException as e:
-                future.set_exception(e)
-        return future.result()
+        return self._payloads.get(wheel.sha256, lambda: prepare(wheel, self.workdir))
 
     def submit(self, work: Iterable[tuple[WheelInfo, Distro]]) -> None:
         """Schedule (wheel, distro) checks; each distro's checks run in one thread, as one batch."""
