@@ -27,7 +27,7 @@ from .core.tags import Claim, read_claim
 from .core.verdict import Prediction
 from .engine.sharing import Once
 from .errors import EngineError, NotRunnable, WheelError
-from .items import PROPERTY, DistroItem, WheelCollector
+from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .outputs import append_step_summary, write_atomically
 from .report import Results, dumps, markdown, terminal_lines
 from .settings import Settings
