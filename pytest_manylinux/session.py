@@ -118,6 +118,7 @@ class ManylinuxRun:
             engine.reap()
         except EngineError as e:
             raise pytest.UsageError(str(e)) from e
+        engine.notify = self._progress  # what the engine cannot do (an init, a limit), said once
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
         config = RunConfig(
