@@ -471,7 +471,7 @@ class Engine:
                     "without one; checks are exec'd processes and are reported as before"
                 )
                 with contextlib.suppress(docker.errors.DockerException):
-                    self.client.containers.get(options["name"]).remove(force=True)
+                    self.client.containers.get(options["name"]).remove(force=True, v=True)
                 raw = self.client.containers.run(image, ["sleep", "infinity"], init=False, **options)
         except docker.errors.ImageNotFound as e:
             raise ImageError(f"image {image!r} for distro {distro!r} is not on the engine: {e}") from e
