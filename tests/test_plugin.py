@@ -290,8 +290,15 @@ def test_python_source_option_brings_that_interpreter(
 
 
 def test_distros_file_pins_interpreters(
-    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
+    pytester: pytest.Pytester,
+    wheels: dict[str, Path],
+    engine: Any,
+    portable_311: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # pytester gives the run a HOME of its own: point it at the per-machine cache the fixture used, or the
+    # portable CPython is built from source again (about 4 minutes on an idle machine, 20 on a busy one).
+    monkeypatch.setenv("PYTEST_MANYLINUX_CACHE_DIR", str(portable_311.archive.parents[2]))
     # debian-12 pinned to the portable CPython although its own 3.11 could judge the wheel;
     # ubuntu-16.04 pinned to a python it does not have: skipped, with that reason.
     distros = pytester.makefile(
