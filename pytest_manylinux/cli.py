@@ -1,7 +1,8 @@
 """The ``pytest-manylinux`` command line: one function per subcommand.
 
 ``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor (no engine needed);
-``images`` finds, pulls or builds the matrix's images; ``python`` finds, fetches or builds portable
+``images`` finds, pulls, builds or derives the matrix's images (``--push`` sends them to a registry);
+``python`` finds, fetches or builds portable
 CPythons; ``combine`` merges CI jobs' JSON results. A new subcommand is one function in
 :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
 """
@@ -12,9 +13,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ManylinuxError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .engine.portable import Portable
 
 #: Runs a parsed subcommand; returns the exit status.
 Runner = Callable[[argparse.Namespace], int]
@@ -61,16 +67,15 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         # Imported here so that `pytest-manylinux --help` stays fast.
-        from .core.static import analyze, format_report
-        from .core.wheel import read_wheel
+        from .core.static import Analyzer, format_report
 
         paths, errors = _wheel_paths(args.wheels)
         reports = []
-        for path in paths:
-            try:
-                reports.append(analyze(read_wheel(path)))
-            except ManylinuxError as e:
-                errors.append((str(path), str(e)))
+        for analysis in Analyzer().run(paths):  # every core; the reports in the order given
+            if analysis.report is not None:
+                reports.append(analysis.report)
+            elif analysis.error is not None:
+                errors.append((str(analysis.path), str(analysis.error)))
         if args.json:
             document = {
                 "wheels": [r.to_json() for r in reports],
@@ -90,40 +95,86 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _images(parser: argparse.ArgumentParser) -> Runner:
-    """Find, pull or build every image of the distro matrix (needs the engine; builds need root)."""
+    """Find, pull, build or derive every image of the distro matrix; optionally push them to a registry."""
     parser.add_argument(
         "--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)"
     )
     parser.add_argument(
         "--distro", action="append", default=[], metavar="NAME_OR_GLOB", help="only these distros"
     )
+    parser.add_argument(
+        "--push",
+        default=None,
+        metavar="REGISTRY/PREFIX",
+        help="push each ready image (python3 included) to REGISTRY/PREFIX/NAME:TAG and print the "
+        "distros.toml that points at them",
+    )
+    parser.add_argument(
+        "--write-distros",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --push: write that distros.toml to PATH instead of printing it",
+    )
+    parser.epilog = (
+        "Order per distro: the engine's own image, a pull, a debootstrap build (root), then the derive "
+        "that adds python3 through the engine. Exit status: 0 when every image was had (and pushed), "
+        "1 when one was not (the others still are), 2 on bad arguments."
+    )
 
     def run(args: argparse.Namespace) -> int:
-        from .core.distros import load_distros, select
+        from .core.distros import check_image_reference, load_distros, pushed_reference, ready_matrix, select
         from .engine.docker import Engine
-        from .engine.images import ensure_image
-        from .errors import ManylinuxError
+        from .engine.images import ensure_image, push_image
+        from .outputs import write_atomically
 
+        if args.write_distros is not None and args.push is None:
+            print("error: --write-distros needs --push REGISTRY/PREFIX", file=sys.stderr)
+            return EXIT_USAGE
         try:
+            if args.push is not None:
+                check_image_reference(args.push.rstrip("/") + "/probe:1")
             distros = select(load_distros(args.distros_file), args.distro)
             engine = Engine.connect()
+        except ValueError as e:
+            print(f"error: --push {args.push!r}: {e}", file=sys.stderr)
+            return EXIT_USAGE
         except ManylinuxError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_USAGE
+        # With the distros.toml going to stdout, everything else goes to stderr.
+        out = sys.stderr if args.push is not None and args.write_distros is None else sys.stdout
+        engine.notify = lambda line: print(line, file=out, flush=True)
         failed = 0
+        pushed: dict[str, str] = {}
         try:
             for distro in distros:
                 try:
-                    source = ensure_image(engine, distro, lambda line: print(line, flush=True))
+                    source = ensure_image(engine, distro, engine.notify)
+                    if args.push is not None:
+                        ref = pushed_reference(args.push, distro.image)
+                        digest = push_image(engine, distro, source, ref, engine.notify)
+                        pushed[distro.name] = ref
+                        print(f"{distro.name:<14} pushed {ref} ({digest})", file=out, flush=True)
                 except ManylinuxError as e:
                     print(f"{distro.name}: {e}", file=sys.stderr)
                     failed += 1
                     continue
                 print(
-                    f"{distro.name:<14} {distro.image:<34} {source.how:<7} {source.seconds:6.1f}s", flush=True
+                    f"{distro.name:<14} {distro.image:<20} {source.story:<15} {source.seconds:6.1f}s  "
+                    f"{source.ref}",
+                    file=out,
+                    flush=True,
                 )
         finally:
             engine.close()
+        if pushed:
+            text = ready_matrix(args.distros_file, pushed)
+            if args.write_distros is not None:
+                write_atomically(args.write_distros, text)
+                print(f"wrote {args.write_distros}: {len(pushed)} distro(s) with ready images", flush=True)
+            else:
+                sys.stdout.write(text)
         return 1 if failed else EXIT_OK
 
     return run
@@ -200,6 +251,18 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
         help="a portable CPython tarball or prefix to use",
     )
     parser.add_argument(
+        "--retry",
+        action="store_true",
+        help="build again the versions whose build failed before (a failed build is otherwise remembered)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="obtain up to N versions at once (builds overlap their serial steps; default 1)",
+    )
+    parser.add_argument(
         "--musl",
         action="store_true",
         help="the CPython for musl distros (Alpine), built with musl-gcc in the matrix's ubuntu-20.04",
@@ -229,31 +292,42 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
             engine,
             matrix.build_distro,
             lambda line: print(line, flush=True),
+            retry=args.retry,
             musl_build_distro=matrix.musl_build_distro,
         )
+        obtain = provider.musl.get if args.musl else provider.get
         failed = 0
         try:
-            for version in args.versions:
-                try:
-                    portable = provider.musl.get(version) if args.musl else provider.get(version)
-                except ManylinuxError as e:
-                    print(f"{version}: {e}", file=sys.stderr)
-                    failed += 1
-                    continue
-                full = ".".join(str(x) for x in portable.version)
-                glibc = "musl" if args.musl else f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
-                print(
-                    f"{version:<5} cpython {full:<8} {portable.origin:<8} "
-                    f"{portable.size / 1e6:5.1f} MB  {glibc}  "
-                    f"{portable.archive}  ({portable.detail})",
-                    flush=True,
-                )
+            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+                futures = {version: pool.submit(obtain, version) for version in args.versions}
+                for version, future in futures.items():
+                    try:
+                        portable = future.result()
+                    except ManylinuxError as e:
+                        print(f"{version}: {e}", file=sys.stderr)
+                        failed += 1
+                        continue
+                    line = describe_portable(version, portable)
+                    print(line.replace("glibc ?", "musl") if args.musl else line, flush=True)
         finally:
             if engine is not None:
                 engine.close()
         return 1 if failed else EXIT_OK
 
     return run
+
+
+def describe_portable(version: str, portable: Portable) -> str:
+    """One line for the ``python`` command: version, origin, size, glibc floor, archive, what it lacks."""
+    full = ".".join(str(x) for x in portable.version)
+    glibc = f"glibc>={portable.glibc}" if portable.glibc else "glibc ?"
+    line = (
+        f"{version:<5} cpython {full:<8} {portable.origin:<8} {portable.size / 1e6:5.1f} MB  {glibc}  "
+        f"{portable.archive}  ({portable.detail})"
+    )
+    if portable.missing:
+        line += f"\n      without: {', '.join(portable.missing)}"
+    return line
 
 
 def _usage_error(message: str) -> int:

@@ -53,3 +53,7 @@ class ResultsError(ManylinuxError, ValueError):
 
 class PortableError(ManylinuxError, RuntimeError):
     """A portable CPython could not be found, downloaded, built or verified."""
+
+
+class BuildFailed(PortableError):
+    """Building CPython from source failed in one of its steps: remembered, not retried every run."""

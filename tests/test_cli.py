@@ -285,3 +285,25 @@ def test_python_prepares_portable_interpreters_and_says_where_each_came_from(
         "3.13: no portable CPython 3.13 could be had: building from source is off ([python] build = false)"
         in err
     )
+
+
+def test_python_options_and_the_line_that_names_missing_modules(tmp_path: Path) -> None:
+    from pytest_manylinux.engine.portable import Portable
+
+    parser, _runners = cli.build_parser()
+    args = parser.parse_args(["python", "3.12", "3.13", "--retry", "--jobs", "2"])
+    assert (args.versions, args.retry, args.jobs) == (["3.12", "3.13"], True, 2)
+    assert parser.parse_args(["python", "3.12"]).retry is False
+    built = Portable(
+        version=(3, 13, 5),
+        archive=tmp_path / "python.tar.gz",
+        member="python/bin/python3.13",
+        origin="built",
+        detail="built from python3.13_3.13.5.orig.tar.xz in pytest-manylinux/ubuntu:16.04",
+        sha256="0" * 64,
+        size=12_300_000,
+        missing=("_curses", "_curses_panel", "_tkinter"),
+    )
+    first, second = cli.describe_portable("3.13", built).splitlines()
+    assert first.split()[:5] == ["3.13", "cpython", "3.13.5", "built", "12.3"]
+    assert second.strip() == "without: _curses, _curses_panel, _tkinter"

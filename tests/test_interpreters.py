@@ -10,6 +10,7 @@ from pytest_manylinux.core.interpreters import (
     choose,
     in_order,
     matches,
+    portable_abi,
     portable_version,
     requires_python_allows,
     supported_pairs,
@@ -172,6 +173,20 @@ def test_portable_version_for_a_one_version_wheel() -> None:
     assert portable_version(_pairs("cp311"), None, DEFAULT_PORTABLE_VERSIONS) == ("3.11", "")
     # Ready versions do not matter when only one version can load it.
     assert portable_version(_pairs("cp311"), None, DEFAULT_PORTABLE_VERSIONS, ready={"3.12"}) == ("3.11", "")
+
+
+def test_a_free_threaded_wheel_gets_a_free_threaded_portable() -> None:
+    cp313t = frozenset({("cp313", "cp313t")})
+    assert portable_version(cp313t, None, DEFAULT_PORTABLE_VERSIONS) == ("3.13t", "")
+    assert portable_version(frozenset({("cp313", "cp313")}), None, DEFAULT_PORTABLE_VERSIONS) == ("3.13", "")
+    # abi3 is not for free-threaded interpreters: an abi3 wheel never gets one
+    abi3 = frozenset({("cp38", "abi3")})
+    assert portable_version(abi3, None, ("3.13t", "3.14t")) == (
+        None,
+        "no portable CPython can load cp38-abi3 (versions configured: 3.13t, 3.14t)",
+    )
+    assert portable_abi("3.14t") == (3, 14, "cp314t")
+    assert portable_abi("3.9") == (3, 9, "cp39")
 
 
 def test_portable_version_for_abi3_prefers_one_ready_then_the_configured_order() -> None:

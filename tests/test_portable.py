@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -30,14 +32,21 @@ from pytest_manylinux.core.distros import (
 from pytest_manylinux.engine import portable
 from pytest_manylinux.engine.portable import (
     ARCHIVE_SOURCES,
+    BUILD_IMAGE_RECIPE,
+    LIBRARY_SOURCES,
+    RECIPE,
     Builder,
     Obtained,
     Provider,
     analyse,
+    build_image_ref,
     build_steps,
+    check_argv,
+    expected_modules,
     find_interpreter,
     from_local,
     from_url,
+    library_steps,
     obtain,
     orig_tarball,
     parse_dsc,
@@ -47,7 +56,7 @@ from pytest_manylinux.engine.portable import (
     source_tree,
     with_local_sources,
 )
-from pytest_manylinux.errors import PortableError
+from pytest_manylinux.errors import BuildFailed, PortableError
 
 # -- the distro archive's source packages ---------------------------------------------------------
 
@@ -128,7 +137,7 @@ def test_orig_tarball_is_never_its_signature_or_the_debian_tarball() -> None:
 
 
 def test_every_default_version_has_an_archive_source() -> None:
-    assert set(DEFAULT_PORTABLE_VERSIONS) <= set(ARCHIVE_SOURCES)
+    assert {v.rstrip("t") for v in DEFAULT_PORTABLE_VERSIONS} <= set(ARCHIVE_SOURCES)
 
 
 def _tar(path: Path, members: dict[str, bytes | None], links: dict[str, str] | None = None) -> Path:
@@ -163,17 +172,67 @@ def test_source_tree_of_a_cpython_tarball(tmp_path: Path) -> None:
 
 
 def test_build_steps() -> None:
-    steps = dict(
-        (name, command) for name, command, _timeout in build_steps("3.11", "Python-3.11.2", "/opt/p", "s.tgz")
+    steps = {
+        name: command for name, command, _timeout in build_steps("3.11", "Python-3.11.2", "/opt/p", "s.tgz")
+    }
+    assert list(steps) == ["unpack", "configure", "make", "install", "relocate"]
+    configure = steps["configure"]
+    assert "--prefix=/opt/p" in configure
+    assert "--enable-optimizations" not in configure  # PGO triples the build time
+    assert "--disable-test-modules" in configure
+    assert "--with-openssl=/opt/pytest-manylinux/deps" in configure  # the build image's OpenSSL 1.1.1
+    assert "PKG_CONFIG_PATH=/opt/pytest-manylinux/deps/lib/pkgconfig" in configure
+    assert "OPT='-DNDEBUG -fwrapv -O2 -Wall'" in configure  # no -g, no -O3
+    assert "py_cv_module__curses" not in configure
+    assert "relocate.py /opt/p 3.11" in steps["relocate"]
+
+
+def test_curses_is_configured_out_from_313() -> None:
+    # 3.13's _cursesmodule.c does not compile against 16.04's ncurses: left out, reported missing.
+    for version, out in (("3.12", False), ("3.13", True), ("3.14", True)):
+        configure = dict((n, c) for n, c, _ in build_steps(version, "P", "/opt/p", "s.tgz"))["configure"]
+        assert ("py_cv_module__curses=n/a py_cv_module__curses_panel=n/a" in configure) is out, version
+
+
+def test_the_build_image_makes_static_libraries_from_checked_sources() -> None:
+    steps = {n: c for n, c, _ in library_steps({"openssl": "o.tgz", "sqlite3": "s.txz", "libzstd": "z.txz"})}
+    assert list(steps) == ["packages", "openssl", "sqlite3", "zstd", "link-scripts", "clean"]
+    assert (
+        "INPUT(/opt/pytest-manylinux/deps/lib/lib${name}_pic.a -ldl -lpthread -lm)" in steps["link-scripts"]
     )
-    assert list(steps) == ["packages", "unpack", "configure", "make", "install", "relocate", "check"]
-    assert "--prefix=/opt/p" in steps["configure"]
-    assert "--enable-optimizations" not in steps["configure"]  # PGO triples the build time
-    assert "--disable-test-modules" in steps["configure"]
     assert "libffi-dev" in steps["packages"]
     assert "zlib1g-dev" in steps["packages"]
-    assert "relocate.py /opt/p 3.11" in steps["relocate"]
-    assert "import ctypes" in steps["check"]
+    assert "no-shared" in steps["openssl"]
+    assert "-fPIC" in steps["openssl"]
+    assert "/opt/pytest-manylinux/deps-src/o.tgz" in steps["openssl"]
+    assert "libsqlite3.a" in steps["sqlite3"]
+    assert "libzstd.a" in steps["zstd"]
+    assert set(LIBRARY_SOURCES) == {"openssl", "sqlite3", "libzstd"}
+    assert build_image_ref(load_distros_file().build_distro) == (
+        f"pytest-manylinux/python-build:ubuntu_16.04-b{BUILD_IMAGE_RECIPE}"
+    )
+
+
+def test_modules_checked_per_version() -> None:
+    assert "_zstd" not in expected_modules("3.13")
+    assert "_zstd" in expected_modules("3.14")
+    assert {"_ssl", "_sqlite3", "_ctypes", "_curses", "_tkinter"} <= set(expected_modules("3.8"))
+    argv = check_argv("3.12", "/opt/p")
+    assert argv[:3] == ["/opt/p/bin/python3.12", "-I", "-c"]
+    assert argv[-1] == ",".join(expected_modules("3.12"))
+
+
+def test_the_check_names_what_is_missing() -> None:
+    # The check's own code, run by this interpreter on modules it has and one it cannot have.
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", portable._CHECK, "zlib,_ctypes,_pm_no_such_module"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["missing"] == ["_pm_no_such_module"]
+    assert "_pm_no_such_module" in out.stderr
 
 
 # -- relocate.py's rules ----------------------------------------------------------------------
@@ -266,7 +325,9 @@ def _fake_prefix(root: Path, version: str = "3.11", micro: int = 9) -> Path:
     (root / "bin" / "python3").symlink_to(f"python{version}")
     include = root / "include" / f"python{version}"
     include.mkdir(parents=True)
-    (include / "patchlevel.h").write_text(f'#define PY_VERSION              "{version}.{micro}"\n')
+    (include / "patchlevel.h").write_text(
+        f'#define PY_VERSION              "{version.rstrip("t")}.{micro}"\n'
+    )
     lib = root / "lib" / f"python{version}"
     lib.mkdir(parents=True)
     (lib / "os.py").write_text("")
@@ -465,6 +526,28 @@ def test_sources_in_order_local_uv_download_build(cache: Path, tmp_path: Path) -
     assert builder.calls == ["3.11"]
 
 
+def test_free_threaded_builds_are_their_own_versions(cache: Path, tmp_path: Path) -> None:
+    managed = tmp_path / "uv-pythons"
+    _fake_prefix(managed / "cpython-3.13.4-linux-x86_64-gnu", "3.13", micro=4)
+    _fake_prefix(managed / "cpython-3.13.5+freethreaded-linux-x86_64-gnu", "3.13t", micro=5)
+    assert [p.name for p in portable.uv_installs(managed, "3.13")] == ["cpython-3.13.4-linux-x86_64-gnu"]
+    assert [p.name for p in portable.uv_installs(managed, "3.13t")] == [
+        "cpython-3.13.5+freethreaded-linux-x86_64-gnu"
+    ]
+    assert find_interpreter(["python/bin/python3.13", "python/bin/python3.13t"], "3.13t") == (
+        "python",
+        "3.13t",
+    )
+    got = from_local(_fake_prefix(tmp_path / "ft", "3.13t"), "3.13t", None, _lines()[1]).portable
+    assert (got.short, got.version, got.member) == ("3.13t", (3, 13, 9), "python/bin/python3.13t")
+    assert portable.cached_versions() == {"3.13t"}
+    configure = {n: c for n, c, _ in build_steps("3.13t", "Python-3.13.5", "/opt/p", "s.tgz")}["configure"]
+    assert "--disable-gil" in configure
+    assert "--disable-gil" not in {n: c for n, c, _ in build_steps("3.13", "P", "/o", "s")}["configure"]
+    assert check_argv("3.14t", "/opt/p")[0] == "/opt/p/bin/python3.14t"
+    assert "_zstd" in expected_modules("3.14t")
+
+
 def test_uv_python_install_when_uv_has_none(cache: Path, tmp_path: Path) -> None:
     managed = tmp_path / "uv-pythons"
     managed.mkdir()
@@ -506,6 +589,72 @@ def test_provider_gets_each_version_once_and_remembers_failures(
         with pytest.raises(PortableError, match=r"no portable CPython 3\.12"):
             provider.get("3.12")
     assert calls == ["3.11", "3.12"]
+
+
+class _ScriptedBuilder(Builder):
+    """A builder whose builds fail (with :class:`BuildFailed`, or a network error) or make a fake prefix."""
+
+    def __init__(self, tmp_path: Path, outcome: str, *, retry: bool = False) -> None:
+        super().__init__(None, load_distros_file().build_distro, _lines()[1], retry=retry)  # type: ignore[arg-type]
+        self.tmp_path = tmp_path
+        self.outcome = outcome
+        self.calls = 0
+
+    def _build_into(self, tmp: Path, version: str, spec: PortableSource) -> dict[str, Any]:
+        self.calls += 1
+        if self.outcome == "fails":
+            raise BuildFailed(f"building CPython {version} failed at 'make' (exit 2): _cursesmodule.c: error")
+        if self.outcome == "offline":
+            raise PortableError("cannot fetch http://deb.debian.org/...: no route to host")
+        prefix = _fake_prefix(self.tmp_path / f"built-{self.calls}", version)
+        repack(prefix, tmp / portable.ARCHIVE_NAME, version)
+        return {"origin": "built", "detail": "a scripted build", "missing": ["_tkinter"]}
+
+
+def test_a_failed_build_is_remembered_with_its_recipe_and_retried_when_asked(
+    cache: Path, tmp_path: Path
+) -> None:
+    spec = PortableSource("3.11")
+    failing = _ScriptedBuilder(tmp_path, "fails")
+    assert failing.key("3.11", spec).endswith(f"-archive-r{RECIPE}")
+    with pytest.raises(BuildFailed, match=r"_cursesmodule\.c"):
+        failing.build("3.11", spec)
+    remembered = failing.failure("3.11", spec)
+    assert remembered is not None
+    assert remembered["recipe"] == RECIPE
+    assert "_cursesmodule.c" in remembered["error"]
+    # Later runs (a new provider, another session) do not build it again: they say why, and how to retry.
+    with pytest.raises(
+        PortableError, match=r"not tried again.*python 3\.11 --retry.*_cursesmodule"
+    ) as excinfo:
+        failing.build("3.11", spec)
+    assert not isinstance(excinfo.value, BuildFailed)
+    with pytest.raises(PortableError, match="not tried again"):
+        obtain("3.11", PythonConfig(uv=False), failing, _lines()[1])
+    assert failing.calls == 1
+    # --retry builds again; a success replaces the memory of the failure.
+    retrying = _ScriptedBuilder(tmp_path, "works", retry=True)
+    got = retrying.build("3.11", spec)
+    assert (retrying.calls, got.how, got.portable.missing) == (1, "made", ("_tkinter",))
+    assert retrying.failure("3.11", spec) is None
+    assert read_manifest(cache / retrying.key("3.11", spec)) == got.portable
+    assert json.loads(got.portable.archive.with_name("manifest.json").read_text())["missing"] == ["_tkinter"]
+
+
+def test_a_failure_of_another_recipe_or_of_the_network_is_not_remembered(cache: Path, tmp_path: Path) -> None:
+    spec = PortableSource("3.12")
+    offline = _ScriptedBuilder(tmp_path, "offline")
+    for _ in range(2):
+        with pytest.raises(PortableError, match="no route to host"):
+            offline.build("3.12", spec)
+    assert offline.calls == 2
+    assert offline.failure("3.12", spec) is None
+    # A failure.json written by another recipe is not this recipe's failure.
+    entry = cache / offline.key("3.12", spec)
+    entry.mkdir(parents=True)
+    (entry / portable.FAILURE_NAME).write_text(json.dumps({"recipe": RECIPE - 1, "error": "old"}))
+    works = _ScriptedBuilder(tmp_path, "works")
+    assert works.build("3.12", spec).how == "made"
 
 
 def test_local_sources_from_the_command_line(tmp_path: Path) -> None:
@@ -552,17 +701,22 @@ def test_the_build_is_small_and_says_where_it_came_from(built_311: portable.Port
     assert built_311.origin == "built"
     assert built_311.version[:2] == (3, 11)
     assert re.match(
-        r"built from python3\.11_3\.11\.\d+\.orig\.tar\.\w+ in pytest-manylinux/ubuntu:16\.04$",
+        r"built from python3\.11_3\.11\.\d+\.orig\.tar\.\w+ in ubuntu:16\.04$",
         built_311.detail,
     )
-    assert built_311.archive.parent.name == "built-3.11-pytest-manylinux_ubuntu_16.04-archive"
+    assert built_311.archive.parent.name == f"built-3.11-ubuntu_16.04-archive-r{RECIPE}"
     assert built_311.size < 20_000_000, built_311.size  # no test suite, static libpython or debug info
     # It runs on the oldest glibc of the matrix: it needs nothing newer than 16.04's 2.23.
     assert built_311.glibc is not None
     assert str(built_311.glibc) <= "2.23"
     assert built_311.warnings == ()
     bundled = {Path(p).name.split(".")[0] for p in built_311.bundled}
-    assert {"pm_ffi", "pm_z", "pm_bz2", "pm_lzma", "pm_sqlite3"} <= bundled
+    assert {"pm_ffi", "pm_z", "pm_bz2", "pm_lzma"} <= bundled
+    # OpenSSL and SQLite of the build image are linked in statically: nothing of theirs to carry
+    assert not bundled & {"pm_ssl", "pm_crypto", "pm_sqlite3"}
+    manifest = json.loads(built_311.archive.with_name("manifest.json").read_text())
+    assert manifest["libraries"]["ssl"].startswith("OpenSSL 1.1.1")
+    assert manifest["libraries"]["sqlite3"] >= "3.34"
 
 
 @pytest.fixture(scope="module")

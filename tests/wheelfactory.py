@@ -204,6 +204,7 @@ class _Build:
         python: tuple[int, int] | None = None,
         libs: Iterable[str] = (),
         cc: str | None = None,
+        includes: Iterable[str] | None = None,
     ) -> bytes:
         """Compile ``tests/wheelsrc/<source>`` into an extension module ``<case>._core`` (``cc``: another C
         compiler, e.g. ``musl-gcc``)."""
@@ -215,7 +216,7 @@ class _Build:
             *_SHARED,
             *([_LIMITED_API] if limited else []),
             f'-DPM_MODULE_NAME="{self.case.project}._core"',
-            *_python_includes(python),
+            *(_python_includes(python) if includes is None else includes),
             *flags,
             str(SRC / source),
             "-o",
@@ -767,6 +768,14 @@ CASES: dict[str, Case] = _index(
         elves=(Elf(_ABI3, None, needed=(), machine="AArch64"),),
     ),
     Case(
+        "abi3_beyond",
+        "cp35-abi3, but calls PyUnicode_AsUTF8AndSize (stable ABI from 3.10) and PyUnicode_AsUTF8 (not in it)"
+        ": imports on every distro python, an abi3 problem for static analysis",
+        _make_one_source("abi3_beyond.c"),
+        ("abi3_beyond.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
         "symlink",
         "honest wheel plus pm_symlink/lib/libpm_core.so, a symlink member to ../_core.abi3.so: installed as "
         "pip does, as a file holding the link's text, so it imports everywhere and the report notes the link",
@@ -976,6 +985,31 @@ def variant(case: str, name: str) -> Case:
         return replace(elf, path=new + elf.path.removeprefix(old)) if elf.path.startswith(old) else elf
 
     return replace(base, name=name, elves=tuple(map(moved, base.elves)))
+
+
+def full_api_case(abi: str, include: Path) -> Case:
+    """The ``cp311`` case for any CPython ABI (``cp38``, ``cp313t``): a full-API extension only that
+    interpreter imports, compiled against the headers in ``include`` (``include/python3.X`` of a portable
+    CPython, so no interpreter of that version is needed here)."""
+    suffix = f"_core.cpython-{abi[2:]}-x86_64-linux-gnu.so"
+
+    def recipe(b: _Build) -> dict[str, bytes]:
+        core = b.ext("honest.c", limited=False, includes=[f"-I{include}"])
+        return {
+            f"{b.case.project}/__init__.py": _init(b.case, _IMPORT_CORE),
+            f"{b.case.project}/{suffix}": core,
+        }
+
+    return Case(
+        f"full_{abi}",
+        f"full-API extension named {suffix}: only CPython {abi} can import it",
+        recipe,
+        _HONEST_SRC,
+        python_tag=abi.rstrip("t"),
+        abi_tag=abi,
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(suffix, "2.2.5"),),
+    )
 
 
 def build(case: str | Case, outdir: Path) -> Path:

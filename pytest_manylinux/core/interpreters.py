@@ -85,10 +85,16 @@ def in_order(order: Sequence[str], found: Iterable[Interpreter]) -> list[list[In
     return groups
 
 
+def portable_abi(version: str) -> tuple[int, int, str]:
+    """``"3.13t"`` -> ``(3, 13, "cp313t")``: a portable version's numbers and ABI (``t``: free-threaded)."""
+    major, minor = (int(x) for x in version.rstrip("t").split("."))
+    return major, minor, f"cp{major}{minor}{'t' if version.endswith('t') else ''}"
+
+
 def _version_allowed(requires_python: str | None, version: str) -> bool:
     # The micro version is unknown until the interpreter is had: X.Y passes when X.Y.0 or a late
     # micro does; the interpreter itself is checked again once it is measured.
-    major, minor = (int(x) for x in version.split("."))
+    major, minor, _abi = portable_abi(version)
     return any(
         requires_python_allows(requires_python, Interpreter("", (major, minor, micro))) for micro in (0, 99)
     )
@@ -108,8 +114,8 @@ def portable_version(
     """
     fits = []
     for version in versions:
-        major, minor = (int(x) for x in version.split("."))
-        candidate = Interpreter("", (major, minor, 0), abi=f"cp{major}{minor}", origin="portable")
+        major, minor, abi = portable_abi(version)
+        candidate = Interpreter("", (major, minor, 0), abi=abi, origin="portable")
         if pairs & supported_pairs(candidate) and _version_allowed(requires_python, version):
             fits.append(version)
     if not fits:

@@ -229,8 +229,10 @@ class MuslBuilder:
         self.progress = progress
 
     def key(self, version: str) -> str:
-        image = re.sub(r"[^A-Za-z0-9.-]+", "_", self.distro.image)
-        return f"musl-{version}-{image}"
+        """The cache entry: by the release built in, the image's name without its registry or owner
+        (``ubuntu:20.04`` is the same Ubuntu 20.04, and the same musl-tools, wherever it comes from)."""
+        release = self.distro.image.split("@", 1)[0].rsplit("/", 1)[-1]
+        return f"musl-{version}-{re.sub(r'[^A-Za-z0-9.-]+', '_', release)}"
 
     def get(self, version: str) -> Portable:
         """The cached build, or a new one (once per machine: other processes wait for it)."""
@@ -300,13 +302,11 @@ class MuslBuilder:
             tarballs = {"cpython": tarball}
             for package in STATIC_DEPENDENCIES:
                 tarballs[package], sources[package] = fetch_dependency(package, workdir, self.progress)
-            ensure_image(self.engine, self.distro, self.progress)
+            ref = ensure_image(self.engine, self.distro, self.progress).ref
             prefix = f"{CONTAINER_DIR}/cpython-{full}-musl"
             limits = Limits(memory="4g", pids=4096, user=None)
             steps = build_steps(version, top, prefix, {k: p.name for k, p in tarballs.items()})
-            with self.engine.container(
-                self.distro.image, f"build-musl-python-{version}", limits, build=True
-            ) as box:
+            with self.engine.container(ref, f"build-musl-python-{version}", limits, build=True) as box:
                 with _inputs(list(tarballs.values()), workdir).open("rb") as f:
                     box.put_archive("/", f)
                 env = {

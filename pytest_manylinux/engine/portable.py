@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -35,8 +36,9 @@ from ..container.relocate import SYSTEM as GLIBC_LIBRARIES
 from ..core.distros import Distro, PortableSource, PythonConfig
 from ..core.elf import read_elf
 from ..core.tags import LibcVersion
-from ..errors import ElfError, ManylinuxError, PortableError
+from ..errors import BuildFailed, ElfError, ImageError, ManylinuxError, PortableError
 from .archives import readable_by_all
+from .docker import LABEL
 from .sharing import Once, file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,17 +47,22 @@ if TYPE_CHECKING:  # pragma: no cover
 Progress = Callable[[str], None]
 
 #: Bumped whenever the build changes what it produces: cached builds of another recipe are rebuilt.
-RECIPE = 1
+#: It is part of every cache key (``-r2``), so sessions running an older recipe keep their own entries.
+RECIPE = 3
 #: Where portable interpreters go inside containers, one directory per archive.
 CONTAINER_DIR = "/opt/pytest-manylinux/python"
 #: The top directory of every cached archive (as python-build-standalone's ``install_only`` tarballs).
 TOP = "python"
 ARCHIVE_NAME = "python.tar.gz"
 MANIFEST_NAME = "manifest.json"
+#: Beside a cache entry whose build failed: why, with the recipe, so later runs do not build it again.
+FAILURE_NAME = "failure.json"
 
-#: Where a build finds CPython X.Y's source when the config names none: the main ``Sources`` index of a
-#: suite of the Debian or Ubuntu archive that packages ``python3.X`` (its upstream ``.orig`` tarball is
-#: CPython's release tarball). Ubuntu's ``-updates`` suites carry the later bug-fix releases.
+#: Where a build finds CPython X.Y's source when the config names none: the ``Sources`` index of a
+#: suite (``SUITE/COMPONENT``, ``main`` when not said) of the Debian or Ubuntu archive that packages
+#: ``python3.X`` (its upstream ``.orig`` tarball is CPython's release tarball). Ubuntu's ``-updates``
+#: suites carry the later bug-fix releases. 3.14: sid lists a ``.dsc`` its pool no longer has (a newer
+#: upload replaces it), so Ubuntu 25.10's release, whose files stay.
 ARCHIVE_SOURCES: Mapping[str, tuple[str, str]] = {
     "3.8": ("http://archive.ubuntu.com/ubuntu", "focal-updates"),
     "3.9": ("http://deb.debian.org/debian", "bullseye"),
@@ -63,7 +70,7 @@ ARCHIVE_SOURCES: Mapping[str, tuple[str, str]] = {
     "3.11": ("http://deb.debian.org/debian", "bookworm"),
     "3.12": ("http://archive.ubuntu.com/ubuntu", "noble-updates"),
     "3.13": ("http://deb.debian.org/debian", "trixie"),
-    "3.14": ("http://deb.debian.org/debian", "sid"),
+    "3.14": ("http://archive.ubuntu.com/ubuntu", "questing/universe"),
 }
 
 # Carrying any of these would replace the distro's own: the very thing under test.
@@ -71,18 +78,59 @@ _NEVER_CARRIED = re.compile(
     r"^(ld-linux[^/]*\.so|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so)"
 )
 _PATCHLEVEL = re.compile(rb'#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.(\d+)')
-_EXECUTABLE = re.compile(r"^(?:(.*)/)?bin/python(3\.\d+)$")
+_EXECUTABLE = re.compile(r"^(?:(.*)/)?bin/python(3\.\d+t?)$")
 _HTTP_TIMEOUT = 60
 _CHUNK = 1 << 20
 
-# Build dependencies (Debian and Ubuntu package names). The required ones make ctypes and zlib; the
-# others make optional modules and are installed one by one where a suite lacks some of them.
-_REQUIRED_PACKAGES = "build-essential libffi-dev zlib1g-dev xz-utils"
-_OPTIONAL_PACKAGES = (
-    "libbz2-dev liblzma-dev libsqlite3-dev libreadline-dev libncursesw5-dev libgdbm-dev uuid-dev"
+# Build dependencies (Debian and Ubuntu package names), installed once into the build image. The
+# required ones make ctypes and zlib; the others make optional modules and are installed one by one
+# where a suite lacks some of them. pkg-config finds the libraries below; tcl makes SQLite's source.
+_REQUIRED_PACKAGES = "build-essential pkg-config perl tcl libffi-dev zlib1g-dev xz-utils"
+_OPTIONAL_PACKAGES = "libbz2-dev liblzma-dev libreadline-dev libncursesw5-dev libgdbm-dev uuid-dev"
+
+#: Libraries the oldest distros package too old for current CPython (16.04: OpenSSL 1.0.2, SQLite
+#: 3.11, no usable libzstd; 3.10+ needs OpenSSL 1.1.1, 3.13+ SQLite 3.15.2, 3.14's ``_zstd`` zstd
+#: 1.4.5): built once into the build image, as static PIC libraries, from the source packages of a
+#: Debian suite (each checked against its ``.dsc``). Linked statically, nothing more to carry.
+#: (bullseye's libzstd ``.dsc`` is no longer in the pool: bookworm's.)
+LIBRARY_SOURCES: Mapping[str, tuple[str, str]] = {
+    "openssl": ("http://deb.debian.org/debian", "bullseye"),
+    "sqlite3": ("http://deb.debian.org/debian", "bullseye"),
+    "libzstd": ("http://deb.debian.org/debian", "bookworm"),
+}
+#: Where the build image keeps those libraries (headers, ``lib*.a``, pkg-config files).
+DEPS_PREFIX = "/opt/pytest-manylinux/deps"
+#: Bumped whenever the build image changes: its tag carries it, so a changed image is a new one.
+BUILD_IMAGE_RECIPE = 2
+
+#: The extension modules that need a library beyond glibc: the ones a build can lack. The check fails
+#: a build without one of ``_REQUIRED_MODULES`` (what wheels import most, and what the build image
+#: provides); any other missing one (``_tkinter``: no Tk; ``_curses`` where the build distro's ncurses
+#: cannot build it) is recorded in the manifest and reported, never a failed build.
+STDLIB_EXTENSIONS = (
+    "_bz2",
+    "_ctypes",
+    "_curses",
+    "_curses_panel",
+    "_dbm",
+    "_decimal",
+    "_gdbm",
+    "_hashlib",
+    "_lzma",
+    "_sqlite3",
+    "_ssl",
+    "_tkinter",
+    "_uuid",
+    "_zstd",
+    "readline",
+    "zlib",
 )
-#: Modules a build must be able to import in the build container before it is cached.
-_MUST_IMPORT = "ctypes, zlib, bz2, lzma, sqlite3, decimal, json, readline, curses, uuid"
+_REQUIRED_MODULES = ("_bz2", "_ctypes", "_decimal", "_hashlib", "_lzma", "_sqlite3", "_ssl", "zlib")
+#: Modules that appeared in a later version: not missing from the versions before it.
+_SINCE = {"_zstd": (3, 14)}
+#: ``_cursesmodule.c`` of 3.13 and later does not compile against Ubuntu 16.04's ncurses
+#: (``-Werror=implicit-function-declaration``): configured out, reported as missing.
+_CURSES_OUT_FROM = (3, 13)
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -112,10 +160,13 @@ class Portable:
     bundled: tuple[str, ...] = ()
     #: needs it leaves to the distro beyond glibc (accepted for supplied interpreters, never for builds)
     warnings: tuple[str, ...] = ()
+    #: of :data:`STDLIB_EXTENSIONS`, the ones it lacks (measured by the build's check; () when unknown)
+    missing: tuple[str, ...] = ()
 
     @property
     def short(self) -> str:
-        return f"{self.version[0]}.{self.version[1]}"
+        """``3.11``, or ``3.13t`` for a free-threaded build (the name of its ``bin/python3.13t``)."""
+        return self.member.rsplit("/python", 1)[-1]
 
     @property
     def container_dir(self) -> str:
@@ -139,6 +190,7 @@ class Portable:
             "glibc": str(self.glibc) if self.glibc else None,
             "bundled": list(self.bundled),
             "warnings": list(self.warnings),
+            "missing": list(self.missing),
         }
 
 
@@ -221,6 +273,7 @@ def read_manifest(entry: Path, stamp: str | None = None) -> Portable | None:
             glibc=LibcVersion.parse(data["glibc"]) if data.get("glibc") else None,
             bundled=tuple(data.get("bundled", [])),
             warnings=tuple(data.get("warnings", [])),
+            missing=tuple(data.get("missing", [])),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -233,8 +286,41 @@ def cached_versions() -> frozenset[str]:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             data = json.loads(manifest.read_text())
             if data.get("recipe") == RECIPE:
-                found.add(".".join(str(data["version"]).split(".")[:2]))
+                found.add(str(data["member"]).rsplit("/python", 1)[-1])
     return frozenset(found)
+
+
+def read_failure(entry: Path) -> dict[str, Any] | None:
+    """The remembered failure of the build of cache entry ``entry``, or None (never failed, or retried)."""
+    try:
+        data = json.loads((entry / FAILURE_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("recipe") == RECIPE else None
+
+
+def _remember_failure(entry: Path, key: str, version: str, error: BuildFailed, seconds: float) -> None:
+    entry.mkdir(parents=True, exist_ok=True)
+    document = {
+        "recipe": RECIPE,
+        "key": key,
+        "version": version,
+        "failed": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(seconds, 1),
+        "error": str(error),
+    }
+    part = entry / f".{FAILURE_NAME}.{os.getpid()}"
+    part.write_text(json.dumps(document, indent=1) + "\n")
+    part.replace(entry / FAILURE_NAME)
+
+
+def _failed_before(version: str, failure: dict[str, Any]) -> PortableError:
+    error = str(failure.get("error", "?"))
+    return PortableError(
+        f"building CPython {version} failed on {failure.get('failed', '?')} with this recipe "
+        f"({failure.get('key')}), so it is not tried again; after fixing the cause, "
+        f"`python -m pytest_manylinux python {version} --retry` builds it again. It failed with: {error}"
+    )
 
 
 def _entry(
@@ -245,11 +331,14 @@ def _entry(
     *,
     stamp: str | None = None,
     strict: bool = False,
+    retry: bool | None = None,
 ) -> Obtained:
     """The cache entry ``key``, made by ``make(tmpdir)`` (which writes the archive) if it is not there.
 
     ``make`` runs at most once per machine at a time: the entry is re-read under the lock, so a
-    process that waited for another's build finds it done.
+    process that waited for another's build finds it done. With ``retry`` not None (builds), a
+    :class:`BuildFailed` is remembered beside the entry and raised again without building, unless
+    ``retry`` is true.
     """
     started = time.monotonic()
     entry = cache_dir() / key
@@ -258,7 +347,15 @@ def _entry(
         with _locked(key):
             found = read_manifest(entry, stamp)
             if found is None:
-                found = _make_entry(entry, key, version, make, progress, stamp=stamp, strict=strict)
+                failure = read_failure(entry) if retry is not None else None
+                if failure is not None and not retry:
+                    raise _failed_before(version, failure)
+                try:
+                    found = _make_entry(entry, key, version, make, progress, stamp=stamp, strict=strict)
+                except BuildFailed as e:
+                    if retry is not None:
+                        _remember_failure(entry, key, version, e, time.monotonic() - started)
+                    raise
                 return Obtained(found, "made", time.monotonic() - started)
     return Obtained(found, "cached", time.monotonic() - started)
 
@@ -287,7 +384,7 @@ def _make_entry(
                 "Use a build without them."
             )
         if strict and analysis.unmet:
-            raise PortableError(
+            raise BuildFailed(
                 f"the CPython {version} built from {extra['detail']} "
                 "still needs libraries of the build distro: " + "; ".join(analysis.unmet[:10])
             )
@@ -302,6 +399,7 @@ def _make_entry(
             glibc=analysis.glibc,
             bundled=analysis.bundled,
             warnings=analysis.unmet,
+            missing=tuple(extra.get("missing", ())),
         )
         for warning in analysis.unmet[:5]:
             progress(f"  note: {warning} (from the distro, where it may be missing)")
@@ -413,7 +511,7 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
                 facts.append(elf)
     prefix, found = find_interpreter(names, version)
     member = f"{prefix}/bin/python{found}" if prefix else f"bin/python{found}"
-    major, minor = (int(x) for x in found.split("."))
+    major, minor = (int(x) for x in found.rstrip("t").split("."))
     full = (
         (major, minor, patchlevel[2])
         if patchlevel and patchlevel[:2] == (major, minor)
@@ -562,34 +660,54 @@ def orig_tarball(files: Mapping[str, str]) -> str:
     raise PortableError(f"no .orig.tar.* among {sorted(files)}")
 
 
-def fetch_archive_source(version: str, workdir: Path, progress: Progress) -> tuple[Path, dict[str, str]]:
-    """CPython X.Y's release tarball from the distro archive, checked against the ``.dsc`` that lists it."""
-    if version not in ARCHIVE_SOURCES:
-        raise PortableError(
-            f'no distro archive source is known for CPython {version}; set source = "PATH_OR_URL" '
-            f'(and source-sha256) in [python.portable."{version}"] of distros.toml'
-        )
-    base, suite = ARCHIVE_SOURCES[version]
-    index_url = f"{base}/dists/{suite}/main/source/Sources.xz"
+def _read_index(base: str, suite: str, progress: Progress) -> str:
+    name, _, component = suite.partition("/")
+    index_url = f"{base}/dists/{name}/{component or 'main'}/source/Sources.xz"
     progress(f"  reading the {suite} source index: {index_url}")
     try:
-        index = lzma.decompress(_http_get(index_url)).decode("utf-8", "replace")
+        return lzma.decompress(_http_get(index_url)).decode("utf-8", "replace")
     except lzma.LZMAError as e:
         raise PortableError(f"{index_url} is not an xz file: {e}") from e
-    package = parse_sources_index(index, f"python{version}")
+
+
+def fetch_source_package(
+    base: str, suite: str, index: str, name: str, workdir: Path, progress: Progress
+) -> tuple[Path, dict[str, str]]:
+    """The upstream tarball of source package ``name`` of a suite (``index``: its ``Sources``), checked
+    against the sha256 its ``.dsc`` lists, the ``.dsc`` against the index."""
+    package = parse_sources_index(index, name)
     dsc_url = f"{base}/{package.directory}/{package.dsc}"
     dsc = _http_get(dsc_url)
     if hashlib.sha256(dsc).hexdigest() != package.files[package.dsc]:
         raise PortableError(f"{dsc_url} does not match the sha256 the {suite} index gives for it")
     listed = parse_dsc(dsc.decode("utf-8", "replace"))
-    name = orig_tarball(listed)
-    tarball = download(f"{base}/{package.directory}/{name}", workdir / name, listed[name], progress, name)
+    tarball_name = orig_tarball(listed)
+    tarball = download(
+        f"{base}/{package.directory}/{tarball_name}",
+        workdir / tarball_name,
+        listed[tarball_name],
+        progress,
+        tarball_name,
+    )
     return tarball, {
-        "tarball": name,
-        "sha256": listed[name],
+        "tarball": tarball_name,
+        "sha256": listed[tarball_name],
         "dsc": dsc_url,
         "package": f"{package.name} {package.version} ({suite})",
     }
+
+
+def fetch_archive_source(version: str, workdir: Path, progress: Progress) -> tuple[Path, dict[str, str]]:
+    """CPython X.Y's release tarball from the distro archive, checked against the ``.dsc`` that lists it."""
+    release = version.rstrip("t")  # a free-threaded build is made from the same source
+    if release not in ARCHIVE_SOURCES:
+        raise PortableError(
+            f'no distro archive source is known for CPython {version}; set source = "PATH_OR_URL" '
+            f'(and source-sha256) in [python.portable."{version}"] of distros.toml'
+        )
+    base, suite = ARCHIVE_SOURCES[release]
+    index = _read_index(base, suite, progress)
+    return fetch_source_package(base, suite, index, f"python{release}", workdir, progress)
 
 
 def source_tree(tarball: Path) -> tuple[str, str]:
@@ -607,33 +725,71 @@ def source_tree(tarball: Path) -> tuple[str, str]:
 # -- the build ----------------------------------------------------------------------------------
 
 
+def expected_modules(version: str) -> tuple[str, ...]:
+    """The :data:`STDLIB_EXTENSIONS` CPython X.Y has."""
+    wanted = tuple(int(x) for x in version.rstrip("t").split("."))
+    return tuple(m for m in STDLIB_EXTENSIONS if wanted >= _SINCE.get(m, (0,)))
+
+
+#: Run by the freshly built interpreter: every module of :func:`expected_modules` imported, the
+#: missing ones named; the versions of the libraries linked in, for the manifest.
+_CHECK = r"""
+import importlib, json, sys
+missing, libraries = [], {}
+for name in sys.argv[1].split(","):
+    try:
+        importlib.import_module(name)
+    except ImportError as e:
+        missing.append(name)
+        print("%s: %s" % (name, e), file=sys.stderr)
+try:
+    import ssl, sqlite3
+    libraries = {"ssl": ssl.OPENSSL_VERSION, "sqlite3": sqlite3.sqlite_version}
+except ImportError:
+    pass
+print(json.dumps({"missing": missing, "libraries": libraries}))
+"""
+
+
 def build_steps(version: str, top: str, prefix: str, tarball: str) -> list[tuple[str, str, int]]:
-    """The build, as (name, shell command, timeout in seconds) run in order in the build container."""
+    """The build, as (name, shell command, timeout in seconds) run in order in the build image's container."""
     tree = f"/build/{top}"
-    install = "apt-get install -y -qq --no-install-recommends"
+    major, minor = (int(x) for x in version.rstrip("t").split("."))
+    deps = DEPS_PREFIX
+    # Every file gets a placeholder RPATH that relocate.py overwrites with an $ORIGIN path. The
+    # libraries of the build image are static: found first through -L, linked in.
+    variables = [
+        f"CPPFLAGS=-I{deps}/include",
+        f"LDFLAGS='-L{deps}/lib -Wl,--disable-new-dtags,-rpath,{RPATH_PLACEHOLDER}'",
+        f"PKG_CONFIG_PATH={deps}/lib/pkgconfig",
+        "LIBS='-ldl -lpthread'",  # what the static OpenSSL and SQLite need, for configure's link tests
+        # configure's default is -g -O3: no debug info (stripped anyway) and -O2 cost less to build.
+        "OPT='-DNDEBUG -fwrapv -O2 -Wall'",
+    ]
+    if (major, minor) >= _CURSES_OUT_FROM:
+        variables += ["py_cv_module__curses=n/a", "py_cv_module__curses_panel=n/a"]
+    if version.endswith("t"):
+        variables.append("--disable-gil")  # free-threaded: bin/python3.13t, ABI cp313t
     return [
-        (
-            "packages",
-            f"apt-get update -qq && {install} {_REQUIRED_PACKAGES} && ({install} {_OPTIONAL_PACKAGES} || "
-            f'for p in {_OPTIONAL_PACKAGES}; do {install} $p || echo "unavailable: $p"; done)',
-            1800,
-        ),
         ("unpack", f"tar -xf /opt/pytest-manylinux/build/{tarball} -C /build", 600),
         (
             "configure",
             # No --enable-optimizations (PGO would triple the build time); no test suite where
-            # --disable-test-modules exists (3.10+), the rest is trimmed after the install. Every
-            # file gets a placeholder RPATH that relocate.py overwrites with an $ORIGIN path.
-            f"cd {tree} && ./configure --prefix={prefix} --without-ensurepip "
-            f"LDFLAGS=-Wl,--disable-new-dtags,-rpath,{RPATH_PLACEHOLDER} "
-            "$(grep -q -- --disable-test-modules configure && echo --disable-test-modules)",
+            # --disable-test-modules exists (3.10+), the rest is trimmed after the install.
+            f"cd {tree} && ./configure --prefix={prefix} --without-ensurepip --with-openssl={deps} "
+            + " ".join(variables)
+            + " $(grep -q -- --disable-test-modules configure && echo --disable-test-modules)",
             900,
         ),
         ("make", f"cd {tree} && make -j$(nproc)", 5400),
         ("install", f"cd {tree} && make install", 1800),
         ("relocate", f"python3 /opt/pytest-manylinux/build/relocate.py {prefix} {version}", 900),
-        ("check", f"{prefix}/bin/python{version} -I -c 'import {_MUST_IMPORT}'", 120),
     ]
+
+
+def check_argv(version: str, prefix: str) -> list[str]:
+    """The command that checks a build: its output is the JSON :data:`_CHECK` prints."""
+    return [f"{prefix}/bin/python{version}", "-I", "-c", _CHECK, ",".join(expected_modules(version))]
 
 
 def _logged(name: str, command: str) -> str:
@@ -642,30 +798,199 @@ def _logged(name: str, command: str) -> str:
     return f"mkdir -p /build && ( {command} ) >{log} 2>&1 || {{ tail -n 40 {log}; exit 1; }}"
 
 
-def _inputs(tarball: Path, workdir: Path) -> Path:
+def _inputs(files: Mapping[str, Path | bytes], workdir: Path) -> Path:
+    """A tar of ``files`` (path in the container -> local file or content) to put at ``/``."""
     archive = workdir / "inputs.tar"
-    relocate = Path(__file__).parent.parent.joinpath("container", "relocate.py")
     with tarfile.open(archive, "w") as tar:
-        tar.add(tarball, arcname=f"opt/pytest-manylinux/build/{tarball.name}", filter=readable_by_all)
-        tar.add(relocate, arcname="opt/pytest-manylinux/build/relocate.py", filter=readable_by_all)
+        for name, what in files.items():
+            if isinstance(what, Path):
+                tar.add(what, arcname=name.lstrip("/"), filter=readable_by_all)
+            else:
+                info = readable_by_all(tarfile.TarInfo(name.lstrip("/")))
+                info.size = len(what)
+                tar.addfile(info, io.BytesIO(what))
     return archive
 
 
-class Builder:
-    """Builds CPython from source in the build distro's container (network on, root), then verifies it."""
+# -- the build image: the build distro, its build dependencies and the libraries it lacks -------
 
-    def __init__(self, engine: Engine, distro: Distro, progress: Progress) -> None:
+
+def build_image_ref(distro: Distro) -> str:
+    """The build image made from ``distro``'s image: ``pytest-manylinux/python-build:ubuntu_16.04-b1``."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", distro.image.rsplit("/", 1)[-1])
+    return f"pytest-manylinux/python-build:{slug}-b{BUILD_IMAGE_RECIPE}"
+
+
+def _pkg_config(name: str, version: str, libs: str, description: str) -> bytes:
+    return (
+        f"prefix={DEPS_PREFIX}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n"
+        f"Name: {name}\nDescription: {description}\nVersion: {version}\n"
+        f"Libs: -L${{libdir}} {libs}\nCflags: -I${{includedir}}\n"
+    ).encode()
+
+
+def library_steps(tarballs: Mapping[str, str]) -> list[tuple[str, str, int]]:
+    """The build image's making, as (name, shell command, timeout): packages, then static PIC libraries."""
+    install = "apt-get install -y -qq --no-install-recommends"
+    src = "/opt/pytest-manylinux/deps-src"
+    deps = DEPS_PREFIX
+
+    def unpack(name: str) -> str:
+        tree = f"/build/{name}"
+        return (
+            f"mkdir -p {tree} && tar -xf {src}/{tarballs[name]} -C {tree} --strip-components=1 && cd {tree}"
+        )
+
+    sqlite_flags = " ".join(
+        f"-DSQLITE_{flag}"
+        for flag in (
+            "ENABLE_FTS3",
+            "ENABLE_FTS4",
+            "ENABLE_FTS5",
+            "ENABLE_JSON1",
+            "ENABLE_RTREE",
+            "ENABLE_COLUMN_METADATA",
+            "ENABLE_LOAD_EXTENSION",
+            "THREADSAFE=1",
+        )
+    )
+    return [
+        (
+            "packages",
+            f"apt-get update -qq && {install} {_REQUIRED_PACKAGES} && ({install} {_OPTIONAL_PACKAGES} || "
+            f'for p in {_OPTIONAL_PACKAGES}; do {install} $p || echo "unavailable: $p"; done)',
+            1800,
+        ),
+        (
+            "openssl",
+            # Only the libraries (build_libs, install_dev): no programs, tests or manuals.
+            f"{unpack('openssl')} && ./config --prefix={deps} --libdir=lib --openssldir=/usr/lib/ssl "
+            "no-shared no-tests -fPIC && make -j$(nproc) build_libs && make install_dev",
+            3600,
+        ),
+        (
+            "sqlite3",
+            # The amalgamation (tclsh makes it from the source tree), compiled as one object.
+            f"{unpack('sqlite3')} && ./configure --disable-tcl --disable-shared && make sqlite3.c && "
+            f"gcc -O2 -fPIC {sqlite_flags} -c sqlite3.c -o sqlite3.o && "
+            f"ar rcs {deps}/lib/libsqlite3.a sqlite3.o "
+            f"&& cp sqlite3.h sqlite3ext.h {deps}/include/",
+            1800,
+        ),
+        (
+            "zstd",
+            f"{unpack('libzstd')}/lib && make -j$(nproc) libzstd.a CFLAGS='-O2 -fPIC' && "
+            f"cp libzstd.a {deps}/lib/ && cp zstd.h zdict.h zstd_errors.h {deps}/include/",
+            1800,
+        ),
+        (
+            "link-scripts",
+            # configure's link tests put LIBS (and pkg-config's libraries, in LDFLAGS) before -lssl or
+            # -lsqlite3: a static archive's own needs would stay unresolved. Each lib*.a becomes a linker
+            # script naming the archive and what it needs after it, wherever -lNAME appears.
+            f"cd {deps}/lib && for name in ssl crypto sqlite3 zstd; do mv lib$name.a lib${{name}}_pic.a && "
+            f'echo "INPUT({deps}/lib/lib${{name}}_pic.a -ldl -lpthread -lm)" > lib$name.a; done',
+            60,
+        ),
+        ("clean", f"rm -rf /build {src} /var/lib/apt/lists/*", 600),
+    ]
+
+
+def _upstream(version: str) -> str:
+    match = re.match(r"^(?:\d+:)?(\d+(?:\.\d+)*)", version)
+    return match.group(1) if match else version
+
+
+def ensure_build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
+    """The build image of ``distro`` (:func:`build_image_ref`), made once per machine; its reference."""
+    from .docker import Limits
+    from .images import ensure_image, image_lock
+
+    ref = build_image_ref(distro)
+    if engine.image_id(ref) is not None:
+        return ref
+    with image_lock(ref):
+        if engine.image_id(ref) is not None:
+            return ref
+        base_ref = ensure_image(engine, distro, progress).ref  # with python3 (derived where the table says)
+        started = time.monotonic()
+        progress(
+            f"build image {ref}: {distro.image} with build tools, OpenSSL, SQLite and zstd (once per machine)"
+        )
+        workdir = Path(tempfile.mkdtemp(prefix="pm-build-image-"))
+        try:
+            indexes: dict[tuple[str, str], str] = {}
+            files: dict[str, Path | bytes] = {}
+            tarballs, packages, versions = {}, {}, {}
+            for name, (base, suite) in LIBRARY_SOURCES.items():
+                if (base, suite) not in indexes:
+                    indexes[base, suite] = _read_index(base, suite, progress)
+                index = indexes[base, suite]
+                tarball, info = fetch_source_package(base, suite, index, name, workdir, progress)
+                files[f"/opt/pytest-manylinux/deps-src/{tarball.name}"] = tarball
+                tarballs[name] = tarball.name
+                packages[name] = info["package"]
+                versions[name] = _upstream(parse_sources_index(index, name).version)
+            sqlite, zstd = versions["sqlite3"], versions["libzstd"]
+            pkgconfig = f"{DEPS_PREFIX}/lib/pkgconfig"
+            libs = "-lsqlite3 -lm -ldl -lpthread"
+            files[f"{pkgconfig}/sqlite3.pc"] = _pkg_config("SQLite", sqlite, libs, "SQL database engine")
+            files[f"{pkgconfig}/libzstd.pc"] = _pkg_config(
+                "zstd", zstd, "-lzstd -lpthread", "fast lossless compression"
+            )
+            limits = Limits(memory="4g", pids=4096, user=None)
+            with engine.container(base_ref, "python-build-image", limits, build=True) as box:
+                with _inputs(files, workdir).open("rb") as f:
+                    box.put_archive("/", f)
+                for name, command, timeout in library_steps(tarballs):
+                    step_started = time.monotonic()
+                    result = box.exec(["sh", "-c", _logged(name, command)], env=_BUILD_ENV, timeout=timeout)
+                    if result.exit_code != 0:
+                        raise ImageError(
+                            f"making the build image {ref} failed at {name!r} (exit {result.exit_code}):\n"
+                            f"{(result.stdout + result.stderr)[-3000:]}"
+                        )
+                    progress(f"  {ref}: {name} done in {time.monotonic() - step_started:.0f}s")
+                cpu = box.cpu_seconds()
+                box.commit(
+                    ref,
+                    [
+                        'CMD ["/bin/sh"]',
+                        f"LABEL {LABEL}.built-from={json.dumps(distro.image)}",
+                        f"LABEL {LABEL}.libraries={json.dumps('; '.join(packages.values()))}",
+                    ],
+                )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        cpu_text = f", {cpu:.0f} CPU-seconds" if cpu is not None else ""
+        progress(f"build image {ref} made in {time.monotonic() - started:.0f}s{cpu_text}")
+        return ref
+
+
+_BUILD_ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+class Builder:
+    """Builds CPython from source in the build distro's build image (network on, root), then verifies it."""
+
+    def __init__(self, engine: Engine, distro: Distro, progress: Progress, *, retry: bool = False) -> None:
         self.engine = engine
         self.distro = distro
         self.progress = progress
+        #: build again even where a build of this recipe failed before
+        self.retry = retry
 
     def key(self, version: str, spec: PortableSource) -> str:
-        """The cache entry: by the image built in (not the distro's name, each file's choice) and source."""
+        """The cache entry: by the image built in (not the distro's name), the source and the recipe."""
         source = "archive"
         if spec.source:
             source = hashlib.sha256(f"{spec.source}\0{spec.source_sha256}".encode()).hexdigest()[:12]
         image = re.sub(r"[^A-Za-z0-9.-]+", "_", self.distro.image)
-        return f"built-{version}-{image}-{source}"
+        return f"built-{version}-{image}-{source}-r{RECIPE}"
+
+    def failure(self, version: str, spec: PortableSource) -> dict[str, Any] | None:
+        """The remembered failure of this version's build, if it failed with this recipe."""
+        return read_failure(cache_dir() / self.key(version, spec))
 
     def build(self, version: str, spec: PortableSource) -> Obtained:
         return _entry(
@@ -674,6 +999,7 @@ class Builder:
             lambda tmp: self._build_into(tmp, version, spec),
             self.progress,
             strict=True,
+            retry=self.retry,
         )
 
     def _source(self, version: str, spec: PortableSource, workdir: Path) -> tuple[Path, dict[str, str]]:
@@ -694,10 +1020,10 @@ class Builder:
 
     def _build_into(self, tmp: Path, version: str, spec: PortableSource) -> dict[str, Any]:
         from .docker import Limits
-        from .images import ensure_image
 
         started = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix=f"pytest-manylinux-python-{version}-"))
+        steps: dict[str, float] = {}
         try:
             self.progress(
                 f"portable CPython {version}: building from source in {self.distro.name} "
@@ -705,32 +1031,54 @@ class Builder:
             )
             tarball, source = self._source(version, spec, workdir)
             top, full = source_tree(tarball)
-            if not full.startswith(version + "."):
+            if not full.startswith(version.rstrip("t") + "."):
                 raise PortableError(f"{tarball.name} holds CPython {full}, not {version}")
-            ensure_image(self.engine, self.distro, self.progress)
+            image = ensure_build_image(self.engine, self.distro, self.progress)
             prefix = f"{CONTAINER_DIR}/cpython-{full}"
             limits = Limits(memory="4g", pids=4096, user=None)
-            with self.engine.container(
-                self.distro.image, f"build-python-{version}", limits, build=True
-            ) as box:
-                with _inputs(tarball, workdir).open("rb") as f:
+            relocate = Path(__file__).parent.parent.joinpath("container", "relocate.py")
+            inputs = {
+                f"/opt/pytest-manylinux/build/{tarball.name}": tarball,
+                "/opt/pytest-manylinux/build/relocate.py": relocate,
+            }
+            with self.engine.container(image, f"build-python-{version}", limits, build=True) as box:
+                with _inputs(inputs, workdir).open("rb") as f:
                     box.put_archive("/", f)
-                env = {
-                    "DEBIAN_FRONTEND": "noninteractive",
-                    "LC_ALL": "C",
-                    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                }
                 for name, command, timeout in build_steps(version, top, prefix, tarball.name):
                     step_started = time.monotonic()
                     self.progress(f"  {version} on {self.distro.name}: {name}")
-                    result = box.exec(["sh", "-c", _logged(name, command)], env=env, timeout=timeout)
+                    result = box.exec(["sh", "-c", _logged(name, command)], env=_BUILD_ENV, timeout=timeout)
                     if result.exit_code != 0:
-                        raise PortableError(
-                            f"building CPython {full} in {self.distro.name} failed at {name!r} "
+                        raise BuildFailed(
+                            f"building CPython {full} in {image} failed at {name!r} "
                             f"(exit {result.exit_code}):\n{(result.stdout + result.stderr)[-3000:]}"
                         )
-                    took = time.monotonic() - step_started
-                    self.progress(f"  {version} on {self.distro.name}: {name} done in {took:.0f}s")
+                    steps[name] = round(time.monotonic() - step_started, 1)
+                    self.progress(f"  {version} on {self.distro.name}: {name} done in {steps[name]:.0f}s")
+                checked = box.exec(check_argv(version, prefix), env=_BUILD_ENV, timeout=120)
+                try:
+                    report = json.loads(checked.stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    report = None
+                if checked.exit_code != 0 or not isinstance(report, dict):
+                    raise BuildFailed(
+                        f"the CPython {full} built in {image} fails its own check "
+                        f"(exit {checked.exit_code}):\n"
+                        f"{(checked.stdout + checked.stderr)[-3000:]}"
+                    )
+                missing = [str(m) for m in report.get("missing", [])]
+                lacking = [m for m in _REQUIRED_MODULES if m in missing]
+                if lacking:
+                    raise BuildFailed(
+                        f"the CPython {full} built in {image} lacks {', '.join(lacking)}, "
+                        "which every build must "
+                        f"have:\n{checked.stderr[-3000:]}"
+                    )
+                if missing:
+                    self.progress(
+                        f"  {version}: without {', '.join(missing)} (the build distro cannot make them)"
+                    )
+                cpu = box.cpu_seconds()
                 built = workdir / "built.tar"
                 with built.open("wb") as out:
                     for chunk in box.get_archive(prefix):
@@ -739,14 +1087,19 @@ class Builder:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         seconds = time.monotonic() - started
-        self.progress(f"portable CPython {full} built in {seconds:.0f}s")
+        cpu_text = f" ({cpu:.0f} CPU-seconds)" if cpu is not None else ""
+        self.progress(f"portable CPython {full} built in {seconds:.0f}s{cpu_text}")
         return {
             "origin": "built",
             "detail": f"built from {source['tarball']} in {self.distro.image}",
             "source": source,
             "build_distro": self.distro.name,
-            "build_image": self.distro.image,
+            "build_image": image,
             "seconds": round(seconds, 1),
+            "steps": steps,
+            "cpu_seconds": round(cpu, 1) if cpu is not None else None,
+            "missing": missing,
+            "libraries": report.get("libraries", {}),
         }
 
 
@@ -783,10 +1136,16 @@ def from_local(
 
 
 def uv_installs(base: Path, version: str) -> list[Path]:
-    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first; not free-threaded."""
+    """uv-managed CPython X.Y prefixes under ``base`` (``uv python dir``), newest first.
+
+    ``X.Yt`` asks for the free-threaded ones (``cpython-3.13.5+freethreaded-linux-x86_64-gnu``), ``X.Y``
+    never gets them.
+    """
+    release = version.rstrip("t")
+    variant = "+freethreaded" if version.endswith("t") else ""
     found = []
-    for prefix in base.glob(f"cpython-{version}.*-linux-x86_64-gnu"):
-        match = re.match(rf"^cpython-{re.escape(version)}\.(\d+)-linux", prefix.name)
+    for prefix in base.glob(f"cpython-{release}.*-linux-x86_64-gnu"):
+        match = re.match(rf"^cpython-{re.escape(release)}\.(\d+){re.escape(variant)}-linux", prefix.name)
         if match and (prefix / "bin" / f"python{version}").exists():
             found.append((int(match.group(1)), prefix))
     return [p for _, p in sorted(found, reverse=True)]
@@ -905,13 +1264,16 @@ class Provider:
         progress: Progress,
         *,
         musl_build_distro: Distro | None = None,
+        retry: bool = False,
     ) -> None:
         from .musl import MuslBuilder, MuslProvider
 
         self.config = config
         self.progress = progress
         self.builder = (
-            Builder(engine, build_distro, progress) if engine is not None and build_distro else None
+            Builder(engine, build_distro, progress, retry=retry)
+            if engine is not None and build_distro
+            else None
         )
         #: the CPythons for musl distros (built with musl-gcc; see musl.py)
         self.musl = MuslProvider(

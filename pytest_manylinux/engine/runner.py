@@ -262,11 +262,9 @@ class DistroRunner:
 
     def _open(self) -> None:
         try:
-            ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
+            image = ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             container = self._stack.enter_context(
-                self.engine.container(
-                    self.distro.image, self.distro.name, self.config.limits, files=CONTAINER_ROOT
-                )
+                self.engine.container(image.ref, self.distro.name, self.config.limits, files=CONTAINER_ROOT)
             )
             with self._closing:
                 if self._closed:  # closed while the image was made or the container started
@@ -445,7 +443,8 @@ class DistroRunner:
             budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
-                    [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
+                    # --sandboxed: the container is the check's own, what an import leaves there goes
+                    [interpreter.path, PROBE_PATH, "check", "--sandboxed", str(self.config.timeout), *plans],
                     user=self.user,
                     timeout=budget,
                 )
