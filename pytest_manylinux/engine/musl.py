@@ -93,14 +93,28 @@ def _locked(key: str) -> Iterator[None]:
 
 
 def read_manifest(entry: Path) -> Portable | None:
-    """The cached musl build in ``entry``, or None when it is missing, of another recipe, or corrupt."""
+    """The cached musl build in ``entry``, or None when it is missing, of another recipe, or corrupt.
+
+    Its own recipe number decides (the glibc builds' may change without touching this build)."""
     try:
         data = json.loads((entry / MANIFEST_NAME).read_text())
+        archive = entry / ARCHIVE_NAME
         if data.get("musl_recipe") != RECIPE:
             return None
-    except (OSError, ValueError):
+        if archive.stat().st_size != data["size"] or glibc_portable._sha256_file(archive) != data["sha256"]:
+            return None
+        major, minor, micro = (int(x) for x in str(data["version"]).split("."))
+        return Portable(
+            version=(major, minor, micro),
+            archive=archive,
+            member=str(data["member"]),
+            origin=str(data["origin"]),
+            detail=str(data["detail"]),
+            sha256=str(data["sha256"]),
+            size=int(data["size"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return glibc_portable.read_manifest(entry)
 
 
 def cached_versions() -> frozenset[str]:
