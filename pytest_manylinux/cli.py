@@ -1,7 +1,8 @@
 """The ``pytest-manylinux`` command line: one function per subcommand.
 
 ``inspect`` reads wheels' ELF files and prints the claim beside the predicted floor (no engine needed);
-``images`` finds, pulls or builds the matrix's images; ``python`` finds, fetches or builds portable
+``images`` finds, pulls, builds or derives the matrix's images (``--push`` sends them to a registry);
+``python`` finds, fetches or builds portable
 CPythons; ``combine`` merges CI jobs' JSON results. A new subcommand is one function in
 :data:`SUBCOMMANDS`: it configures its parser and returns the code that runs it.
 """
@@ -66,16 +67,15 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         # Imported here so that `pytest-manylinux --help` stays fast.
-        from .core.static import analyze, format_report
-        from .core.wheel import read_wheel
+        from .core.static import Analyzer, format_report
 
         paths, errors = _wheel_paths(args.wheels)
         reports = []
-        for path in paths:
-            try:
-                reports.append(analyze(read_wheel(path)))
-            except ManylinuxError as e:
-                errors.append((str(path), str(e)))
+        for analysis in Analyzer().run(paths):  # every core; the reports in the order given
+            if analysis.report is not None:
+                reports.append(analysis.report)
+            elif analysis.error is not None:
+                errors.append((str(analysis.path), str(analysis.error)))
         if args.json:
             document = {
                 "wheels": [r.to_json() for r in reports],
@@ -95,40 +95,86 @@ def _inspect(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _images(parser: argparse.ArgumentParser) -> Runner:
-    """Find, pull or build every image of the distro matrix (needs the engine; builds need root)."""
+    """Find, pull, build or derive every image of the distro matrix; optionally push them to a registry."""
     parser.add_argument(
         "--distros-file", type=Path, default=None, help="a distros.toml (default: the shipped matrix)"
     )
     parser.add_argument(
         "--distro", action="append", default=[], metavar="NAME_OR_GLOB", help="only these distros"
     )
+    parser.add_argument(
+        "--push",
+        default=None,
+        metavar="REGISTRY/PREFIX",
+        help="push each ready image (python3 included) to REGISTRY/PREFIX/NAME:TAG and print the "
+        "distros.toml that points at them",
+    )
+    parser.add_argument(
+        "--write-distros",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="with --push: write that distros.toml to PATH instead of printing it",
+    )
+    parser.epilog = (
+        "Order per distro: the engine's own image, a pull, a debootstrap build (root), then the derive "
+        "that adds python3 through the engine. Exit status: 0 when every image was had (and pushed), "
+        "1 when one was not (the others still are), 2 on bad arguments."
+    )
 
     def run(args: argparse.Namespace) -> int:
-        from .core.distros import load_distros, select
+        from .core.distros import check_image_reference, load_distros, pushed_reference, ready_matrix, select
         from .engine.docker import Engine
-        from .engine.images import ensure_image
-        from .errors import ManylinuxError
+        from .engine.images import ensure_image, push_image
+        from .outputs import write_atomically
 
+        if args.write_distros is not None and args.push is None:
+            print("error: --write-distros needs --push REGISTRY/PREFIX", file=sys.stderr)
+            return EXIT_USAGE
         try:
+            if args.push is not None:
+                check_image_reference(args.push.rstrip("/") + "/probe:1")
             distros = select(load_distros(args.distros_file), args.distro)
             engine = Engine.connect()
+        except ValueError as e:
+            print(f"error: --push {args.push!r}: {e}", file=sys.stderr)
+            return EXIT_USAGE
         except ManylinuxError as e:
             print(f"error: {e}", file=sys.stderr)
             return EXIT_USAGE
+        # With the distros.toml going to stdout, everything else goes to stderr.
+        out = sys.stderr if args.push is not None and args.write_distros is None else sys.stdout
+        engine.notify = lambda line: print(line, file=out, flush=True)
         failed = 0
+        pushed: dict[str, str] = {}
         try:
             for distro in distros:
                 try:
-                    source = ensure_image(engine, distro, lambda line: print(line, flush=True))
+                    source = ensure_image(engine, distro, engine.notify)
+                    if args.push is not None:
+                        ref = pushed_reference(args.push, distro.image)
+                        digest = push_image(engine, distro, source, ref, engine.notify)
+                        pushed[distro.name] = ref
+                        print(f"{distro.name:<14} pushed {ref} ({digest})", file=out, flush=True)
                 except ManylinuxError as e:
                     print(f"{distro.name}: {e}", file=sys.stderr)
                     failed += 1
                     continue
                 print(
-                    f"{distro.name:<14} {distro.image:<34} {source.how:<7} {source.seconds:6.1f}s", flush=True
+                    f"{distro.name:<14} {distro.image:<20} {source.story:<15} {source.seconds:6.1f}s  "
+                    f"{source.ref}",
+                    file=out,
+                    flush=True,
                 )
         finally:
             engine.close()
+        if pushed:
+            text = ready_matrix(args.distros_file, pushed)
+            if args.write_distros is not None:
+                write_atomically(args.write_distros, text)
+                print(f"wrote {args.write_distros}: {len(pushed)} distro(s) with ready images", flush=True)
+            else:
+                sys.stdout.write(text)
         return 1 if failed else EXIT_OK
 
     return run

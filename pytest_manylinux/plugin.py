@@ -151,6 +151,10 @@ def pytest_configure(config: pytest.Config) -> None:
                     "markers", f"{marker}: distros of the manylinux matrix ({distro.name}, ...)"
                 )
     config.pluginmanager.register(ManylinuxRun(config, Settings.from_config(config, matrix)), _RUN)
+    if not config.option.file_or_dir:
+        # Wheels were asked about, no test path was: pytest would collect the current project's own
+        # suite (its testpaths, or the directory), which a first run in a checkout does not mean.
+        config.args = []
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -307,7 +307,9 @@ def modules_list(modules: Iterable[str]) -> str:
 
 def _not_about_the_tag(verdict: Verdict, indent: str) -> list[str]:
     """Notes, the wheel's own exceptions and the modules set aside: reported, never held against the tag."""
-    lines = [f"{indent}note: {note}" for note in (verdict.prediction.notes if verdict.prediction else ())]
+    prediction = verdict.prediction
+    lines = [f"{indent}abi3: {message}" for message in (prediction.abi3 if prediction else ())]
+    lines += [f"{indent}note: {note}" for note in (prediction.notes if prediction else ())]
     if verdict.exceptions:
         lines.append(f"{indent}the wheel's own exceptions (not about its tag):")
         for e in verdict.exceptions:
@@ -390,6 +392,8 @@ def markdown(
                 )
         for d in r.verdict.disagreements:
             out.append(f"- disagreement: {_md(d)}")
+        for message in r.verdict.prediction.abi3 if r.verdict.prediction else ():
+            out.append(f"- abi3: {_md(message)}")
         for note in r.verdict.prediction.notes if r.verdict.prediction else ():
             out.append(f"- note: {_md(note)}")
         for e in r.verdict.exceptions:

@@ -27,7 +27,7 @@ from .core.tags import Claim, read_claim
 from .core.verdict import Prediction
 from .engine.sharing import Once
 from .errors import EngineError, NotRunnable, WheelError
-from .items import PROPERTY, DistroItem, WheelCollector
+from .items import PROPERTY, DistroItem, VerdictItem, WheelCollector
 from .outputs import append_step_summary, write_atomically
 from .report import Results, dumps, markdown, terminal_lines
 from .settings import Settings
@@ -85,6 +85,12 @@ class ManylinuxRun:
         if session.config.option.collectonly:
             return
         selected = [i for i in session.items if isinstance(i, DistroItem) and i.run is self]
+        if not self.is_worker:
+            # Every wheel the items will ask for, read and analysed at once on every core (an xdist worker
+            # reads only the wheels of the items it is sent, as they come).
+            items = session.items
+            mine = [i.wheel_path for i in items if isinstance(i, (DistroItem, VerdictItem)) and i.run is self]
+            self._analyse(list(dict.fromkeys(mine)))
         if not selected or self.settings.static_only:
             return
         self._start()
@@ -112,6 +118,7 @@ class ManylinuxRun:
             engine.reap()
         except EngineError as e:
             raise pytest.UsageError(str(e)) from e
+        engine.notify = self._progress  # what the engine cannot do (an init, a limit), said once
         self._engine = engine
         self._workdir = Path(tempfile.mkdtemp(prefix="pytest-manylinux-"))
         config = RunConfig(
@@ -191,6 +198,21 @@ class ManylinuxRun:
         with self._lock:
             self._environments[distro.name] = environment
         return environment
+
+    def _analyse(self, paths: list[Path]) -> None:
+        """Read ``paths`` on every core (:class:`core.static.Analyzer`), once: each WheelInfo carries its
+        ELF facts, so the runner, the distro items and the verdict's prediction share what was read."""
+        from .core.static import Analysis, Analyzer
+
+        def result(analysis: Analysis) -> WheelInfo:
+            if analysis.wheel is None:
+                assert analysis.error is not None
+                raise analysis.error
+            return analysis.wheel
+
+        for analysis in Analyzer().run(p for p in paths if p not in self._infos.done()):
+            with contextlib.suppress(WheelError):  # kept in _infos: its items report it
+                self._infos.get(analysis.path, lambda a=analysis: result(a))  # type: ignore[misc]
 
     def wheel_info(self, path: Path) -> WheelInfo:
         """The wheel read and validated once per session (or the error it raised, again)."""

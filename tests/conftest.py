@@ -110,6 +110,24 @@ def engine() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def image_of(engine: Any) -> Callable[[str], str]:
+    """The image a distro of the default matrix runs its checks in (its derived image, with python3),
+    made the first time it is asked for (``.ci/run`` makes them all first with ``images``)."""
+    from pytest_manylinux.core.distros import load_distros
+    from pytest_manylinux.engine.images import ensure_image
+
+    by_name = {d.name: d for d in load_distros()}
+    made: dict[str, str] = {}
+
+    def image_of(name: str) -> str:
+        if name not in made:
+            made[name] = ensure_image(engine, by_name[name], lambda line: None).ref
+        return made[name]
+
+    return image_of
+
+
+@pytest.fixture(scope="session")
 def portable_311(engine: Any) -> Any:
     """The portable CPython 3.11 the project builds in the Ubuntu 16.04 container: built the first time
     on a machine (``.ci/run`` does it before the tests: ``python -m pytest_manylinux python 3.11``),

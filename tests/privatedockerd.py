@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -47,7 +48,10 @@ def supervise(argv: list[str]) -> int:
 class PrivateDockerd:
     """One private dockerd: started, killed for real, restarted on the same data-root, removed."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: dict[str, Any] | None = None, hosts: tuple[str, ...] = ()) -> None:
+        #: daemon.json's settings (``registry-mirrors``, ...); hosts it listens on besides its socket
+        self.config = dict(config or {})
+        self.hosts = hosts
         # Short paths: containerd's sockets live under the exec-root and a unix socket path has
         # at most 107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="pm-dockerd-", dir="/tmp"))
@@ -64,6 +68,7 @@ class PrivateDockerd:
         return [
             "dockerd",
             f"--host={self.host}",
+            *(f"--host={host}" for host in self.hosts),
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.pidfile}",
@@ -86,7 +91,8 @@ class PrivateDockerd:
         import docker
 
         if not (self.root / "daemon.json").exists():
-            (self.root / "daemon.json").write_text("{}\n")  # not the host's /etc/docker/daemon.json
+            # not the host's /etc/docker/daemon.json
+            (self.root / "daemon.json").write_text(json.dumps(self.config) + "\n")
             subprocess.run(["ip", "link", "add", "name", self.bridge, "type", "bridge"], check=True)
         with self.log.open("ab") as log:
             supervisor = subprocess.Popen(

@@ -8,6 +8,7 @@ prints where they are; ``--list`` prints the corpus with each expected verdict a
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -215,9 +216,16 @@ def fetch(pinned: Pinned, cache: Path | None = None, log: bool = True) -> Path:
     return target
 
 
-def fetch_all(pinned: Iterable[Pinned], cache: Path | None = None, log: bool = True) -> dict[str, Path]:
-    """Every pinned wheel in the cache, by file name; the first that cannot be had raises CorpusError."""
-    return {p.file: fetch(p, cache, log) for p in pinned}
+def fetch_all(
+    pinned: Iterable[Pinned], cache: Path | None = None, log: bool = True, jobs: int = 4
+) -> dict[str, Path]:
+    """Every pinned wheel in the cache, by file name, ``jobs`` pip processes at a time (most of a fetch is
+    pip starting up); the first that cannot be had raises CorpusError."""
+    cache = cache or cache_dir()
+    wanted = list(pinned)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        paths = list(pool.map(lambda p: fetch(p, cache, log), wanted))
+    return {p.file: path for p, path in zip(wanted, paths)}
 
 
 def stage(corpus: Corpus, into: Path, cache: Path | None = None) -> tuple[Path, Path]:

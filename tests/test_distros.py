@@ -10,6 +10,7 @@ from pytest_manylinux.core.distros import (
     DEFAULT_DISTROS_FILE,
     DEFAULT_PORTABLE_VERSIONS,
     BuildRecipe,
+    DeriveRecipe,
     Distro,
     PortableSource,
     PythonConfig,
@@ -64,7 +65,8 @@ def test_default_matrix_has_a_build_recipe_for_every_distro() -> None:
     }
     for name, recipe in recipes.items():
         assert recipe is not None
-        assert recipe.include == ("python3",)
+        # like the official images: no python3 (the derive adds it through the engine)
+        assert recipe.include == ()
         assert recipe.variant == "minbase"
         # no Ubuntu keyring is packaged here: Ubuntu suites cannot be verified
         assert recipe.check_gpg is name.startswith("debian-"), name
@@ -78,7 +80,18 @@ def test_default_matrix_has_a_build_recipe_for_every_distro() -> None:
 def test_default_matrix_images_families_and_markers() -> None:
     by_name = {d.name: d for d in load_distros()}
     oldest = by_name["ubuntu-16.04"]
-    assert oldest.image == "pytest-manylinux/ubuntu:16.04"
+    # the official images any engine pulls, with python3 added by a derive
+    assert [d.image for d in by_name.values()] == [
+        "ubuntu:16.04",
+        "ubuntu:18.04",
+        "ubuntu:20.04",
+        "debian:11",
+        "ubuntu:22.04",
+        "debian:12",
+        "ubuntu:24.04",
+        "debian:13",
+    ]
+    assert {d.derive for d in by_name.values()} == {DeriveRecipe(packages=("python3",))}
     assert oldest.family == "ubuntu"
     assert oldest.libc is Libc.GLIBC
     assert oldest.markers == ("ubuntu_16_04", "ubuntu", "glibc", "lts", "eol")
@@ -197,6 +210,34 @@ def test_marker_name(text: str, marker: str) -> None:
             "unknown key(s) ['mirorr']",
         ),
         ('[distro."bad name"]\nimage = "a:1"\n', "[distro.bad name]", "'bad name'"),
+        (
+            '[distro.x]\nimage = "Ubuntu:22.04"\n',
+            "[distro.x].image",
+            "'Ubuntu:22.04' is not an image reference",
+        ),
+        ('[distro.x]\nimage = "ubuntu::1"\n', "[distro.x].image", "write [REGISTRY[:PORT]/]NAME[:TAG]"),
+        ('[distro.x]\nimage = "a:1"\nderive = "python3"\n', "[distro.x].derive", "expected a table"),
+        (
+            '[distro.x]\nimage = "a:1"\nderive = { pkgs = [] }\n',
+            "[distro.x].derive",
+            "unknown key(s) ['pkgs']",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nderive = { packages = ["a"], command = "b" }\n',
+            "[distro.x].derive",
+            "packages or command, not both",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nderive = { packages = [] }\n',
+            "[distro.x].derive.packages",
+            "at least one",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nderive = { packages = ["python3; rm -rf /"] }\n',
+            "[distro.x].derive.packages",
+            "'python3; rm -rf /' is not a package name",
+        ),
+        ('[distro.x]\nimage = "a:1"\nderive = { command = "" }\n', "[distro.x].derive.command", "non-empty"),
         ("[distro]\nx = 1\n", "[distro.x]", "expected a table"),
     ],
     ids=[
@@ -215,6 +256,14 @@ def test_marker_name(text: str, marker: str) -> None:
         "check-gpg-not-bool",
         "build-unknown-key",
         "bad-name",
+        "image-uppercase",
+        "image-empty-tag",
+        "derive-not-table",
+        "derive-unknown-key",
+        "derive-packages-and-command",
+        "derive-no-packages",
+        "derive-shell-in-package",
+        "derive-empty-command",
         "distro-not-table",
     ],
 )
@@ -225,6 +274,20 @@ def test_malformed_table_names_file_table_and_key(tmp_path: Path, text: str, whe
     message = str(excinfo.value)
     assert message.startswith(f"{path}: {where}: "), message
     assert says in message
+
+
+def test_derive_packages_default_and_command(tmp_path: Path) -> None:
+    text = (
+        '[distro.a]\nimage = "alpine:3.20"\nderive = {}\n'
+        '[distro.b]\nimage = "fedora:40"\nderive = { packages = ["python3", "libstdc++"] }\n'
+        '[distro.c]\nimage = "centos:7"\nderive = { command = "yum install -y python3" }\n'
+        '[distro.d]\nimage = "quay.io/pypa/manylinux2014_x86_64:latest"\n'
+    )
+    a, b, c, d = load_distros(_file(tmp_path, text))
+    assert a.derive == DeriveRecipe(packages=("python3",))
+    assert b.derive == DeriveRecipe(packages=("python3", "libstdc++"))
+    assert c.derive == DeriveRecipe(packages=(), command="yum install -y python3")
+    assert d.derive is None  # an image with its own interpreters is used as it is
 
 
 def test_a_lone_string_is_a_one_item_list(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,15 @@ from pytest_manylinux.engine.docker import (
     memory_bytes,
 )
 
-IMAGE = "pytest-manylinux/debian:12"
+
+@pytest.fixture(scope="module")
+def image(image_of: Callable[[str], str]) -> str:
+    """Debian 12 with python3, as the default matrix runs it."""
+    return image_of("debian-12")
 
 
-def test_container_is_isolated_and_removed(engine: Any) -> None:
-    with engine.container(IMAGE, "debian-12", Limits(memory="512m", pids=64)) as c:
+def test_container_is_isolated_and_removed(engine: Any, image: str) -> None:
+    with engine.container(image, "debian-12", Limits(memory="512m", pids=64)) as c:
         host = c.raw.attrs["HostConfig"]
         assert host["NetworkMode"] == "none"
         assert host["CapDrop"] == ["ALL"]
@@ -45,21 +50,21 @@ def test_container_is_isolated_and_removed(engine: Any) -> None:
     assert not engine.client.containers.list(all=True, filters={"id": container_id})
 
 
-def test_exec_timeout_kills_from_inside(engine: Any) -> None:
-    with engine.container(IMAGE, "debian-12") as c:
+def test_exec_timeout_kills_from_inside(engine: Any, image: str) -> None:
+    with engine.container(image, "debian-12") as c:
         result = c.exec(["sleep", "30"], timeout=1)
         assert result.exit_code == 137
         assert result.seconds < 10
 
 
-def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
+def test_leftovers_of_dead_runs_are_reaped(engine: Any, image: str) -> None:
     # A container labelled by a process that no longer exists is a leftover of an interrupted run.
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     other = Engine(engine.client)
     labels = dict(other.labels, **{LABEL_PID: dead.stdout.strip()})
-    raw = engine.client.containers.run(IMAGE, ["sleep", "infinity"], detach=True, labels=labels, init=True)
+    raw = engine.client.containers.run(image, ["sleep", "infinity"], detach=True, labels=labels, init=True)
     try:
         assert raw.id in [c.id for c in engine.leftovers()]
         assert engine.reap() >= 1
@@ -69,9 +74,9 @@ def test_leftovers_of_dead_runs_are_reaped(engine: Any) -> None:
             raw.remove(force=True)
 
 
-def test_live_sessions_are_not_reaped(engine: Any) -> None:
+def test_live_sessions_are_not_reaped(engine: Any, image: str) -> None:
     other = Engine(engine.client)  # same process, so alive: another session of this machine
-    with other.container(IMAGE, "debian-12") as c:
+    with other.container(image, "debian-12") as c:
         assert c.id not in [x.id for x in engine.leftovers()]
     assert (
         engine.client.containers.list(all=True, filters={"label": f"{LABEL_SESSION}={other.session}"}) == []

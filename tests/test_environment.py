@@ -58,7 +58,12 @@ def test_user_tests_run_on_every_selected_distro(
 ) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = _run(
-        pytester, f"--manylinux-wheel={wheels['honest']}", f"--manylinux-wheel={tool_wheel}", *TWO, "-v"
+        pytester,
+        "test_user.py",  # named: with --manylinux-wheel and no paths, only the wheels are checked
+        f"--manylinux-wheel={wheels['honest']}",
+        f"--manylinux-wheel={tool_wheel}",
+        *TWO,
+        "-v",
     )
     result.stdout.fnmatch_lines(
         [
@@ -80,6 +85,7 @@ def test_distro_markers_select_user_tests(
     pytester.makepyfile(test_user=USER_TESTS)
     result = _run(
         pytester,
+        "test_user.py",
         f"--manylinux-wheel={wheels['honest']}",
         f"--manylinux-wheel={tool_wheel}",
         *TWO,
@@ -96,7 +102,9 @@ def test_a_distro_no_wheel_can_run_on_is_skipped_with_the_reason(
     pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any
 ) -> None:
     pytester.makepyfile(test_user="def test_it(manylinux_env):\n    assert False, 'must not run'\n")
-    result = _run(pytester, f"--manylinux-wheel={wheels['aarch64']}", *TWO, "-rs", "-k", "test_it")
+    result = _run(
+        pytester, "test_user.py", f"--manylinux-wheel={wheels['aarch64']}", *TWO, "-rs", "-k", "test_it"
+    )
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         [

@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,20 +209,19 @@ def test_dead_xdist_worker_is_reported_and_its_containers_reaped(
 
 # -- the engine dying mid-run --------------------------------------------------------------------------
 
-#: the one image loaded into the private engine
-PRIVATE_IMAGE, PRIVATE_DISTRO = "pytest-manylinux/ubuntu:16.04", "ubuntu-16.04"
+#: the one distro whose images (the base and the one derived from it) are loaded into the private engine
+PRIVATE_IMAGE, PRIVATE_DISTRO = "ubuntu:16.04", "ubuntu-16.04"
 
 
 @pytest.fixture
-def private_engine(engine: Any) -> Iterator[PrivateDockerd]:
-    """A private dockerd holding one distro image, removed (containers, mounts, files) afterwards."""
+def private_engine(engine: Any, image_of: Callable[[str], str]) -> Iterator[PrivateDockerd]:
+    """A private dockerd holding one distro's images, removed (containers, mounts, files) afterwards."""
     dockerd = PrivateDockerd()
     try:
         client = dockerd.start()
-        client.images.load(
-            engine.client.images.get(PRIVATE_IMAGE).save(chunk_size=1 << 20, named=PRIVATE_IMAGE)
-        )
-        assert client.images.get(PRIVATE_IMAGE)
+        for ref in (PRIVATE_IMAGE, image_of(PRIVATE_DISTRO)):
+            client.images.load(engine.client.images.get(ref).save(chunk_size=1 << 20, named=ref))
+            assert client.images.get(ref)
         client.close()
         yield dockerd
     finally:

@@ -195,6 +195,30 @@ def test_static_only_needs_no_engine(
     result.stdout.fnmatch_lines(["*OVER-CLAIM (predicted)*GLIBC_2.34*"])
 
 
+def test_with_wheels_and_no_test_paths_only_the_wheels_are_checked(
+    pytester: pytest.Pytester, wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first run inside a project checkout: its own suite (which needs its dependencies) is not
+    # collected; a test file named on the command line still runs beside the wheels' checks.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    pytester.makepyfile(
+        test_project="def test_needs_the_projects_dependencies():\n    import not_installed\n"
+    )
+    wheel_only = _run(pytester, "--manylinux-wheel", str(wheels["honest"]), "--manylinux-static-only")
+    wheel_only.assert_outcomes(passed=1)
+    assert "test_project" not in wheel_only.stdout.str()
+    named = _run(
+        pytester,
+        "test_project.py",
+        "--manylinux-wheel",
+        str(wheels["honest"]),
+        "--manylinux-static-only",
+        "-rf",
+    )
+    named.assert_outcomes(passed=1, failed=1)
+    named.stdout.fnmatch_lines(["FAILED test_project.py::test_needs_the_projects_dependencies*"])
+
+
 _AS_PIP = "installed as pip does, as a file holding its target"
 
 
@@ -266,15 +290,22 @@ def test_python_source_option_brings_that_interpreter(
 
 
 def test_distros_file_pins_interpreters(
-    pytester: pytest.Pytester, wheels: dict[str, Path], engine: Any, portable_311: Any
+    pytester: pytest.Pytester,
+    wheels: dict[str, Path],
+    engine: Any,
+    portable_311: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # pytester gives the run a HOME of its own: point it at the per-machine cache the fixture used, or the
+    # portable CPython is built from source again (about 4 minutes on an idle machine, 20 on a busy one).
+    monkeypatch.setenv("PYTEST_MANYLINUX_CACHE_DIR", str(portable_311.archive.parents[2]))
     # debian-12 pinned to the portable CPython although its own 3.11 could judge the wheel;
     # ubuntu-16.04 pinned to a python it does not have: skipped, with that reason.
     distros = pytester.makefile(
         ".toml",
         distros=(
-            '[distro.pinned-portable]\nimage = "pytest-manylinux/debian:12"\ninterpreters = ["portable"]\n'
-            '[distro.pinned-missing]\nimage = "pytest-manylinux/ubuntu:16.04"\n'
+            '[distro.pinned-portable]\nimage = "debian:12"\nderive = {}\ninterpreters = ["portable"]\n'
+            '[distro.pinned-missing]\nimage = "ubuntu:16.04"\nderive = {}\n'
             'interpreters = ["/usr/bin/python3.11"]\n'
             # built in (or found in the cache of) the same image as the default matrix
             '[python]\nversions = ["3.11"]\nuv = false\nbuild-on = "pinned-missing"\n'
@@ -389,7 +420,7 @@ def test_strict_fails_under_claims(pytester: pytest.Pytester, wheels: dict[str, 
 # -- bad input, all in one run against the real engine: each says what is wrong, the rest still runs ----
 
 _UNBUILDABLE = (
-    '[distro."ubuntu-16.04"]\nimage = "pytest-manylinux/ubuntu:16.04"\n\n'
+    '[distro."ubuntu-16.04"]\nimage = "ubuntu:16.04"\nderive = {}\n\n'
     # Not local, not pullable, and a recipe this debootstrap cannot build.
     '[distro.ghost]\nimage = "pytest-manylinux-test/ghost:none"\nbuild = { debootstrap = "no-such-suite" }\n'
 )
@@ -529,7 +560,7 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
     ref = f"pytest-manylinux-test/xdist:{os.getpid()}-{int(time.time())}"
     (tmp_path / "distros.toml").write_text(
         f'[distro.scratch]\nimage = "{ref}"\nbuild = {{ debootstrap = "xenial", check-gpg = false }}\n'
-        '[distro."debian-13"]\nimage = "pytest-manylinux/debian:13"\n'
+        '[distro."debian-13"]\nimage = "debian:13"\nderive = {}\n'
     )
     (tmp_path / "test_user.py").write_text(
         "def test_env(manylinux_env):\n    assert manylinux_env.run('true').returncode == 0\n"
@@ -538,6 +569,7 @@ def test_xdist_builds_once_removes_containers_and_reports_once(
     try:
         proc = run_plugin(
             [
+                "test_user.py",
                 "-n",
                 "2",
                 "--manylinux-distros-file=distros.toml",

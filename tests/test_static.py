@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[str | None, str | None, list[ProblemKind]]] = {
     "aarch64": ("manylinux_2_17_aarch64", None, []),
     "corrupt_elf": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", [ProblemKind.UNREADABLE]),
     "symlink": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", []),
+    "abi3_beyond": ("manylinux_2_5_x86_64", "GLIBC_2.2.5", [ProblemKind.ABI3, ProblemKind.ABI3]),
 }
 
 
@@ -419,3 +420,48 @@ def test_a_symlink_member_is_judged_with_a_note(wheels: dict[str, Path]) -> None
     assert prediction.notes == (note,)
     assert prediction.to_json()["notes"] == [note]
     assert judge(read_claim(wheels["symlink"].name), [], prediction).prediction == prediction
+
+
+def test_the_analyzer_keeps_the_order_given(wheels: dict[str, Path], tmp_path: Path) -> None:
+    # Wheels are read side by side, largest first; the results come back in the order given, an unreadable
+    # wheel in its place.
+    from pytest_manylinux.core.static import Analyzer
+
+    broken = tmp_path / "pm_broken-1.0-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    paths = [wheels["honest"], wheels["cxx_new"], broken, wheels["vendored"], wheels["symlink"]]
+    results = list(Analyzer(workers=3).run(paths))
+    assert [a.path for a in results] == paths
+    assert [a.report.wheel if a.report else None for a in results] == [
+        p.name if p != broken else None for p in paths
+    ]
+    assert results[2].error is not None
+    assert str(broken) in str(results[2].error)
+    for a in results:
+        if a.wheel is not None:
+            assert a.report == report_of(a.path)
+
+
+def test_abi3_symbols_beyond_the_claimed_stable_abi_are_named(wheels: dict[str, Path]) -> None:
+    report = report_of(wheels["abi3_beyond"])
+    problems = [p for p in report.check() if p.kind is ProblemKind.ABI3]
+    assert [(p.file, p.message.split(" uses ")[1].split(",")[0]) for p in problems] == [
+        ("pm_abi3_beyond/_core.abi3.so", "PyUnicode_AsUTF8"),
+        ("pm_abi3_beyond/_core.abi3.so", "PyUnicode_AsUTF8AndSize"),
+    ]
+    assert "which is not in CPython's stable ABI" in problems[0].message
+    assert "in the stable ABI only from CPython 3.10" in problems[1].message
+    assert [p["kind"] for p in report.to_json()["problems"]] == ["abi3", "abi3"]
+    assert "PyUnicode_AsUTF8AndSize" in format_report(report)
+    prediction = predict(read_wheel(wheels["abi3_beyond"]))
+    assert prediction.abi3 == tuple(p.message for p in problems)
+    assert prediction.to_json()["abi3"] == [p.message for p in problems]
+    # The same file under a cp310-abi3 claim keeps 3.10's promise; a cp311-cp311 wheel makes none.
+    cp310 = read_claim(wheels["abi3_beyond"].name.replace("cp35-abi3", "cp310-abi3"))
+    assert [
+        p.message.split(" uses ")[1].split(",")[0] for p in report.check(cp310) if p.kind is ProblemKind.ABI3
+    ] == ["PyUnicode_AsUTF8"]
+    cp311 = read_claim(wheels["abi3_beyond"].name.replace("cp35-abi3", "cp311-cp311"))
+    assert [p for p in report.check(cp311) if p.kind is ProblemKind.ABI3] == []
+    # The honest case is built for 3.5's limited API: it keeps the promise.
+    assert [p for p in report_of(wheels["honest"]).check() if p.kind is ProblemKind.ABI3] == []

@@ -418,6 +418,7 @@ def test_verdict_to_json() -> None:
         "refused_from": None,
         "refused": [],
         "notes": [],
+        "abi3": [],
     }
     assert Prediction.from_json(data["predicted"]) == prediction
     assert (data["exceptions"], data["set_aside"]) == ([], [])

@@ -493,3 +493,67 @@ def test_large_member_is_streamed(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert _by_path(info)["pm_big/zeros.bin"].size == size
     assert peak < 32 * 1024 * 1024, f"reading a 200 MB member peaked at {peak} bytes"
+
+
+# -- one pass: inflated once, on every core ------------------------------------------------------------
+
+
+def test_elf_members_are_read_with_their_hashes(case_wheel: Callable[[str], Path], tmp_path: Path) -> None:
+    # read_wheel reads the ELF facts in the pass that checks RECORD; the analysis needs nothing more of
+    # the file, so it works on a wheel that is gone by then.
+    from pytest_manylinux.core.static import analyze
+
+    copy = tmp_path / case_wheel("vendored").name
+    copy.write_bytes(case_wheel("vendored").read_bytes())
+    info = read_wheel(copy)
+    assert info.elf is not None
+    assert sorted(info.elf) == sorted(m.path for m in info.elf_members)
+    copy.unlink()
+    report = analyze(info)
+    assert [f.path for f in report.files] == sorted(m.path for m in info.elf_members)
+    assert read_wheel(case_wheel("vendored"), read_elf=False).elf is None
+
+
+@pytest.mark.parametrize("workers", [1, 2, 8], ids=["one-thread", "two-threads", "eight-threads"])
+def test_the_same_wheel_read_on_any_number_of_threads(
+    case_wheel: Callable[[str], Path], workers: int
+) -> None:
+    serial = read_wheel(case_wheel("corrupt_elf"), workers=1)
+    parallel = read_wheel(case_wheel("corrupt_elf"), workers=workers)
+    assert parallel.members == serial.members
+    assert parallel.elf == serial.elf
+    assert isinstance((parallel.elf or {})["pm_corrupt_elf/_broken.abi3.so"], str)  # why it is unreadable
+
+
+def test_zlib_and_zlib_ng_read_the_same(
+    case_wheel: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zlib
+
+    from zlib_ng import zlib_ng
+
+    from pytest_manylinux.core import wheel as wheel_module
+
+    results = []
+    for module in (zlib, zlib_ng):
+        monkeypatch.setattr(wheel_module, "_INFLATE", module)
+        info = read_wheel(case_wheel("vendored"))
+        results.append((info.members, info.elf))
+    assert results[0] == results[1]
+
+
+def test_the_first_bad_member_in_zip_order_is_reported(tmp_path: Path) -> None:
+    # Members are read on several threads, the largest first; the error is still the first in the zip.
+    members = {f"pm_order/m{i}.py": bytes(1000 * i) for i in range(1, 6)}
+    path = make_zip(
+        tmp_path / "pm_order-1.0-py3-none-any.whl",
+        {**members, **dist_info("pm_order", ["py3-none-any"], purelib=True)},
+        tamper="pm_order/m2.py",
+    )
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("pm_order/m4.py")
+    data[info.header_offset + 30 + len(info.filename) + 2] ^= 0xFF  # m4's deflate stream, corrupted
+    path.write_bytes(bytes(data))
+    with pytest.raises(WheelError, match=r"'pm_order/m2\.py' does not match its RECORD hash"):
+        read_wheel(path, workers=4)

@@ -736,6 +736,14 @@ CASES: dict[str, Case] = _index(
         elves=(Elf(_ABI3, None, needed=(), machine="AArch64"),),
     ),
     Case(
+        "abi3_beyond",
+        "cp35-abi3, but calls PyUnicode_AsUTF8AndSize (stable ABI from 3.10) and PyUnicode_AsUTF8 (not in it)"
+        ": imports on every distro python, an abi3 problem for static analysis",
+        _make_one_source("abi3_beyond.c"),
+        ("abi3_beyond.c", "pm_module.h"),
+        elves=(_OLD,),
+    ),
+    Case(
         "symlink",
         "honest wheel plus pm_symlink/lib/libpm_core.so, a symlink member to ../_core.abi3.so: installed as "
         "pip does, as a file holding the link's text, so it imports everywhere and the report notes the link",

@@ -8,6 +8,7 @@ file: it is measured inside the container.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,13 @@ _PACKAGED = Path(__file__).with_name("distros.toml")
 DEFAULT_DISTROS_FILE = _PACKAGED if _PACKAGED.is_file() else Path(__file__).parents[2] / "distros.toml"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# An image reference as the engines parse it: [registry[:port]/]path[:tag][@sha256:digest], path
+# components lowercase (the distribution project's reference grammar, simplified).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_RE = re.compile(
+    rf"^(?:(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
+)
 _MARKER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Families whose C library is musl; everything else is assumed glibc until measured.
 _MUSL_FAMILIES = frozenset({"alpine", "void-musl", "chimera", "wolfi-musl"})
@@ -54,12 +62,23 @@ class BuildRecipe:
 
 
 @dataclass(frozen=True)
+class DeriveRecipe:
+    """How the engine adds what a base image lacks (python3, most often): a container of the base, with
+    network, runs the distro's package manager, and the result is committed as a derived image."""
+
+    #: packages installed with the package manager the image has (apt-get, apk, dnf, yum, zypper)
+    packages: tuple[str, ...] = ("python3",)
+    #: a whole shell command instead (run with ``sh -c`` as root); ``None``: install ``packages``
+    command: str | None = None
+
+
+@dataclass(frozen=True)
 class Distro:
     """One distro of the matrix."""
 
     #: the table name, used in test ids and ``--manylinux-distro``
     name: str
-    #: the image reference, e.g. ``pytest-manylinux/ubuntu:16.04``
+    #: the image reference, e.g. ``ubuntu:16.04``
     image: str
     #: the family (``ubuntu``, ``debian``, ...): a marker; guessed from the image when not given
     family: str
@@ -76,6 +95,8 @@ class Distro:
     interpreters: tuple[str, ...] | None = None
     #: free-form notes, shown nowhere but the file
     notes: str = ""
+    #: what the engine adds to the image before checks run (``None``: the image is used as it is)
+    derive: DeriveRecipe | None = None
 
     @property
     def markers(self) -> tuple[str, ...]:
@@ -150,6 +171,16 @@ class DistrosFile:
         return next((d for d in self.distros if d.libc is Libc.GLIBC), None)
 
 
+def check_image_reference(ref: str) -> str:
+    """``ref`` when it parses as an image reference; else a ValueError saying how one is written."""
+    if not _IMAGE_RE.match(ref):
+        raise ValueError(
+            f"{ref!r} is not an image reference; write [REGISTRY[:PORT]/]NAME[:TAG] in lowercase, "
+            "e.g. ubuntu:22.04 or registry.example:5000/team/ubuntu:22.04"
+        )
+    return ref
+
+
 def marker_name(text: str) -> str:
     """``ubuntu-16.04`` -> ``ubuntu_16_04``: a name ``-m`` expressions and ``pytest.mark`` accept."""
     name = re.sub(r"[^A-Za-z0-9_]", "_", text)
@@ -166,7 +197,10 @@ def family_of_image(image: str) -> str:
     return repo.lower() or "unknown"
 
 
-_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "python", "interpreters", "notes"}
+_KNOWN_KEYS = {"image", "family", "libc", "tags", "build", "derive", "python", "interpreters", "notes"}
+_DERIVE_KEYS = {"packages", "command"}
+#: a package name as apt, apk, dnf and zypper spell them (no shell metacharacters: they go into a command)
+_PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$")
 _BUILD_KEYS = {"debootstrap", "script", "mirror", "check-gpg", "include", "variant"}
 
 
@@ -219,6 +253,26 @@ def _build(path: Path, where: str, value: Any) -> BuildRecipe:
     )
 
 
+def _derive(path: Path, where: str, value: Any) -> DeriveRecipe:
+    if not isinstance(value, dict):
+        raise _fail(path, where, f'expected a table like {{ packages = ["python3"] }}, got {value!r}')
+    unknown = sorted(set(value) - _DERIVE_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_DERIVE_KEYS)!r}")
+    if "packages" in value and "command" in value:
+        raise _fail(path, where, "give packages or command, not both (a command installs what it needs)")
+    command = _string(path, where, value, "command")
+    if command is not None:
+        return DeriveRecipe(packages=(), command=command)
+    packages = _strings(path, f"{where}.packages", value.get("packages", ["python3"]))
+    if not packages:
+        raise _fail(path, f"{where}.packages", 'expected at least one package, e.g. ["python3"]')
+    for package in packages:
+        if not _PACKAGE_RE.match(package):
+            raise _fail(path, f"{where}.packages", f"{package!r} is not a package name")
+    return DeriveRecipe(packages=packages)
+
+
 def _distro(path: Path, name: str, table: Any) -> Distro:
     where = f"[distro.{name}]"
     if not _NAME_RE.match(name):
@@ -230,6 +284,10 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known keys: {sorted(_KNOWN_KEYS)!r}")
     image = _string(path, where, table, "image", required=True)
     assert image is not None
+    try:
+        check_image_reference(image)
+    except ValueError as e:
+        raise _fail(path, f"{where}.image", str(e)) from None
     family = _string(path, where, table, "family") or family_of_image(image)
     libc_text = _string(path, where, table, "libc")
     if libc_text is None:
@@ -244,12 +302,13 @@ def _distro(path: Path, name: str, table: Any) -> Distro:
         if not _MARKER_RE.match(marker_name(tag)):
             raise _fail(path, f"{where}.tags", f"tag {tag!r} cannot be a marker name")
     build = _build(path, f"{where}.build", table["build"]) if "build" in table else None
+    derive = _derive(path, f"{where}.derive", table["derive"]) if "derive" in table else None
     pythons = _strings(path, f"{where}.python", table["python"]) if "python" in table else None
     interpreters = (
         _order(path, f"{where}.interpreters", table["interpreters"]) if "interpreters" in table else None
     )
     notes = _string(path, where, table, "notes") or ""
-    return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes)
+    return Distro(name, image, family, libc, tags, build, pythons, interpreters, notes, derive)
 
 
 def _order(path: Path, where: str, value: Any) -> tuple[str, ...]:
@@ -414,3 +473,81 @@ def select(distros: Iterable[Distro], patterns: Iterable[str]) -> tuple[Distro, 
             raise SelectionError(f"--manylinux-distro {pattern!r} matches no distro; known: {names}")
         chosen |= matched
     return tuple(d for d in distros if d.name in chosen)
+
+
+# -- a matrix of ready images (``images --push``) --------------------------------------------------------
+
+
+def pushed_reference(prefix: str, image: str) -> str:
+    """Where ``image`` goes under ``REGISTRY/PREFIX``: ``ubuntu:16.04`` -> ``REGISTRY/PREFIX/ubuntu:16.04``"""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    if ":" not in name:
+        name += ":latest"
+    return check_image_reference(f"{prefix.rstrip('/')}/{name}")
+
+
+def ready_matrix(path: str | Path | None, pushed: Mapping[str, str]) -> str:
+    """The distros file at ``path`` (the default matrix when None) with each distro of ``pushed`` pointing
+    at its ready image (name -> reference): no derive (the image has what it added), and a build that
+    includes what the derive would have added, for a machine that reaches neither registry."""
+    path = Path(path) if path is not None else DEFAULT_DISTROS_FILE
+    load_distros_file(path)  # validated first: a rewrite of a bad file would hide where it is bad
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for name, ref in pushed.items():
+        table = data["distro"][name]
+        table["image"] = ref
+        derive = table.pop("derive", None)
+        build = table.get("build")
+        if isinstance(build, dict) and isinstance(derive, dict) and "command" not in derive:
+            include = build.get("include", ["python3"])
+            include = [include] if isinstance(include, str) else include
+            added = derive.get("packages", ["python3"])
+            added = [added] if isinstance(added, str) else added
+            build["include"] = list(dict.fromkeys([*include, *added]))
+        elif derive is not None:
+            table.pop("build", None)  # a command derive cannot be replayed by debootstrap
+    header = (
+        "# The distro matrix with ready images (python3 included): written by\n"
+        "# `python -m pytest_manylinux images --push`. Point pytest at it with\n"
+        "# --manylinux-distros-file or the manylinux_distros_file ini setting.\n\n"
+    )
+    return header + dump_matrix(data)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def dump_matrix(data: Mapping[str, Any]) -> str:
+    """A distros.toml document of ``data`` as :func:`load_distros_file` reads it: a ``[distro.NAME]``
+    table per distro (its build and derive tables inline), ``[python]`` and its ``portable`` tables."""
+    lines: list[str] = []
+
+    def table(header: str, values: Mapping[str, Any]) -> None:
+        lines.append(f"[{header}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())
+        lines.append("")
+
+    for name, values in data["distro"].items():
+        table(f"distro.{_toml_key(name)}", values)
+    if "python" in data:
+        python = dict(data["python"])
+        portable = python.pop("portable", {})
+        table("python", python)
+        for version, values in portable.items():
+            table(f"python.portable.{_toml_key(version)}", values)
+    return "\n".join(lines)

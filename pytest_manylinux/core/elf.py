@@ -13,11 +13,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import IO, cast
+from typing import IO
 
-from elftools.common.exceptions import ELFError as _PyElfError
-from elftools.common.utils import struct_parse
-from elftools.elf.elffile import ELFFile
+from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
 
 from ..errors import ElfError
 from .tags import Libc
@@ -42,9 +40,24 @@ _MAX_INTERP = 4096
 _MAX_STRTAB = 256 << 20
 
 # Program header types and flags (System V gABI, "Program Header").
-_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = "PT_LOAD", "PT_DYNAMIC", "PT_INTERP"
-_PT_GNU_STACK = "PT_GNU_STACK"
+_PT_LOAD, _PT_DYNAMIC, _PT_INTERP = 1, 2, 3
+_PT_GNU_STACK = 0x6474E551
 _PF_X = 0x1
+
+# The ELF header after e_ident, and a program header, by ELF class (System V gABI, "ELF Header"): e_type,
+# e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize, e_phnum, e_shentsize,
+# e_shnum, e_shstrndx; p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align (ELF64)
+# and p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align (ELF32).
+_EHDR = {64: "HHIQQQIHHHHHH", 32: "HHIIIIIHHHHHH"}
+_PHDR = {
+    64: ("IIQQQQQQ", (0, 1, 2, 3, 5)),
+    32: ("IIIIIIII", (0, 6, 1, 2, 4)),
+}  # type, flags, offset, vaddr, filesz
+_EI_CLASS = {1: 32, 2: 64}
+_EI_DATA = {1: True, 2: False}  # ELFDATA2LSB, ELFDATA2MSB
+# Names for e_type and e_machine: pyelftools' tables (plain dicts), the names ElfFacts has always used.
+_E_TYPES = {v: k for k, v in ENUM_E_TYPE.items() if isinstance(v, int)}
+_E_MACHINES = {v: k for k, v in ENUM_E_MACHINE.items() if isinstance(v, int)}
 
 # Dynamic tags the loader uses to find what a file needs (gABI "Dynamic Section", GNU extensions).
 _DT_NULL = 0
@@ -145,6 +158,9 @@ class ElfFacts:
     version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(
         default_factory=dict, compare=False, hash=False
     )
+    #: the undefined dynamic symbols named ``Py*`` or ``_Py*``, sorted: what the file asks of the
+    #: interpreter (an abi3 extension may ask only for the stable ABI)
+    python_symbols: tuple[str, ...] = ()
 
     @property
     def is_dynamic(self) -> bool:
@@ -227,7 +243,7 @@ class _ForwardSpool:
         self._store.seek(offset)
         return self._store.read(length)
 
-    # The file-object protocol, as much as pyelftools uses of it.
+    # The file-object protocol, as much as read_elf uses of it.
     def read(self, n: int = -1) -> bytes:
         end = self._size if n is None or n < 0 else min(self._size, self._pos + n)
         self._fill(end)
@@ -257,55 +273,62 @@ class _Reader:
     def __init__(self, spool: _ForwardSpool, path: str) -> None:
         self.spool = spool
         self.path = path
-        # pyelftools decodes the ELF header and the program headers (class, byte order, e_machine,
-        # e_type, p_*). Its section-based API is not used: the loader never reads section headers, and
-        # reaching them means inflating the whole member. The tables .dynamic points at are decoded
-        # below with struct, bounded by the bytes really present: pyelftools' iterators for them
-        # (iter_tags, iter_symbols) loop until a terminator and parse each entry in Python, which is
-        # ~100x slower on a library with 10k symbols and unbounded on a corrupt one.
-        self.elf = ELFFile(cast(IO[bytes], spool))
-        self.bits: int = self.elf.elfclass
-        self.little: bool = self.elf.little_endian
+        # The ELF header and the program headers are decoded with struct, as pypa/packaging's _elffile
+        # does: building pyelftools' ELFFile (its construct structs for every section and note type) cost
+        # more than the rest of the reading on a wheel of a hundred small libraries. The loader never reads
+        # section headers, and reaching them means inflating the whole member, so none are read. The
+        # tables .dynamic points at are decoded with struct too, bounded by the bytes really present:
+        # pyelftools' iterators for them loop until a terminator and parse each entry in Python, ~100x
+        # slower on a library with 10k symbols and unbounded on a corrupt one.
+        ident = spool.pread(0, 16)
+        bits = _EI_CLASS.get(ident[4])
+        little = _EI_DATA.get(ident[5])
+        if bits is None or little is None:
+            raise ElfError(
+                self._bad(f"EI_CLASS {ident[4]} / EI_DATA {ident[5]} is no ELF class and byte order")
+            )
+        self.bits: int = bits
+        self.little: bool = little
         self.order = "<" if self.little else ">"
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz) of each PT_LOAD
+        self._undefined: list[tuple[str, int]] | None = None  # (name, version index) of .dynsym's undefined
 
     def facts(self) -> ElfFacts:
-        header = self.elf.header
-        machine = header["e_machine"]
-        if isinstance(machine, int):
-            machine = _MACHINE_NUMBERS.get(machine, f"EM_{machine}")
-        elf_type = str(header["e_type"])
+        layout = self.order + _EHDR[self.bits]
+        fields = struct.unpack(layout, self.spool.pread(16, struct.calcsize(layout)))
+        e_type, e_machine, phoff, phentsize, phnum = fields[0], fields[1], fields[4], fields[8], fields[9]
+        machine = _E_MACHINES.get(e_machine) or _MACHINE_NUMBERS.get(e_machine, f"EM_{e_machine}")
+        elf_type = _E_TYPES.get(e_type, str(e_type))
         arch = _ARCHS.get(machine, {}).get((self.bits, self.little))
 
         dynamic: tuple[int, int] | None = None
         interp: str | None = None
         exec_stack = False
-        phnum = header["e_phnum"]
         if phnum >= 0xFFFF or phnum > _MAX_PHDRS:
             raise ElfError(self._bad(f"claims {phnum} program headers"))
-        phentsize = self.elf.structs.Elf_Phdr.sizeof()
-        if phnum and header["e_phentsize"] != phentsize:
-            raise ElfError(self._bad(f"program header size {header['e_phentsize']} (expected {phentsize})"))
-        for i in range(phnum):
-            phdr = struct_parse(
-                self.elf.structs.Elf_Phdr, cast(IO[bytes], self.spool), header["e_phoff"] + i * phentsize
-            )
-            kind = phdr["p_type"]
+        phdr, picks = _PHDR[self.bits]
+        size = struct.calcsize(phdr)
+        if phnum and phentsize != size:
+            raise ElfError(self._bad(f"program header size {phentsize} (expected {size})"))
+        table = self.spool.pread(phoff, phnum * size)
+        for entry in struct.iter_unpack(self.order + phdr, table):
+            kind, flags, offset, vaddr, filesz = (entry[i] for i in picks)
             if kind == _PT_LOAD:
-                self.loads.append((phdr["p_vaddr"], phdr["p_offset"], phdr["p_filesz"]))
+                self.loads.append((vaddr, offset, filesz))
             elif kind == _PT_DYNAMIC:
-                dynamic = (phdr["p_offset"], phdr["p_filesz"])
+                dynamic = (offset, filesz)
             elif kind == _PT_INTERP:
-                raw = self.spool.pread(phdr["p_offset"], min(phdr["p_filesz"], _MAX_INTERP))
+                raw = self.spool.pread(offset, min(filesz, _MAX_INTERP))
                 interp = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
             elif kind == _PT_GNU_STACK:
-                exec_stack = bool(phdr["p_flags"] & _PF_X)
+                exec_stack = bool(flags & _PF_X)
 
         needed: list[str] = []
         rpath: tuple[str, ...] = ()
         runpath: tuple[str, ...] = ()
         soname: str | None = None
         version_needs: dict[str, tuple[VersionNeed, ...]] = {}
+        python_symbols: tuple[str, ...] = ()
         if dynamic is not None:
             tags = self._dynamic(*dynamic)
             strings = self._strtab(tags)
@@ -319,6 +342,7 @@ class _Reader:
                 elif tag == _DT_RUNPATH:
                     runpath = tuple(p for p in self._string(strings, value).split(":") if p)
             version_needs = self._version_needs(dict(tags), strings)
+            python_symbols = self._python_symbols(dict(tags), strings)
 
         return ElfFacts(
             path=self.path,
@@ -335,6 +359,7 @@ class _Reader:
             runpath=runpath,
             exec_stack=exec_stack,
             version_needs=MappingProxyType(version_needs),
+            python_symbols=python_symbols,
         )
 
     # -- the dynamic segment and the tables it points at -----------------------------------------------
@@ -461,12 +486,13 @@ class _Reader:
             for library, entries in order.items()
         }
 
-    def _bound_symbols(
-        self, table: dict[int, int], strings: bytes, needs: Mapping[int, tuple[str, str, bool]]
-    ) -> dict[int, set[str]]:
-        """Version index -> the undefined dynamic symbols bound to it (``.dynsym`` with ``.gnu.version``)."""
-        if _DT_SYMTAB not in table or _DT_VERSYM not in table or not needs:
-            return {}
+    def _undefined_symbols(self, table: dict[int, int], strings: bytes) -> list[tuple[str, int]]:
+        """Every undefined ``.dynsym`` entry as (name, version index, 0 without ``.gnu.version``), once."""
+        if self._undefined is not None:
+            return self._undefined
+        self._undefined = []
+        if _DT_SYMTAB not in table:
+            return self._undefined
         entsize = 24 if self.bits == 64 else 16
         if table.get(_DT_SYMENT, entsize) != entsize:
             raise ElfError(self._bad(f"DT_SYMENT is {table[_DT_SYMENT]}, not {entsize}"))
@@ -474,18 +500,38 @@ class _Reader:
         if count > _MAX_SYMBOLS:
             raise ElfError(self._bad(f"claims {count} dynamic symbols"))
         symtab = self.spool.pread(self._offset(table[_DT_SYMTAB], count * entsize), count * entsize)
-        versym = self.spool.pread(self._offset(table[_DT_VERSYM], 2 * count), 2 * count)
-        versions = struct.unpack(f"{self.order}{count}H", versym)
+        if _DT_VERSYM in table:
+            versym = self.spool.pread(self._offset(table[_DT_VERSYM], 2 * count), 2 * count)
+            versions: tuple[int, ...] = struct.unpack(f"{self.order}{count}H", versym)
+        else:
+            versions = (0,) * count
         # Elf64_Sym: name, info, other, shndx, value, size; Elf32_Sym: name, value, size, info, other, shndx
         layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
         name_at, shndx_at = (0, 3) if self.bits == 64 else (0, 5)
-        bound: dict[int, set[str]] = {}
         for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
-            index = versions[i] & ~_VERSYM_HIDDEN
-            if i == 0 or entry[shndx_at] != _SHN_UNDEF or index not in needs:
+            if i == 0 or entry[shndx_at] != _SHN_UNDEF:
                 continue
-            bound.setdefault(index, set()).add(self._string(strings, entry[name_at]))
+            self._undefined.append((self._string(strings, entry[name_at]), versions[i] & ~_VERSYM_HIDDEN))
+        return self._undefined
+
+    def _bound_symbols(
+        self, table: dict[int, int], strings: bytes, needs: Mapping[int, tuple[str, str, bool]]
+    ) -> dict[int, set[str]]:
+        """Version index -> the undefined dynamic symbols bound to it (``.dynsym`` with ``.gnu.version``)."""
+        if _DT_SYMTAB not in table or _DT_VERSYM not in table or not needs:
+            return {}
+        bound: dict[int, set[str]] = {}
+        for name, index in self._undefined_symbols(table, strings):
+            if index in needs:
+                bound.setdefault(index, set()).add(name)
         return bound
+
+    def _python_symbols(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
+        """The undefined ``Py*``/``_Py*`` symbols: what the file asks of the interpreter that loads it."""
+        if _DT_SYMTAB not in table or not any(k in table for k in (_DT_HASH, _DT_GNU_HASH)):
+            return ()  # no way to size .dynsym, and nothing else needed it: no Python symbols known
+        names = {name for name, _ in self._undefined_symbols(table, strings)}
+        return tuple(sorted(n for n in names if n.startswith(("Py", "_Py"))))
 
 
 def _unreadable(path: str, what: str) -> str:
@@ -522,8 +568,6 @@ def read_elf(stream: IO[bytes], path: str, size: int, *, size_cap: int = SIZE_CA
         return _Reader(spool, path).facts()
     except ElfError:
         raise
-    except _PyElfError as e:
-        raise ElfError(_unreadable(path, f"pyelftools: {e}")) from e
     except (_Truncated, struct.error, ValueError, KeyError, IndexError, OverflowError) as e:
         raise ElfError(_unreadable(path, str(e) or type(e).__name__)) from e
     finally:

@@ -5,19 +5,22 @@ where its claim says more than its files allow. Needs no container engine and ru
 from __future__ import annotations
 
 import enum
+import os
 import posixpath
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ElfError, WheelError
 from .elf import ElfFacts, VersionNeed, is_loader, read_elf
 from .policy import Policy, PolicyTable, load_policies, split_version_name, version_key
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
-from .wheel import WheelInfo, installed_path
+from .wheel import WheelInfo, installed_path, read_wheel
 
 if TYPE_CHECKING:
     from .verdict import Prediction
@@ -157,6 +160,7 @@ class ProblemKind(str, enum.Enum):
     EXEC_STACK = "exec-stack"  #: a library asking for an executable stack
     UNREADABLE = "unreadable"  #: an ELF file that cannot be read, so its needs are unknown
     NO_POLICY = "no-policy"  #: the claimed floor is below every policy for the architecture
+    ABI3 = "abi3"  #: an extension of a ``cp3X-abi3`` wheel uses more than 3.X's stable ABI
     PURE_WITH_ELF = "pure-with-elf"  #: a wheel tagged ``any`` with compiled files
 
 
@@ -228,6 +232,8 @@ class StaticReport:
     policies: PolicyTable = field(repr=False, compare=False)
     #: what a user should know that is no problem of the claim (a symlink member installed as a file)
     notes: tuple[str, ...] = ()
+    #: the extension modules among :attr:`files` (what the interpreter loads): the abi3 check reads these
+    extensions: tuple[str, ...] = ()
 
     @property
     def predicted_tag(self) -> str | None:
@@ -254,13 +260,31 @@ class StaticReport:
 
 
 def analyze(wheel: WheelInfo, *, policies: PolicyTable | None = None) -> StaticReport:
-    """Read every ELF member of ``wheel`` and predict its floor; unreadable files become :attr:`errors`.
+    """Predict the floor of ``wheel`` from its ELF members; unreadable files become :attr:`errors`.
 
-    Raises :class:`WheelError` only if the zip itself cannot be reopened.
+    The members were read with the wheel (:attr:`WheelInfo.elf`, in the pass that checked their hashes);
+    a WheelInfo without them has them read now. Raises :class:`WheelError` only if the zip itself cannot
+    be reopened.
     """
     table = policies or load_policies()
+    read = wheel.elf if wheel.elf is not None else _read_elf_members(wheel)
     files: list[ElfFacts] = []
     errors: list[FileError] = []
+    for path in sorted(read):
+        facts = read[path]
+        if isinstance(facts, str):
+            errors.append(FileError(path, facts))
+        else:
+            files.append(facts)
+    install_paths = {m.path: installed_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
+    report = build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
+    extensions = tuple(sorted(m.path for m in wheel.extension_members))
+    return replace(report, notes=wheel.notes, extensions=extensions)
+
+
+def _read_elf_members(wheel: WheelInfo) -> dict[str, ElfFacts | str]:
+    """Every ELF member's facts (or why it cannot be read), for a WheelInfo read without them."""
+    read: dict[str, ElfFacts | str] = {}
     # One open zip for every member: wheel.open_member reopens the zip and re-reads its central directory
     # on each call, ~12 ms per member for a wheel of 1,400 files such as scipy's (10x the ELF reading).
     try:
@@ -270,20 +294,18 @@ def analyze(wheel: WheelInfo, *, policies: PolicyTable | None = None) -> StaticR
             f"{wheel.path}: cannot reopen the wheel ({e}); was it changed while being read?"
         ) from e
     with zf:
-        for member in sorted(wheel.elf_members, key=lambda m: m.path):
+        for member in wheel.elf_members:
             try:
                 with zf.open(member.path) as stream:
                     facts = read_elf(stream, member.path, member.size)
             except ElfError as e:
-                errors.append(FileError(member.path, str(e)))
+                read[member.path] = str(e)
                 continue
             except (KeyError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
                 raise WheelError(f"{wheel.path}: cannot read member {member.path!r} ({e}).") from e
             if facts is not None:
-                files.append(facts)
-    install_paths = {m.path: installed_path(m.role, m.scheme_path, wheel.dist_info) for m in wheel.members}
-    report = build_report(wheel.filename, wheel.claim, files, errors, install_paths, table)
-    return replace(report, notes=wheel.notes)
+                read[member.path] = facts
+    return read
 
 
 def build_report(
@@ -477,7 +499,7 @@ def _libstdcxx(
     return LibstdcxxNeeds(glibcxx, cxxabi, gcc, policy)
 
 
-def predict(wheel: WheelInfo) -> Prediction:
+def predict(wheel: WheelInfo, report: StaticReport | None = None) -> Prediction:
     """The summary :func:`verdict.judge` takes: the glibc the symbols need, the policy, the claim's problems.
 
     ``floor`` is the highest ``GLIBC_`` version the files ask for (``GLIBC_2.18`` says 2.18, though the
@@ -485,11 +507,12 @@ def predict(wheel: WheelInfo) -> Prediction:
     lowest policy whose symbol versions allow every need (:attr:`StaticReport.symbol_policy`): the honest
     tag. ``over`` holds what the claim's policy lacks beyond glibc versions: libstdc++ (and other) symbol
     versions, system libraries outside its allow-list, the other C library; the other ``problems`` (arch
-    mismatches, unreadable files, an executable stack) are shown beside the verdict.
+    mismatches, unreadable files, an executable stack) are shown beside the verdict. ``report`` is
+    :func:`analyze`'s for this wheel, when the caller has it already.
     """
     from .verdict import Prediction
 
-    report = analyze(wheel)
+    report = report or analyze(wheel)
     floor = report.glibc_floor
     problems = report.check()
     policy = report.symbol_policy
@@ -507,14 +530,75 @@ def predict(wheel: WheelInfo) -> Prediction:
         problems=tuple(
             p.message
             for p in problems
-            if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM and p.kind is not ProblemKind.EXEC_STACK
+            if p.kind not in _SYMBOL_KINDS | _BREAKS_THE_CLAIM
+            and p.kind not in (ProblemKind.EXEC_STACK, ProblemKind.ABI3)
         ),
         policy=policy,
         over=tuple(p.message for p in problems if p.kind in _BREAKS_THE_CLAIM),
         refused_from=EXEC_STACK_REFUSED_FROM if refused else None,
         refused=refused,
         notes=report.notes,
+        abi3=tuple(p.message for p in problems if p.kind is ProblemKind.ABI3),
     )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One wheel read and analysed by an :class:`Analyzer`: its report, or why it could not be read."""
+
+    #: the wheel file
+    path: Path
+    #: the wheel as read (``None`` if it could not be)
+    wheel: WheelInfo | None
+    #: its static report (``None`` if the wheel could not be read)
+    report: StaticReport | None
+    #: why the wheel could not be read
+    error: WheelError | None = None
+
+
+class Analyzer:
+    """Reads and analyses wheels on every core; the results come back in the order the wheels were given.
+
+    Wheels are read side by side, the largest first (a large wheel started last would be read alone at
+    the end), each on ``workers // wheels-at-once`` threads of its own for its members, so one large wheel
+    uses every core and many small ones do too.
+    """
+
+    def __init__(self, workers: int | None = None, policies: PolicyTable | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.policies = policies
+
+    def _one(self, path: Path, member_workers: int) -> Analysis:
+        try:
+            wheel = read_wheel(path, workers=member_workers)
+        except WheelError as e:
+            return Analysis(path, None, None, e)
+        return Analysis(path, wheel, analyze(wheel, policies=self.policies))
+
+    def run(self, paths: Iterable[str | Path]) -> Iterator[Analysis]:
+        """Each wheel's :class:`Analysis`, in the order of ``paths``, once it and those before are done."""
+        wanted = [Path(p) for p in paths]
+        if not wanted:
+            return
+        at_once = min(self.workers, len(wanted))
+        member_workers = max(1, self.workers // at_once)
+        if at_once == 1:
+            for path in wanted:
+                yield self._one(path, member_workers)
+            return
+
+        def size(path: Path) -> int:
+            try:
+                return path.stat().st_size
+            except OSError:
+                return 0
+
+        with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="analyze") as pool:
+            futures: dict[int, Future[Analysis]] = {}
+            for i in sorted(range(len(wanted)), key=lambda i: -size(wanted[i])):
+                futures[i] = pool.submit(self._one, wanted[i], member_workers)
+            for i in range(len(wanted)):
+                yield futures[i].result()
 
 
 # -- judging a claim -----------------------------------------------------------------------------------
@@ -610,8 +694,21 @@ def _version_problem(
     )
 
 
+def _abi3_problems(report: StaticReport, claim: Claim) -> list[Problem]:
+    from .abi3 import check, claimed_abi3
+
+    claimed = claimed_abi3(claim)
+    if claimed is None:
+        return []
+    return [
+        Problem(ProblemKind.ABI3, use.describe(claimed), use.file)
+        for use in check(claim, report.files, report.extensions)
+    ]
+
+
 def _check(report: StaticReport, claim: Claim) -> list[Problem]:
     problems: list[Problem] = [Problem(ProblemKind.UNREADABLE, e.message, e.path) for e in report.errors]
+    problems.extend(_abi3_problems(report, claim))
     if claim.kind is ClaimKind.PURE:
         if report.files:
             paths = ", ".join(f.path for f in report.files)

@@ -53,6 +53,9 @@ class Prediction:
     refused: tuple[str, ...] = ()
     #: what a user should know that is no problem of the claim (a symlink member installed as a file)
     notes: tuple[str, ...] = ()
+    #: symbols an extension of a ``cp3X-abi3`` wheel uses beyond 3.X's stable ABI, one message each, naming
+    #: file and symbol: a broken promise about interpreters, not about the platform tag
+    abi3: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class Prediction:
             "refused_from": str(self.refused_from) if self.refused_from else None,
             "refused": list(self.refused),
             "notes": list(self.notes),
+            "abi3": list(self.abi3),
         }
 
     @classmethod
@@ -79,6 +83,7 @@ class Prediction:
             refused_from=LibcVersion.parse(data["refused_from"]) if data.get("refused_from") else None,
             refused=tuple(str(r) for r in data.get("refused", [])),
             notes=tuple(str(n) for n in data.get("notes", [])),
+            abi3=tuple(str(a) for a in data.get("abi3", [])),
         )
 
 

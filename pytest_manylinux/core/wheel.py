@@ -13,19 +13,40 @@ import email.parser
 import hashlib
 import io
 import lzma
+import os
 import re
 import stat
 import struct
+import threading
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, Any, Union, cast
 
-from ..errors import WheelError
+from ..errors import ElfError, WheelError
 from .tags import Claim, read_claim
 
+if TYPE_CHECKING:
+    from .elf import ElfFacts
+
 _CHUNK = 1 << 20
+
+
+def _inflate_module() -> Any:
+    """zlib-ng's zlib where it is installed (twice as fast at inflating: the extra ``fast``), else zlib."""
+    try:
+        from zlib_ng import zlib_ng
+    except ImportError:
+        return zlib
+    return zlib_ng
+
+
+_INFLATE = _inflate_module()
+
+
 # What zipfile raises for a damaged archive or member besides BadZipFile: truncated or corrupt
 # streams (EOFError, zlib/lzma errors, OSError from bz2), zip features it does not implement
 # (NotImplementedError: "compressed patched data", unknown compression methods), an encrypted
@@ -35,6 +56,7 @@ _ZIP_ERRORS = (
     OSError,
     EOFError,
     zlib.error,
+    _INFLATE.error,
     lzma.LZMAError,
     NotImplementedError,
     RuntimeError,
@@ -79,6 +101,10 @@ class Member:
     symlink: bool = False
 
 
+#: what reading one ELF member gave: its facts, or the message saying why it cannot be read
+ElfRead = Union["ElfFacts", str]
+
+
 @dataclass(frozen=True)
 class WheelInfo:
     """Everything the plugin needs to know about one wheel, read without executing it."""
@@ -107,6 +133,9 @@ class WheelInfo:
     extensions: tuple[str, ...]
     #: what a user should know that is no problem of the claim (a symlink member installed as a file)
     notes: tuple[str, ...] = ()
+    #: every ELF member as read in the same pass as its hash: path -> its facts, or why it could not be
+    #: read (``None``: not read with the wheel, as for a WheelInfo made by hand; static analysis reads them)
+    elf: Mapping[str, ElfRead] | None = field(default=None, compare=False, repr=False)
 
     @property
     def filename(self) -> str:
@@ -115,6 +144,15 @@ class WheelInfo:
     @property
     def elf_members(self) -> tuple[Member, ...]:
         return tuple(m for m in self.members if m.is_elf)
+
+    @property
+    def extension_members(self) -> tuple[Member, ...]:
+        """The members that are extension modules (what the interpreter loads and resolves ``Py*`` for)."""
+        return tuple(
+            m
+            for m in self.members
+            if m.role in (Role.PURELIB, Role.PLATLIB) and (_module_of(m.scheme_path) or ("", False))[1]
+        )
 
     @property
     def top_level(self) -> tuple[str, ...]:
@@ -193,21 +231,201 @@ def _read_text(zf: zipfile.ZipFile, path: Path, member: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int, bytes]:
+# zipfile's local file header ("<4s2B4HL2L2H"): signature, versions, flags, method, time, date, CRC-32,
+# sizes, then the lengths of the name and the extra field that come before the data.
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_LOCAL_MAGIC = b"PK\x03\x04"
+# General purpose flags zipfile refuses or decrypts: encrypted (0x1), patched data (0x20), strong
+# encryption (0x40). A member with any of them goes through zipfile, which says what it is.
+_UNUSUAL = 0x1 | 0x20 | 0x40
+_COMPRESSED_CHUNK = 256 << 10
+
+
+class _MemberStream:
+    """A stored or deflated member's bytes, read with ``pread`` and inflated with :data:`_INFLATE`.
+
+    What zipfile's ZipExtFile does for these two methods (the local header checked against the central
+    directory, the CRC-32 checked at the end), with zlib-ng when it is installed, and safe to use from
+    several threads on one file descriptor. Every other method, and encryption, goes through zipfile.
+    """
+
+    def __init__(self, fd: int, info: zipfile.ZipInfo) -> None:
+        header = os.pread(fd, _LOCAL_HEADER.size, info.header_offset)
+        if len(header) != _LOCAL_HEADER.size:
+            raise zipfile.BadZipFile(f"truncated local header of {info.filename!r}")
+        fields = _LOCAL_HEADER.unpack(header)
+        if fields[0] != _LOCAL_MAGIC:
+            raise zipfile.BadZipFile(f"bad magic number for member {info.filename!r}")
+        name_length, extra_length = fields[10], fields[11]
+        raw = os.pread(fd, name_length, info.header_offset + _LOCAL_HEADER.size)
+        name = raw.decode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+        if name != info.orig_filename:
+            raise zipfile.BadZipFile(
+                f"file name in directory {info.orig_filename!r} and header {name!r} differ"
+            )
+        self._fd = fd
+        self._name = info.filename
+        self._at = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        self._left_in = info.compress_size
+        self._left_out = info.file_size
+        self._crc = 0
+        self._expected_crc = info.CRC
+        self._inflater = _INFLATE.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+
+    def _compressed(self, n: int) -> bytes:
+        data = os.pread(self._fd, min(n, self._left_in), self._at)
+        if not data and self._left_in > 0:
+            raise EOFError(f"{self._name!r}: the file ends inside the member")
+        self._at += len(data)
+        self._left_in -= len(data)
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        if self._left_out <= 0 or n == 0:
+            return b""
+        n = min(n, self._left_out)
+        if self._inflater is None:
+            data = self._compressed(n)
+        else:
+            data = b""
+            while not data:
+                source = self._inflater.unconsumed_tail or self._compressed(_COMPRESSED_CHUNK)
+                if not source:
+                    break  # the compressed data ended before the member's size was reached
+                data = self._inflater.decompress(source, n)
+                if self._inflater.eof:
+                    break
+        if not data:
+            raise EOFError(
+                f"{self._name!r}: the compressed data ends before the member's {self._left_out} last bytes"
+            )
+        self._left_out -= len(data)
+        self._crc = zlib.crc32(data, self._crc)
+        if self._left_out == 0 and self._crc != self._expected_crc:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {self._name!r}")
+        return data
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _MemberStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _StreamFailed(Exception):
+    """The zip stream under the ELF reader failed: the wheel's fault, not the ELF file's."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _Tee:
+    """A member's stream that hashes every byte it hands out, after a first chunk already read and hashed.
+
+    The ELF reader reads through it, so the bytes it needs are inflated once, for the hash and for it.
+    """
+
+    def __init__(self, stream: IO[bytes], first: bytes, digest: hashlib._Hash) -> None:
+        self._stream = stream
+        self._first = first
+        self._digest = digest
+        self.read_after_first = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._first:
+            data, self._first = (self._first, b"") if n < 0 else (self._first[:n], self._first[n:])
+            return data
+        try:
+            data = self._stream.read(n)
+        except _ZIP_ERRORS as e:
+            raise _StreamFailed(e) from e
+        self._digest.update(data)
+        self.read_after_first += len(data)
+        return data
+
+
+def _read_member(
+    stream: IO[bytes], info: zipfile.ZipInfo, read_elf: bool
+) -> tuple[str, int, bool, ElfRead | None]:
+    """One pass over a member: its RECORD hash, its size, whether it is ELF, and (ELF) what it needs.
+
+    Each byte is inflated once: the ELF reader takes what it needs (headers and dynamic tables, at the
+    start of the file) from the same stream the hash reads, and the rest is only hashed.
+    """
     digest = hashlib.sha256()
-    size = 0
-    head = b""
-    with zf.open(info) as stream:
+    elf: ElfRead | None = None
+    with stream:
+        first = stream.read(_CHUNK)
+        digest.update(first)
+        size = len(first)
+        is_elf = first[:4] == _ELF_MAGIC and not _is_symlink(info)
+        if is_elf and read_elf:
+            from .elf import read_elf as read
+
+            tee = _Tee(stream, first, digest)
+            try:
+                elf = read(cast(IO[bytes], tee), info.filename, info.file_size)
+            except ElfError as e:
+                elf = str(e)
+            except _StreamFailed as e:
+                raise e.cause from e
+            size += tee.read_after_first
         while True:
             chunk = stream.read(_CHUNK)
             if not chunk:
                 break
-            if size < 4:
-                head = (head + chunk)[:4]
             digest.update(chunk)
             size += len(chunk)
     encoded = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
-    return "sha256=" + encoded, size, head
+    return "sha256=" + encoded, size, is_elf, elf
+
+
+def _read_members(
+    path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], read_elf: bool, workers: int
+) -> list[tuple[str, int, bool, ElfRead | None] | BaseException]:
+    """:func:`_read_member` for every member, in their order, largest first over ``workers`` threads.
+
+    Inflating, hashing and ``pread`` release the GIL, so threads use every core on one file descriptor.
+    A member that cannot be read gives its exception, so the caller reports the first in the zip's
+    order, as a serial read would.
+    """
+    lock = threading.Lock()  # zipfile's own reader (other compressions) is not for several threads
+
+    def one(info: zipfile.ZipInfo) -> tuple[str, int, bool, ElfRead | None] | BaseException:
+        try:
+            if (
+                info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+                and not info.flag_bits & _UNUSUAL
+            ):
+                return _read_member(cast(IO[bytes], _MemberStream(fd, info)), info, read_elf)
+            with lock:
+                return _read_member(zf.open(info), info, read_elf)
+        except _ZIP_ERRORS as e:
+            return e
+
+    workers = max(1, min(workers, len(infos)))
+    with path.open("rb") as f:
+        fd = f.fileno()
+        if workers == 1:
+            return [one(info) for info in infos]
+        order = sorted(range(len(infos)), key=lambda i: -infos[i].compress_size)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wheel-read") as pool:
+            results = dict(zip(order, pool.map(one, (infos[i] for i in order))))
+        return [results[i] for i in range(len(infos))]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _check_record_hash(path: Path, name: str, recorded: str, actual: str) -> None:
@@ -261,8 +479,14 @@ def _module_of(scheme_path: str) -> tuple[str, bool] | None:
     return None
 
 
-def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
-    """Read and validate a wheel; raise :class:`WheelError` naming the file and the problem."""
+def read_wheel(
+    path: str | Path, *, check_record: bool = True, read_elf: bool = True, workers: int | None = None
+) -> WheelInfo:
+    """Read and validate a wheel; raise :class:`WheelError` naming the file and the problem.
+
+    Each member is inflated once, on ``workers`` threads (default: every core): hashed for RECORD and,
+    with ``read_elf``, its ELF facts read from the same bytes (:attr:`WheelInfo.elf`).
+    """
     path = Path(path)
     claim = read_claim(path.name)
     with _open_zip(path) as zf:
@@ -287,15 +511,18 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
         root_is_purelib = (wheel_meta.get("Root-Is-Purelib") or "true").strip().lower() == "true"
 
         members: list[Member] = []
-        for info in infos:
+        elf: dict[str, ElfRead] = {}
+        results = _read_members(path, zf, infos, read_elf, workers or os.cpu_count() or 1)
+        for info, result in zip(infos, results):
             name = info.filename
-            try:
-                actual, size, head = _hash_member(zf, info)
-            except _ZIP_ERRORS as e:
+            if isinstance(result, BaseException):
                 raise WheelError(
-                    f"{path}: cannot read member {name!r} ({e}); the wheel is truncated or corrupt, or "
+                    f"{path}: cannot read member {name!r} ({result}); the wheel is truncated or corrupt, or "
                     "uses a zip feature wheels may not (encryption, an unusual compression)."
-                ) from e
+                ) from result
+            actual, size, is_elf, facts = result
+            if facts is not None:
+                elf[name] = facts
             if check_record:
                 signature = name.startswith(dist_info + "/") and name.rsplit("/", 1)[-1] in (
                     "RECORD.jws",
@@ -311,11 +538,10 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
                     _check_record_hash(path, name, row[1], actual)
             role, scheme_path = _role_of(name, dist_info, root_is_purelib)
             executable = bool((info.external_attr >> 16) & 0o111)
-            link = _is_symlink(info)
-            is_elf = head == _ELF_MAGIC and not link
-            members.append(Member(name, size, role, scheme_path, is_elf, executable, link))
+            members.append(Member(name, size, role, scheme_path, is_elf, executable, _is_symlink(info)))
         if check_record:
-            missing = sorted(n for n in record if n not in set(names) and not n.endswith("/"))
+            present = set(names)
+            missing = sorted(n for n in record if n not in present and not n.endswith("/"))
             if missing:
                 raise WheelError(f"{path}: RECORD lists files the wheel does not contain: {missing[:5]!r}.")
 
@@ -326,14 +552,10 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
             if found is not None:
                 modules[found[0]] = modules.get(found[0], False) or found[1]
     ordered = tuple(sorted(modules, key=lambda n: (n.count("."), n)))
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
     return WheelInfo(
         path=path,
         claim=claim,
-        sha256=digest.hexdigest(),
+        sha256=_file_sha256(path),
         size=path.stat().st_size,
         dist_info=dist_info,
         requires_python=(metadata.get("Requires-Python") or None),
@@ -343,6 +565,7 @@ def read_wheel(path: str | Path, *, check_record: bool = True) -> WheelInfo:
         modules=ordered,
         extensions=tuple(n for n in ordered if modules[n]),
         notes=tuple(symlink_note(m.path) for m in members if m.symlink),
+        elf=elf if read_elf else None,
     )
 
 

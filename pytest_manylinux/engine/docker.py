@@ -8,8 +8,11 @@ Files go in through the API (``put_archive``), never bind mounts, so a remote en
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import re
+import resource
 import shlex
 import socket
 import threading
@@ -84,6 +87,63 @@ class ExecResult:
     overdue: bool = False
 
 
+def split_reference(ref: str) -> tuple[str, str]:
+    """``host:5000/team/ubuntu:22.04`` -> (``host:5000/team/ubuntu``, ``22.04``); no tag is ``latest``."""
+    if "@" in ref:
+        repository, digest = ref.split("@", 1)
+        return repository.rsplit(":", 1)[0] if ":" in repository.rsplit("/", 1)[-1] else repository, digest
+    if ":" in ref.rsplit("/", 1)[-1]:
+        repository, tag = ref.rsplit(":", 1)
+        return repository, tag
+    return ref, "latest"
+
+
+# The package managers' milestones, shown while a derive runs (the rest stays in the error on failure).
+_DERIVE_MILESTONES = ("Fetched ", "Setting up python3", "fetch ", "Installing", "Complete!", "E:", "ERROR")
+
+
+class _Transfer:
+    """Layers and megabytes of a pull or push as the engine reports them, told every few seconds."""
+
+    def __init__(self, what: str, verb: str, progress: Callable[[str], None] | None) -> None:
+        self.what = what
+        self.verb = verb  # "Download" or "Push": the engine's status word while bytes move
+        self.progress = progress
+        self.layers: dict[str, tuple[int, int]] = {}  # id -> (bytes done, bytes total)
+        self.finished: set[str] = set()
+        self.last = 0.0
+        self.said = ""
+        self.started = time.monotonic()
+
+    def update(self, event: Mapping[str, Any]) -> None:
+        layer, status = str(event.get("id", "")), str(event.get("status", ""))
+        # Events about the image rather than a layer carry its tag as their id ("Pulling from ...").
+        if not layer or status.startswith(("Pulling from", "Digest:", "Status:", "The push refers")):
+            return
+        detail = event.get("progressDetail") or {}
+        if status.startswith(self.verb) and detail.get("total"):
+            self.layers[layer] = (int(detail.get("current", 0)), int(detail["total"]))
+        elif status.endswith(("complete", "exists", "Pushed")) or status.startswith("Mounted from"):
+            done, total = self.layers.get(layer, (0, 0))
+            self.layers[layer] = (total or done, total or done)
+            self.finished.add(layer)
+        else:
+            self.layers.setdefault(layer, (0, 0))
+        now = time.monotonic()
+        if self.progress is not None and now - self.last >= 2 and self.line() != self.said:
+            self.last, self.said = now, self.line()
+            self.progress(self.said)
+
+    def line(self) -> str:
+        done = sum(d for d, _ in self.layers.values()) / 1e6
+        total = sum(t for _, t in self.layers.values()) / 1e6
+        return f"{self.what}: {len(self.finished)}/{len(self.layers)} layers, {done:.1f} of {total:.1f} MB"
+
+    def done(self) -> None:
+        if self.progress is not None:
+            self.progress(f"{self.line()} in {time.monotonic() - self.started:.1f}s")
+
+
 def _session_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -95,6 +155,57 @@ class Engine:
     client: docker.DockerClient
     #: labels every object created in this session carries
     session: str = field(default_factory=_session_id)
+    #: run containers with an init as PID 1 (turned off, once and said, where the engine has none)
+    init: bool = True
+    #: where notes about the engine go (a limit it cannot apply, a missing init): said once each
+    notify: Callable[[str], None] = field(default=lambda line: None, repr=False)
+    _said: set[str] = field(default_factory=set, repr=False)
+
+    def note(self, text: str) -> None:
+        """Say ``text`` once per engine connection."""
+        if text not in self._said:
+            self._said.add(text)
+            self.notify(f"note: {text}")
+
+    def _run_options(self) -> dict[str, Any]:
+        """Options every container gets: limits the caller may set. Podman starts containers with the
+        limits of its service process and refuses its defaults (open files 1048576, processes) above
+        them, so its limits are kept modest: 65536 open files (or the caller's limit), 4096 processes
+        per user (containers have a pids limit of their own anyway). dockerd takes any; it is given only
+        the open-files one (a process limit counts every process of that host user)."""
+        import docker.types
+
+        limits = [("nofile", resource.RLIMIT_NOFILE, 65536)]
+        if self.is_podman:
+            limits.append(("nproc", resource.RLIMIT_NPROC, 4096))
+        ulimits = []
+        for name, which, most in limits:
+            _soft, hard = resource.getrlimit(which)
+            value = most if hard == resource.RLIM_INFINITY else min(most, hard)
+            ulimits.append(docker.types.Ulimit(name=name, soft=value, hard=value))
+        return {"ulimits": ulimits}
+
+    def _say_limitations(self) -> None:
+        """Say once what the engine will not do of what the plugin asks (rootless Podman on cgroup v1
+        ignores memory and process limits)."""
+        if not self.is_podman:
+            return
+        info = self._call("read the engine's info", self.client.info)
+        # Podman says "Rootless": true; Docker lists "name=rootless" among its security options.
+        rootless = info.get("Rootless") is True or any(
+            "rootless" in str(o) for o in info.get("SecurityOptions") or []
+        )
+        if rootless and str(info.get("CgroupVersion", "")) == "1":
+            self.note(
+                "rootless Podman on cgroup v1 ignores container limits: --manylinux-memory and the pids "
+                "limit do not hold, so an import that exhausts memory is not reported as 'memory'"
+            )
+
+    @functools.cached_property
+    def is_podman(self) -> bool:
+        """Whether the engine is Podman (its Docker-compatible API names itself in its version)."""
+        version = self._call("read the engine's version", self.client.version)
+        return any("podman" in str(c.get("Name", "")).lower() for c in version.get("Components") or [])
 
     @classmethod
     def connect(cls) -> Engine:
@@ -156,20 +267,124 @@ class Engine:
                 return None
             raise EngineError(f"the container engine failed to look up image {ref!r}: {e}") from e
 
-    def pull(self, ref: str) -> str:
-        """Pull an image; raise :class:`ImageError` with the engine's reason when it cannot."""
+    def pull(self, ref: str, progress: Callable[[str], None] | None = None) -> str:
+        """Pull an image, telling ``progress`` the layers and megabytes as they arrive; raise
+        :class:`ImageError` with the engine's reason when it cannot."""
+        import docker.errors
+        import requests.exceptions
+
+        repository, tag = split_reference(ref)
+        meter = _Transfer(f"pulling {ref}", "Download", progress)
+        try:
+            for event in self.client.api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in event:
+                    raise ImageError(f"cannot pull {ref!r}: {event['error']}")
+                meter.update(event)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            raise ImageError(f"cannot pull {ref!r}: {e}") from e
+        meter.done()
+        image_id = self.image_id(ref)
+        if image_id is None:
+            raise ImageError(f"pulling {ref!r} reported success but the engine has no such image")
+        return image_id
+
+    def push(self, ref: str, progress: Callable[[str], None] | None = None) -> str:
+        """Push a local image to its registry; return the digest the registry gave it."""
+        import docker.errors
+        import requests.exceptions
+
+        repository, tag = split_reference(ref)
+        meter = _Transfer(f"pushing {ref}", "Push", progress)
+        digest = ""
+        try:
+            for event in self.client.api.push(repository, tag=tag, stream=True, decode=True):
+                if "error" in event:
+                    raise ImageError(f"cannot push {ref!r}: {event['error']}")
+                digest = str((event.get("aux") or {}).get("Digest") or digest)
+                meter.update(event)
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as e:
+            raise ImageError(f"cannot push {ref!r}: {e}") from e
+        meter.done()
+        return digest
+
+    def tag(self, image: str, ref: str) -> None:
+        """Give a local image another reference."""
+        repository, tag = split_reference(ref)
+        done = self._call(f"tag {image!r} as {ref!r}", self.client.api.tag, image, repository, tag)
+        if not done:
+            raise ImageError(f"the engine refused to tag {image!r} as {ref!r}")
+
+    def image_config(self, ref: str) -> dict[str, Any]:
+        """The ``Config`` part of a local image's description (``Cmd``, ``Env``, ``Labels``, ...)."""
+        attrs = self._call(f"inspect image {ref!r}", self.client.api.inspect_image, ref)
+        return dict(attrs.get("Config") or {})
+
+    def commit_run(
+        self,
+        base: str,
+        script: str,
+        ref: str,
+        *,
+        labels: Mapping[str, str],
+        what: str,
+        progress: Callable[[str], None] | None = None,
+    ) -> str:
+        """Run ``sh -c script`` as root in a container of ``base`` that has the network, and commit the
+        result as ``ref`` (with ``labels`` and the base's command); return the new image's ID. A script
+        that fails raises :class:`ImageError` naming ``what`` and the last lines of its output."""
         import docker.errors
 
-        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        config = self.image_config(base)
+        name = f"pytest-manylinux-{self.session}-derive-{uuid.uuid4().hex[:6]}"
         try:
-            image = self.client.images.pull(repository, tag=tag or "latest")
+            raw = self.client.containers.run(
+                base,
+                ["sh", "-c", script],
+                name=name,
+                detach=True,
+                labels=self.labels,
+                # The engine host's network: the package archive is reachable wherever the host reaches it,
+                # with or without a bridge (rootless engines have none).
+                network_mode="host",
+                user="0",
+                entrypoint=[],
+                **self._run_options(),
+            )
         except (docker.errors.DockerException, OSError) as e:
-            raise ImageError(f"cannot pull {ref!r}: {e}") from e
-        return str(image.id)
+            raise EngineError(f"{what}: cannot start a container of {base!r}: {e}") from e
+        try:
+            log: list[str] = []
+            for chunk in raw.logs(stream=True, follow=True):
+                for line in bytes(chunk).decode("utf-8", "replace").splitlines():
+                    log.append(line)
+                    if progress is not None and line.startswith(_DERIVE_MILESTONES):
+                        progress(f"  {line.strip()[:150]}")
+            code = int(self._call(f"wait for {what}", raw.wait).get("StatusCode", -1))
+            if code != 0:
+                tail = "\n".join(log[-15:])
+                raise ImageError(f"{what} failed (exit {code}) running:\n  {script}\nlast lines:\n{tail}")
+            repository, tag = split_reference(ref)
+            changes = [f"LABEL {key}={value}" for key, value in labels.items()]
+            changes.append("CMD " + json.dumps(config.get("Cmd") or ["/bin/sh"]))
+            self._call(f"commit the result of {what}", raw.commit, repository, tag, changes=changes)
+        finally:
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                raw.remove(force=True)
+        image_id = self.image_id(ref)
+        if image_id is None:
+            raise ImageError(f"committing {ref!r} reported success but the engine has no such image")
+        return image_id
+
+    def remove_image(self, ref: str) -> None:
+        """Remove one local image reference (images this process made; never others')."""
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self._call(f"remove image {ref!r}", self.client.images.remove, ref, force=True)
 
     def import_image(self, stream: IO[bytes], ref: str, changes: list[str]) -> str:
         """Import a root filesystem tar stream as image ``ref``."""
-        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+        repository, tag = split_reference(ref)
         self._call(
             f"import image {ref!r}",
             self.client.api.import_image_from_stream,
@@ -230,22 +445,34 @@ class Engine:
                 "mounts": [docker.types.Mount(files, None, type="volume", labels=labels)] if files else [],
             }
         )
+        options: dict[str, Any] = dict(
+            name=name[:120],
+            detach=True,
+            labels=labels,
+            mem_limit=limits.memory,
+            memswap_limit=limits.memory,
+            pids_limit=limits.pids,
+            stop_signal="SIGKILL",
+            **isolation,
+            **self._run_options(),
+        )
+        self._say_limitations()
         try:
-            raw = self.client.containers.run(
-                image,
-                ["sleep", "infinity"],
-                name=name[:120],
-                detach=True,
-                labels=labels,
+            try:
                 # PID 1 of a container ignores the signals it raises itself: an init is PID 1 and
                 # every check runs in an exec'd process below it, so a crash is reported truly.
-                init=True,
-                mem_limit=limits.memory,
-                memswap_limit=limits.memory,
-                pids_limit=limits.pids,
-                stop_signal="SIGKILL",
-                **isolation,
-            )
+                raw = self.client.containers.run(image, ["sleep", "infinity"], init=self.init, **options)
+            except docker.errors.APIError as e:
+                if not (self.init and _NO_INIT.search(str(e))):
+                    raise
+                self.init = False
+                self.note(
+                    "the engine has no init binary (Podman: apt-get install catatonit), so containers run "
+                    "without one; checks are exec'd processes and are reported as before"
+                )
+                with contextlib.suppress(docker.errors.DockerException):
+                    self.client.containers.get(options["name"]).remove(force=True)
+                raw = self.client.containers.run(image, ["sleep", "infinity"], init=False, **options)
         except docker.errors.ImageNotFound as e:
             raise ImageError(f"image {image!r} for distro {distro!r} is not on the engine: {e}") from e
         except (docker.errors.DockerException, OSError) as e:
@@ -292,6 +519,10 @@ class Engine:
                 c.remove(force=True, v=True)  # v: its volume (the files it was given) goes too
                 count += 1
         return count
+
+
+#: how an engine without an init binary refuses ``init=True`` (Podman without catatonit)
+_NO_INIT = re.compile(r"catatonit|init binary|container-init|docker-init", re.IGNORECASE)
 
 
 def _alive(pid: int) -> bool:

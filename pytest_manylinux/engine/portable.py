@@ -912,7 +912,7 @@ def ensure_build_image(engine: Engine, distro: Distro, progress: Progress) -> st
     with image_lock(ref):
         if engine.image_id(ref) is not None:
             return ref
-        ensure_image(engine, distro, progress)
+        base_ref = ensure_image(engine, distro, progress).ref  # with python3 (derived where the table says)
         started = time.monotonic()
         progress(
             f"build image {ref}: {distro.image} with build tools, OpenSSL, SQLite and zstd (once per machine)"
@@ -939,7 +939,7 @@ def ensure_build_image(engine: Engine, distro: Distro, progress: Progress) -> st
                 "zstd", zstd, "-lzstd -lpthread", "fast lossless compression"
             )
             limits = Limits(memory="4g", pids=4096, user=None)
-            with engine.container(distro.image, "python-build-image", limits, build=True) as box:
+            with engine.container(base_ref, "python-build-image", limits, build=True) as box:
                 with _inputs(files, workdir).open("rb") as f:
                     box.put_archive("/", f)
                 for name, command, timeout in library_steps(tarballs):

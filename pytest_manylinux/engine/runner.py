@@ -245,11 +245,9 @@ class DistroRunner:
 
     def _open(self) -> None:
         try:
-            ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
+            image = ensure_image(self.engine, self.distro, self.progress, pull=self.config.pull)
             container = self._stack.enter_context(
-                self.engine.container(
-                    self.distro.image, self.distro.name, self.config.limits, files=CONTAINER_ROOT
-                )
+                self.engine.container(image.ref, self.distro.name, self.config.limits, files=CONTAINER_ROOT)
             )
             with self._closing:
                 if self._closed:  # closed while the image was made or the container started
