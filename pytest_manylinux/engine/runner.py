@@ -424,7 +424,8 @@ class DistroRunner:
             budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
-                    [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
+                    # --sandboxed: the container is the check's own, what an import leaves there goes
+                    [interpreter.path, PROBE_PATH, "check", "--sandboxed", str(self.config.timeout), *plans],
                     user=self.user,
                     timeout=budget,
                 )
