@@ -373,13 +373,19 @@ def _loader_check(loader, root, entry, libdirs, provided, sonames=None):
         # A vendored library is found through the RPATH of the file that needs it; checked on
         # its own it needs the same search path (the wheel's own library directories).
         env["LD_LIBRARY_PATH"] = ":".join([os.path.join(root, d) for d in libdirs] + ([sonames] if sonames else []))
-    code, out = _run([use_loader, path], env=env, timeout=60, limit=64 * 1024 * 1024)
+    musl = "ld-musl" in os.path.basename(use_loader)
+    # glibc's loader lists with LD_TRACE_LOADED_OBJECTS; musl's with --list (it would run the file otherwise),
+    # and reports every symbol it cannot bind as "Error relocating FILE: NAME: symbol not found".
+    argv = [use_loader, "--list", path] if musl else [use_loader, path]
+    code, out = _run(argv, env=env, timeout=60, limit=64 * 1024 * 1024)
     lines = []
     for line in out.splitlines():
         line = line.strip()
         if not line:
             continue
-        match = re.match(r"^undefined symbol: (\S+)", line)
+        match = re.match(r"^undefined symbol: (\S+)", line) or re.match(
+            r"^Error relocating [^:]+: ([^\s:]+): symbol not found", line
+        )
         if match and entry["kind"] != "executable" and provided(match.group(1)):
             continue
         if "=>" in line and "not found" not in line:
