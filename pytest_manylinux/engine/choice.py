@@ -107,7 +107,10 @@ class InterpreterChoice:
         else:
             ready, versions = put_in | self.portables.ready(), self.portables.versions
         if newer_than is not None:
-            versions = tuple(v for v in versions if tuple(int(x) for x in v.split(".")[:2]) > newer_than)
+            # "3.13t" (free-threaded) compares as 3.13
+            versions = tuple(
+                v for v in versions if tuple(int(x) for x in v.rstrip("t").split(".")[:2]) > newer_than
+            )
         version, why = portable_version(pairs, requires_python, versions, ready)
         if version is None:
             return None, why
