@@ -87,6 +87,22 @@ def _run(
     return seconds, outcomes
 
 
+def _private_dockerd(config: dict[str, object]) -> PrivateDockerd:
+    """An empty private dockerd, started (tried twice: on a machine shared with other test runs a start
+    has once failed with its directory gone)."""
+    for attempt in (1, 2):
+        dockerd = PrivateDockerd(config=config)
+        try:
+            dockerd.start().close()
+            return dockerd
+        except RuntimeError as e:
+            dockerd.remove()
+            if attempt == 2:
+                raise
+            print(f"private dockerd did not start, trying again: {e}", flush=True)
+    raise AssertionError("unreachable")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distro", action="append", default=[], help="only these default distros")
@@ -141,9 +157,8 @@ def main() -> int:
             ),
         }
         for label, (config, distros) in ways.items():
-            dockerd = PrivateDockerd(config=config)
+            dockerd = _private_dockerd(config)
             try:
-                dockerd.start().close()
                 results[label] = _run(label, dockerd.host, distros, wheels, work)
             finally:
                 dockerd.remove()

@@ -262,6 +262,11 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
         metavar="N",
         help="obtain up to N versions at once (builds overlap their serial steps; default 1)",
     )
+    parser.add_argument(
+        "--musl",
+        action="store_true",
+        help="the CPython for musl distros (Alpine), built with musl-gcc in the matrix's ubuntu-20.04",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .core.distros import load_distros_file
@@ -283,12 +288,18 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
                     f"note: no container engine, so nothing can be built from source ({e})", file=sys.stderr
                 )
         provider = Provider(
-            config, engine, matrix.build_distro, lambda line: print(line, flush=True), retry=args.retry
+            config,
+            engine,
+            matrix.build_distro,
+            lambda line: print(line, flush=True),
+            retry=args.retry,
+            musl_build_distro=matrix.musl_build_distro,
         )
+        obtain = provider.musl.get if args.musl else provider.get
         failed = 0
         try:
             with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-                futures = {version: pool.submit(provider.get, version) for version in args.versions}
+                futures = {version: pool.submit(obtain, version) for version in args.versions}
                 for version, future in futures.items():
                     try:
                         portable = future.result()
@@ -296,7 +307,8 @@ def _python(parser: argparse.ArgumentParser) -> Runner:
                         print(f"{version}: {e}", file=sys.stderr)
                         failed += 1
                         continue
-                    print(describe_portable(version, portable), flush=True)
+                    line = describe_portable(version, portable)
+                    print(line.replace("glibc ?", "musl") if args.musl else line, flush=True)
         finally:
             if engine is not None:
                 engine.close()

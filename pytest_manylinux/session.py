@@ -127,7 +127,13 @@ class ManylinuxRun:
             wheelhouse=self._read_wheelhouse(),
             python=self.settings.python,
         )
-        portables = Provider(self.settings.python, engine, self.settings.build_distro, self._progress)
+        portables = Provider(
+            self.settings.python,
+            engine,
+            self.settings.build_distro,
+            self._progress,
+            musl_build_distro=self.settings.musl_build_distro,
+        )
         self._matrix = Matrix(
             engine, config, self._workdir, self._progress, jobs=self.settings.jobs, portables=portables
         )

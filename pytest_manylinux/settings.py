@@ -52,6 +52,8 @@ class Settings:
     python: PythonConfig = field(default_factory=PythonConfig)
     #: where a portable CPython is built from source
     build_distro: Distro | None = None
+    #: where a portable CPython for musl distros is built (musl-gcc)
+    musl_build_distro: Distro | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config, matrix: DistrosFile) -> Settings:
@@ -112,6 +114,7 @@ class Settings:
             wheelhouse=tuple(wheelhouse),
             python=python,
             build_distro=matrix.build_distro,
+            musl_build_distro=matrix.musl_build_distro,
         )
 
 

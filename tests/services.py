@@ -337,6 +337,10 @@ def podman_service(mirror: Registry, user: User | None = None) -> Iterator[Podma
             user.run(reset, env, cwd=user.home, timeout=300)
         else:
             subprocess.run(reset, env=env, capture_output=True, timeout=300)
+        # What the reset left mounted (a rootful overlay) would keep its directory from being removed.
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        for mount in sorted((m for m in mounts if m.startswith(f"{root}/")), reverse=True):
+            subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -60,6 +60,13 @@ class FakeProvider:
             raise self.portable
         return self.portable
 
+    @property
+    def musl(self) -> FakeProvider:
+        """The musl builds (engine.musl.MuslProvider): another provider of the same interface."""
+        if not hasattr(self, "_musl"):
+            object.__setattr__(self, "_musl", FakeProvider(portable=FakePortable(glibc=None)))
+        return self._musl  # type: ignore[no-any-return,attr-defined]
+
 
 def _choice(
     facts: DistroFacts, provider: FakeProvider | None, bring: Callable[[Any], Interpreter]
@@ -120,12 +127,22 @@ def test_a_portable_needing_a_newer_glibc_is_not_brought(infos: dict[str, WheelI
     assert why.endswith("portable CPython 3.11: it needs glibc 2.28 and d has 2.23")
 
 
-def test_a_portable_is_for_glibc_on_x86_64_only(infos: dict[str, WheelInfo]) -> None:
-    facts = DistroFacts(
-        Libc.MUSL, LibcVersion(1, 2), "x86_64", "/lib/ld-musl-x86_64.so.1", interpreters=(PYTHON35,)
+def test_a_musl_distro_gets_the_portable_built_for_musl(infos: dict[str, WheelInfo]) -> None:
+    facts = DistroFacts(Libc.MUSL, LibcVersion(1, 2), "x86_64", "/lib/ld-musl-x86_64.so.1")
+    provider = FakeProvider()
+    interpreter, why = _choice(facts, provider, lambda portable: PORTABLE311).choose(
+        frozenset({("cp311", "cp311")}), None
     )
+    assert (interpreter, why) == (PORTABLE311, "")
+    assert (provider.gets, provider.musl.gets) == ([], ["3.11"])
+
+
+def test_a_portable_is_for_glibc_or_musl_on_x86_64_only(infos: dict[str, WheelInfo]) -> None:
+    facts = DistroFacts(Libc.GLIBC, LibcVersion(2, 31), "aarch64", None, interpreters=(PYTHON35,))
     _, why = _choice(facts, FakeProvider(), _never).choose(frozenset({("cp311", "cp311")}), None)
-    assert why.endswith("a portable CPython is for glibc on x86_64, and this distro is musl on x86_64")
+    assert why.endswith(
+        "a portable CPython is for glibc or musl on x86_64, and this distro is glibc on aarch64"
+    )
 
 
 def test_another_architecture_is_skipped_before_any_interpreter(infos: dict[str, WheelInfo]) -> None:

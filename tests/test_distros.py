@@ -14,6 +14,7 @@ from pytest_manylinux.core.distros import (
     Distro,
     PortableSource,
     PythonConfig,
+    RootfsRecipe,
     family_of_image,
     load_distros,
     load_distros_file,
@@ -32,7 +33,18 @@ DEFAULT_NAMES = [
     "debian-12",
     "ubuntu-24.04",
     "debian-13",
+    "alpine-3.12",
+    "alpine-3.15",
+    "alpine-3.18",
+    "alpine-3.20",
 ]
+GLIBC_NAMES = DEFAULT_NAMES[:8]
+ALPINE_SHA256 = {  # ../shared/alpine/SHA256SUMS: the official minirootfs releases
+    "alpine-3.12": ("3.12.12", "0fad8bc6696bfdc1639bdac1d00c2398a28123ede4a922e16d04715fed6d07b1"),
+    "alpine-3.15": ("3.15.11", "1040dc3c9cdf5c52778789e4fe5f7b44d10d24ce9167afbbf907e44789654b9d"),
+    "alpine-3.18": ("3.18.9", "1d90362d504b1846488bda4d9fd11ea8b8f3a567eeba01d3d881a9c98e900c3f"),
+    "alpine-3.20": ("3.20.3", "d4e6fd67dcf75e40c451560ac7265166c2b72a0f38ddc9aae756a7de3d1efa0c"),
+}
 
 
 def _file(tmp_path: Path, text: str) -> Path:
@@ -51,7 +63,7 @@ def test_default_matrix_loads_oldest_first() -> None:
 
 
 def test_default_matrix_has_a_build_recipe_for_every_distro() -> None:
-    recipes = {d.name: d.build for d in load_distros()}
+    recipes = {d.name: d.build for d in load_distros() if d.name in GLIBC_NAMES}
     assert all(isinstance(r, BuildRecipe) for r in recipes.values())
     assert {n: r.suite for n, r in recipes.items() if r} == {
         "ubuntu-16.04": "xenial",
@@ -90,13 +102,44 @@ def test_default_matrix_images_families_and_markers() -> None:
         "debian:12",
         "ubuntu:24.04",
         "debian:13",
+        "alpine:3.12",
+        "alpine:3.15",
+        "alpine:3.18",
+        "alpine:3.20",
     ]
-    assert {d.derive for d in by_name.values()} == {DeriveRecipe(packages=("python3",))}
+    glibc = [by_name[n] for n in GLIBC_NAMES]
+    assert {d.derive for d in glibc} == {DeriveRecipe(packages=("python3",))}
+    # Alpine's python3 needs apk and its mirrors: a portable CPython for musl is brought in instead
+    assert all(by_name[n].derive is None for n in ALPINE_SHA256)
     assert oldest.family == "ubuntu"
     assert oldest.libc is Libc.GLIBC
     assert oldest.markers == ("ubuntu_16_04", "ubuntu", "glibc", "lts", "eol")
     assert by_name["debian-13"].markers == ("debian_13", "debian", "glibc", "stable")
-    assert all(d.libc is Libc.GLIBC for d in by_name.values())
+    assert all(by_name[n].libc is Libc.GLIBC for n in GLIBC_NAMES)
+    alpine = by_name["alpine-3.12"]
+    assert (alpine.image, alpine.family, alpine.libc) == ("alpine:3.12", "alpine", Libc.MUSL)
+    assert alpine.markers == ("alpine_3_12", "alpine", "musl", "eol")
+    assert by_name["alpine-3.20"].markers == ("alpine_3_20", "alpine", "musl", "stable")
+
+
+def test_default_matrix_imports_alpine_from_its_official_minirootfs() -> None:
+    by_name = {d.name: d for d in load_distros()}
+    for name, (release, sha256) in ALPINE_SHA256.items():
+        recipe = by_name[name].build
+        minor = release.rsplit(".", 1)[0]
+        assert recipe == RootfsRecipe(
+            f"https://dl-cdn.alpinelinux.org/alpine/v{minor}/releases/x86_64/alpine-minirootfs-{release}-x86_64.tar.gz",
+            sha256,
+        )
+        assert recipe.filename == f"alpine-minirootfs-{release}-x86_64.tar.gz"
+
+
+def test_rootfs_recipe(tmp_path: Path) -> None:
+    text = '[distro.a]\nimage = "alpine:3.20"\nbuild = { rootfs = "/srv/a.tar.gz", sha256 = "%s" }\n' % (
+        "AB" * 32
+    )
+    (distro,) = load_distros(_file(tmp_path, text))
+    assert distro.build == RootfsRecipe("/srv/a.tar.gz", "ab" * 32)
 
 
 # -- a minimal table ----------------------------------------------------------------------------------
@@ -209,6 +252,22 @@ def test_marker_name(text: str, marker: str) -> None:
             "[distro.x].build",
             "unknown key(s) ['mirorr']",
         ),
+        (
+            '[distro.x]\nimage = "a:1"\nbuild = { rootfs = "https://h/a.tar.gz" }\n',
+            "[distro.x].build",
+            "rootfs needs sha256",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nbuild = { rootfs = "a.tar.gz", sha256 = "12" }\n',
+            "[distro.x].build.sha256",
+            "expected 64 hexadecimal digits, got '12'",
+        ),
+        (
+            '[distro.x]\nimage = "a:1"\nbuild = { rootfs = "a.tar.gz", suite = "x", sha256 = "%s" }\n'
+            % ("0" * 64),
+            "[distro.x].build",
+            "unknown key(s) ['suite'] beside rootfs",
+        ),
         ('[distro."bad name"]\nimage = "a:1"\n', "[distro.bad name]", "'bad name'"),
         (
             '[distro.x]\nimage = "Ubuntu:22.04"\n',
@@ -255,6 +314,9 @@ def test_marker_name(text: str, marker: str) -> None:
         "build-without-debootstrap",
         "check-gpg-not-bool",
         "build-unknown-key",
+        "rootfs-without-sha256",
+        "rootfs-bad-sha256",
+        "rootfs-unknown-key",
         "bad-name",
         "image-uppercase",
         "image-empty-tag",

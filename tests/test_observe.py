@@ -166,6 +166,7 @@ def test_classify_load_keeps_unrecognized_lines_as_errors() -> None:
 def test_failure_causes() -> None:
     failures = {c for c in Cause if c.is_failure}
     assert failures == {
+        Cause.LIBC_MISMATCH,
         Cause.GLIBC,
         Cause.CXX_ABI,
         Cause.MISSING_LIBRARY,

@@ -280,6 +280,6 @@ def test_what_an_import_writes_to_a_scratch_place_is_removed(
         f"import os\nos.makedirs({str(scratch / 'dir' / 'sub')!r})\n"
         f"open({str(scratch / 'file')!r}, 'w').write('x')\n"
     )
-    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_litter"], 30)
+    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_litter"], 30, clean=True)
     assert result["ok"] is True
     assert sorted(p.name for p in scratch.iterdir()) == ["before"]

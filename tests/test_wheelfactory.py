@@ -36,6 +36,7 @@ from wheelfactory import (
 )
 
 CAUSES = {
+    "libc-mismatch",
     "glibc",
     "cxx-abi",
     "missing-library",
@@ -247,6 +248,10 @@ def _host_failure(case: Case) -> str | None:
         return "cannot enable executable stack"
     return {
         "missing_lib": "libpm_absent.so.1: cannot open shared object file",
+        # musl-gcc's files need the unversioned libc.so: on glibc that name is a linker script
+        "musl_honest": "libc.so: invalid ELF header",
+        "musl_new": "libc.so: invalid ELF header",
+        "musl_missing_lib": "libpm_absent.so.1: cannot open shared object file",
         "undefined": "undefined symbol: pm_nowhere_defined",
         "missing_dep": "No module named 'pm_not_installed_dependency'",
         "aarch64": "cannot open shared object file",

@@ -122,6 +122,10 @@ class Case:
     own_exceptions: tuple[str, ...] = ()
     #: modules set aside on every distro (a dependency missing, in one of its forms)
     set_aside: tuple[str, ...] = ()
+    #: the C library the wheel is tagged for: judged on distros of that libc, skipped (libc) on the others
+    libc: str = "glibc"
+    #: the musl version from which a musl wheel loads (a function it calls is missing before it)
+    needs_musl: str | None = None
     #: symlink members, (path, target): written as zip entries with ``S_IFLNK`` whose bytes are the target,
     #: as a runtime tree zipped by hand is (pip installs each as a file holding the target, pypa/pip#10935)
     links: tuple[tuple[str, str], ...] = ()
@@ -199,10 +203,12 @@ class _Build:
         limited: bool = True,
         python: tuple[int, int] | None = None,
         libs: Iterable[str] = (),
+        cc: str | None = None,
         includes: Iterable[str] | None = None,
     ) -> bytes:
-        """Compile ``tests/wheelsrc/<source>`` into an extension module ``<case>._core``."""
-        compiler = "g++" if source.endswith(".cc") else "gcc"
+        """Compile ``tests/wheelsrc/<source>`` into an extension module ``<case>._core`` (``cc``: another C
+        compiler, e.g. ``musl-gcc``)."""
+        compiler = cc or ("g++" if source.endswith(".cc") else "gcc")
         out = self.tmp / "_core.so"
         cmd = [
             compiler,
@@ -220,10 +226,10 @@ class _Build:
         _run(cmd, self.tmp)
         return out.read_bytes()
 
-    def lib(self, source: str, soname: str) -> Path:
+    def lib(self, source: str, soname: str, cc: str = "gcc") -> Path:
         """Compile a shared library with ``DT_SONAME`` ``soname``, kept in the scratch dir under that name."""
         out = self.tmp / soname
-        cmd = ["gcc", *_CFLAGS, *_SHARED, f"-Wl,-soname,{soname}", str(SRC / source), "-o", str(out)]
+        cmd = [cc, *_CFLAGS, *_SHARED, f"-Wl,-soname,{soname}", str(SRC / source), "-o", str(out)]
         _run(cmd, self.tmp)
         return out
 
@@ -267,6 +273,30 @@ def _make_missing_lib(b: _Build) -> dict[str, bytes]:
     stub = b.lib("absent.c", "libpm_absent.so.1")
     p = b.case.project
     core = b.ext("missing_lib.c", libs=[f"-L{stub.parent}", f"-l:{stub.name}"])
+    return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
+
+
+# musl (PEP 656): built with Debian's musl-gcc (musl-tools, musl 1.2.3 here), which links the unversioned
+# libc.so that musl's loader answers itself. musl has no symbol versions: only the functions a file calls
+# say which musl it needs.
+MUSL_GCC = "musl-gcc"
+
+
+def _make_musl(source: str, *flags: str, cc: str = MUSL_GCC) -> Callable[[_Build], dict[str, bytes]]:
+    """An abi3 ``_core`` built from ``source`` with ``cc`` (musl-gcc, or gcc for a wheel linked to glibc)."""
+
+    def recipe(b: _Build) -> dict[str, bytes]:
+        p = b.case.project
+        core = b.ext(source, *flags, cc=cc)
+        return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
+
+    return recipe
+
+
+def _make_musl_missing_lib(b: _Build) -> dict[str, bytes]:
+    stub = b.lib("absent.c", "libpm_absent.so.1", cc=MUSL_GCC)
+    p = b.case.project
+    core = b.ext("missing_lib.c", libs=[f"-L{stub.parent}", f"-l:{stub.name}"], cc=MUSL_GCC)
     return {f"{p}/__init__.py": _init(b.case, _IMPORT_CORE), f"{p}/{_ABI3}": core}
 
 
@@ -493,9 +523,11 @@ def _index(*cases: Case) -> dict[str, Case]:
 
 
 _HONEST_SRC = ("honest.c", "pm_module.h")
+_MUSLLINUX_1_1 = "musllinux_1_1_x86_64"
 _VENDORED_RUNPATH = "$ORIGIN/../pm_vendored.libs"
 # strlen, snprintf and gcc's own weak __cxa_finalize reference are all GLIBC_2.2.5, x86_64's baseline.
 _OLD = Elf(_ABI3, "2.2.5")
+_MUSL = Elf(_ABI3, None, needed=("libc.so",))
 
 #: Every test wheel, by name. The versions are what readelf showed on the build host; WHY each case behaves
 #: as it does is in its ``expect`` and, at more length, in the comment at the top of its source file.
@@ -759,6 +791,49 @@ CASES: dict[str, Case] = _index(
         _HONEST_SRC,
         elves=(_OLD, Elf("_broken.abi3.so", None, needed=(), corrupt=True)),
         cause_always="error",
+    ),
+    Case(
+        "musl_honest",
+        "built with musl-gcc, calls snprintf and strlen (in every musl), claims musllinux_1_1: "
+        "imports on every Alpine",
+        _make_musl("honest.c"),
+        _HONEST_SRC,
+        platform_tag=_MUSLLINUX_1_1,
+        elves=(_MUSL,),
+        libc="musl",
+    ),
+    Case(
+        "musl_new",
+        "built with musl-gcc, calls reallocarray (musl 1.2.2) but claims musllinux_1_1: "
+        "'Error relocating ...: reallocarray: symbol not found' on Alpine 3.12 (musl 1.1.24)",
+        _make_musl("musl_new.c"),
+        ("musl_new.c", "pm_module.h"),
+        platform_tag=_MUSLLINUX_1_1,
+        elves=(_MUSL,),
+        libc="musl",
+        needs_musl="1.2.2",
+    ),
+    Case(
+        "musl_glibc",
+        "tagged musllinux_1_1 but built with gcc against glibc, with Debian's default _FORTIFY_SOURCE=2: "
+        "musl's loader answers libc.so.6 itself, but not __snprintf_chk (glibc-only): libc-mismatch on "
+        "every Alpine",
+        _make_musl("honest.c", "-D_FORTIFY_SOURCE=2", cc="gcc"),
+        _HONEST_SRC,
+        platform_tag=_MUSLLINUX_1_1,
+        elves=(Elf(_ABI3, "2.3.4"),),
+        libc="musl",
+        cause_always="libc-mismatch",
+    ),
+    Case(
+        "musl_missing_lib",
+        "built with musl-gcc, needs libpm_absent.so.1, which no Alpine has and the wheel does not ship",
+        _make_musl_missing_lib,
+        ("missing_lib.c", "absent.c", "pm_module.h"),
+        platform_tag=_MUSLLINUX_1_1,
+        elves=(Elf(_ABI3, None, needed=("libpm_absent.so.1",)),),
+        libc="musl",
+        cause_always="missing-library",
     ),
 )
 

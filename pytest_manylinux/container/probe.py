@@ -6,7 +6,7 @@ It prints JSON documents after marker lines; the host reads and classifies them 
 
   python3 -c "$(cat probe.py)" facts [--user NAME] [EXTRA_INTERPRETER ...]
   PYTHON -c "$(cat probe.py)" interpreter PATH   (one interpreter, e.g. a portable CPython just brought in)
-  PYTHON probe.py check TIMEOUT_SECONDS PLAN.json[=SITE:SITE] [PLAN.json ...]
+  PYTHON probe.py check [--sandboxed] TIMEOUT_SECONDS PLAN.json[=SITE:SITE] [PLAN.json ...]
 
 ``facts`` runs before any file is copied in, so the host passes the source itself.
 
@@ -373,13 +373,19 @@ def _loader_check(loader, root, entry, libdirs, provided, sonames=None):
         # A vendored library is found through the RPATH of the file that needs it; checked on
         # its own it needs the same search path (the wheel's own library directories).
         env["LD_LIBRARY_PATH"] = ":".join([os.path.join(root, d) for d in libdirs] + ([sonames] if sonames else []))
-    code, out = _run([use_loader, path], env=env, timeout=60, limit=64 * 1024 * 1024)
+    musl = "ld-musl" in os.path.basename(use_loader)
+    # glibc's loader lists with LD_TRACE_LOADED_OBJECTS; musl's with --list (it would run the file otherwise),
+    # and reports every symbol it cannot bind as "Error relocating FILE: NAME: symbol not found".
+    argv = [use_loader, "--list", path] if musl else [use_loader, path]
+    code, out = _run(argv, env=env, timeout=60, limit=64 * 1024 * 1024)
     lines = []
     for line in out.splitlines():
         line = line.strip()
         if not line:
             continue
-        match = re.match(r"^undefined symbol: (\S+)", line)
+        match = re.match(r"^undefined symbol: (\S+)", line) or re.match(
+            r"^Error relocating [^:]+: ([^\s:]+): symbol not found", line
+        )
         if match and entry["kind"] != "executable" and provided(match.group(1)):
             continue
         if "=>" in line and "not found" not in line:
@@ -552,7 +558,7 @@ def _scratch_entries():
 
 
 def _clean_scratch(before):
-    """Remove what an import left in the scratch places (only entries that appeared during it)."""
+    """Remove what an import left in the scratch places: entries that appeared during it, of this user."""
     for directory, names in before.items():
         try:
             now = os.listdir(directory)
@@ -563,6 +569,8 @@ def _clean_scratch(before):
                 continue
             path = os.path.join(directory, name)
             try:
+                if os.lstat(path).st_uid != os.getuid():
+                    continue
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -595,12 +603,13 @@ def _progress(plan, record):
     sys.stdout.flush()
 
 
-def _imports(python, site, modules, timeout, plan=""):
+def _imports(python, site, modules, timeout, plan="", clean=False):
     """Import every module in a child process; return one result per module.
 
     The child's own output is drained (kept in part: :class:`_Capped`) and never slows it. When the
     child exits its check is over: whatever it left running (children, daemons, a new session) is
-    killed, and what it wrote to the scratch places is removed, so the next check starts clean.
+    killed, and with ``clean`` (only in a check container: never on a machine others share) what this
+    user wrote to the scratch places meanwhile is removed, so the next check starts clean.
     """
     results = []
     pending = list(modules)
@@ -628,7 +637,8 @@ def _imports(python, site, modules, timeout, plan=""):
             pending = [m for m in pending if m not in gone]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        _clean_scratch(before)
+        if clean:
+            _clean_scratch(before)
     return results
 
 
@@ -769,17 +779,24 @@ def _reap_earlier():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def check(plan_args, timeout):
-    """Check each wheel: ``PLAN.json``, or ``PLAN.json=SITE:SITE`` with its dependencies' site directories."""
-    _reap_earlier()
+def check(plan_args, timeout, sandboxed=False):
+    """Check each wheel: ``PLAN.json``, or ``PLAN.json=SITE:SITE`` with its dependencies' site directories.
+
+    ``sandboxed`` (``check --sandboxed``, as the host runs it in a check container, where one check runs
+    at a time): remove what an earlier, killed check left, and what each import writes to the scratch
+    places. Never on a machine others share: what they write to /tmp meanwhile would go too.
+    """
+    if sandboxed:
+        _reap_earlier()
     _libc_name, _version, loader = _libc()
     provided = _provided_by_interpreter()
     for arg in plan_args:
         plan_path, _, extra = arg.partition("=")
-        _check_one(plan_path, timeout, loader, provided, extra.split(os.pathsep) if extra else [])
+        deps = extra.split(os.pathsep) if extra else []
+        _check_one(plan_path, timeout, loader, provided, deps, sandboxed)
 
 
-def _check_one(plan_path, timeout, loader, provided, dependency_sites):
+def _check_one(plan_path, timeout, loader, provided, dependency_sites, clean=False):
     with open(plan_path) as f:
         plan = json.load(f)
     root = plan["root"]
@@ -794,7 +811,8 @@ def _check_one(plan_path, timeout, loader, provided, dependency_sites):
     loaded = time.time()
     _progress(plan_path, {"loads": loads})
     sites = [os.path.join(root, "site")] + list(dependency_sites)
-    imports = _imports(sys.executable, os.pathsep.join(sites), plan.get("modules", []), timeout, plan_path)
+    modules = plan.get("modules", [])
+    imports = _imports(sys.executable, os.pathsep.join(sites), modules, timeout, plan_path, clean)
     _emit({
         "plan": plan_path,
         "loads": loads,
@@ -815,12 +833,15 @@ def main(argv):
     if len(argv) == 2 and argv[0] == "interpreter":
         _emit(_interpreter_facts(argv[1]))
         return 0
+    if len(argv) >= 4 and argv[0] == "check" and argv[1] == "--sandboxed":
+        check(argv[3:], float(argv[2]), sandboxed=True)
+        return 0
     if len(argv) >= 3 and argv[0] == "check":
         check(argv[2:], float(argv[1]))
         return 0
     sys.stderr.write(
         "usage: probe.py facts [--user NAME] [PYTHON ...] | probe.py interpreter PATH"
-        " | probe.py check TIMEOUT PLAN.json[=SITE:...] ...\n"
+        " | probe.py check [--sandboxed] TIMEOUT PLAN.json[=SITE:...] ...\n"
     )
     return 2
 

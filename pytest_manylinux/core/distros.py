@@ -62,6 +62,26 @@ class BuildRecipe:
 
 
 @dataclass(frozen=True)
+class RootfsRecipe:
+    """An image imported from a distro's official root filesystem tarball (Alpine's minirootfs).
+
+    The tarball is used only once its sha256 matches; a download is cached per machine, and a file of
+    the same name in ``$PYTEST_MANYLINUX_ROOTFS_DIR`` is used instead of the download (machines that
+    reach no mirror).
+    """
+
+    #: the tarball: a URL (``https://...``) or a local path
+    rootfs: str
+    #: its sha256, lower-case hex
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        """The tarball's file name, e.g. ``alpine-minirootfs-3.20.3-x86_64.tar.gz``."""
+        return self.rootfs.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class DeriveRecipe:
     """How the engine adds what a base image lacks (python3, most often): a container of the base, with
     network, runs the distro's package manager, and the result is committed as a derived image."""
@@ -87,7 +107,7 @@ class Distro:
     #: free-form tags from the file (``lts``, ``eol``, ...): markers too
     tags: tuple[str, ...] = ()
     #: how to build the image when it is missing, or ``None``
-    build: BuildRecipe | None = None
+    build: BuildRecipe | RootfsRecipe | None = None
     #: interpreter paths or globs to look for in the image, before the default ones (``None``: none)
     pythons: tuple[str, ...] | None = None
     #: where this distro's interpreters come from, in order (``None``: ``[python].order``); see
@@ -170,6 +190,14 @@ class DistrosFile:
             return next(d for d in self.distros if d.name == self.python.build_on)
         return next((d for d in self.distros if d.libc is Libc.GLIBC), None)
 
+    @property
+    def musl_build_distro(self) -> Distro | None:
+        """Where CPython is built for musl: ``ubuntu-20.04``, whose musl-tools is musl 1.1.24 (Alpine 3.12's).
+
+        A build against a newer musl would need symbols older Alpines lack; none is tried elsewhere.
+        """
+        return next((d for d in self.distros if d.name == "ubuntu-20.04" and d.libc is Libc.GLIBC), None)
+
 
 def check_image_reference(ref: str) -> str:
     """``ref`` when it parses as an image reference; else a ValueError saying how one is written."""
@@ -202,6 +230,7 @@ _DERIVE_KEYS = {"packages", "command"}
 #: a package name as apt, apk, dnf and zypper spell them (no shell metacharacters: they go into a command)
 _PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$")
 _BUILD_KEYS = {"debootstrap", "script", "mirror", "check-gpg", "include", "variant"}
+_ROOTFS_KEYS = {"rootfs", "sha256"}
 
 
 def _fail(path: Path, where: str, message: str) -> DistrosFileError:
@@ -231,9 +260,27 @@ def _strings(path: Path, where: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _build(path: Path, where: str, value: Any) -> BuildRecipe:
+def _rootfs(path: Path, where: str, value: dict[str, Any]) -> RootfsRecipe:
+    unknown = sorted(set(value) - _ROOTFS_KEYS)
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {unknown!r} beside rootfs; known: {sorted(_ROOTFS_KEYS)!r}")
+    rootfs = _string(path, where, value, "rootfs", required=True)
+    sha256 = _sha256(path, where, value, "sha256")
+    if sha256 is None:
+        raise _fail(
+            path,
+            where,
+            'rootfs needs sha256 = "...": a root filesystem is only imported once its checksum matches',
+        )
+    assert rootfs is not None
+    return RootfsRecipe(rootfs, sha256)
+
+
+def _build(path: Path, where: str, value: Any) -> BuildRecipe | RootfsRecipe:
     if not isinstance(value, dict):
         raise _fail(path, where, f'expected a table like {{ debootstrap = "bookworm" }}, got {value!r}')
+    if "rootfs" in value:
+        return _rootfs(path, where, value)
     unknown = sorted(set(value) - _BUILD_KEYS)
     if unknown:
         raise _fail(path, where, f"unknown key(s) {unknown!r}; known: {sorted(_BUILD_KEYS)!r}")

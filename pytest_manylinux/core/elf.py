@@ -80,6 +80,7 @@ _DT_VERNEEDNUM = 0x6FFFFFFF
 _VERSYM_HIDDEN = 0x8000
 _VER_FLG_WEAK = 0x2
 _SHN_UNDEF = 0
+_STB_WEAK = 2
 
 # e_machine (as pyelftools names it) -> the architecture as wheel tags spell it, by ELF class and
 # byte order where they matter. https://packaging.python.org/en/latest/specifications/platform-compatibility-tags/
@@ -158,6 +159,9 @@ class ElfFacts:
     version_needs: Mapping[str, tuple[VersionNeed, ...]] = field(
         default_factory=dict, compare=False, hash=False
     )
+    #: a musl-linked file's strong undefined dynamic symbols bound to no version, sorted: what it needs of
+    #: musl, which has no symbol versions (empty for other files)
+    unversioned: tuple[str, ...] = field(default=(), compare=False, hash=False)
     #: the undefined dynamic symbols named ``Py*`` or ``_Py*``, sorted: what the file asks of the
     #: interpreter (an abi3 extension may ask only for the stable ABI)
     python_symbols: tuple[str, ...] = ()
@@ -172,7 +176,8 @@ class ElfFacts:
         """The C library the file was linked against, as far as its needs and loader say."""
         if self.interpreter and _MUSL_LOADER_RE.search(self.interpreter):
             return Libc.MUSL
-        if any(_MUSL_LIBC_RE.match(lib) for lib in self.needed):
+        # musl-gcc (Debian's musl-tools) links the unversioned libc.so; a glibc file never needs that name.
+        if any(_MUSL_LIBC_RE.match(lib) or lib == "libc.so" for lib in self.needed):
             return Libc.MUSL
         if self.interpreter and _GLIBC_LOADER_RE.search(self.interpreter):
             return Libc.GLIBC
@@ -328,6 +333,7 @@ class _Reader:
         runpath: tuple[str, ...] = ()
         soname: str | None = None
         version_needs: dict[str, tuple[VersionNeed, ...]] = {}
+        unversioned: tuple[str, ...] = ()
         python_symbols: tuple[str, ...] = ()
         if dynamic is not None:
             tags = self._dynamic(*dynamic)
@@ -342,6 +348,11 @@ class _Reader:
                 elif tag == _DT_RUNPATH:
                     runpath = tuple(p for p in self._string(strings, value).split(":") if p)
             version_needs = self._version_needs(dict(tags), strings)
+            musl = any(_MUSL_LIBC_RE.match(n) or n == "libc.so" for n in needed) or bool(
+                interp and _MUSL_LOADER_RE.search(interp)
+            )
+            if musl:  # glibc files say what they need through versions; reading more would cost
+                unversioned = self._unversioned(dict(tags), strings)
             python_symbols = self._python_symbols(dict(tags), strings)
 
         return ElfFacts(
@@ -359,6 +370,7 @@ class _Reader:
             runpath=runpath,
             exec_stack=exec_stack,
             version_needs=MappingProxyType(version_needs),
+            unversioned=unversioned,
             python_symbols=python_symbols,
         )
 
@@ -485,6 +497,37 @@ class _Reader:
             )
             for library, entries in order.items()
         }
+
+    def _unversioned(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
+        """The strong undefined dynamic symbols bound to no version (all of a C file linked against musl; a
+        C++ one still has GLIBCXX_ versions for its libstdc++ symbols, and none for musl's)."""
+        if _DT_SYMTAB not in table:
+            return ()
+        entsize = 24 if self.bits == 64 else 16
+        if table.get(_DT_SYMENT, entsize) != entsize:
+            raise ElfError(self._bad(f"DT_SYMENT is {table[_DT_SYMENT]}, not {entsize}"))
+        count = self._symbol_count(table)
+        if count > _MAX_SYMBOLS:
+            raise ElfError(self._bad(f"claims {count} dynamic symbols"))
+        symtab = self.spool.pread(self._offset(table[_DT_SYMTAB], count * entsize), count * entsize)
+        versions: tuple[int, ...] = ()
+        if _DT_VERSYM in table:
+            versym = self.spool.pread(self._offset(table[_DT_VERSYM], 2 * count), 2 * count)
+            versions = struct.unpack(f"{self.order}{count}H", versym)
+        layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
+        name_at, info_at, shndx_at = (0, 1, 3) if self.bits == 64 else (0, 3, 5)
+        found = set()
+        for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
+            # st_info's high nibble is the binding: a weak undefined symbol may stay unresolved. Version
+            # indexes 0 and 1 are "local" and "global": no version.
+            if i == 0 or entry[shndx_at] != _SHN_UNDEF or entry[info_at] >> 4 == _STB_WEAK:
+                continue
+            if versions and versions[i] & ~_VERSYM_HIDDEN > 1:
+                continue
+            name = self._string(strings, entry[name_at])
+            if name:
+                found.add(name)
+        return tuple(sorted(found))
 
     def _undefined_symbols(self, table: dict[int, int], strings: bytes) -> list[tuple[str, int]]:
         """Every undefined ``.dynsym`` entry as (name, version index, 0 without ``.gnu.version``), once."""

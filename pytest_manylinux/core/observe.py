@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,8 @@ class Outcome(str, enum.Enum):
 class Cause(str, enum.Enum):
     """Why a check failed or was skipped; failures first, most telling first."""
 
+    #: the file is linked against the other C library: glibc's libc.so.6 on a musl distro, musl's on glibc
+    LIBC_MISMATCH = "libc-mismatch"
     GLIBC = "glibc"  #: version `GLIBC_x' not found
     CXX_ABI = "cxx-abi"  #: GLIBCXX_/CXXABI_/GCC_ version not found, or an undefined C++ symbol
     MISSING_LIBRARY = "missing-library"  #: a DT_NEEDED library is not in the wheel or the image
@@ -67,6 +69,7 @@ class Cause(str, enum.Enum):
 
 
 _FAILURES = (
+    Cause.LIBC_MISMATCH,
     Cause.GLIBC,
     Cause.CXX_ABI,
     Cause.MISSING_LIBRARY,
@@ -405,6 +408,47 @@ _SYMBOL_VERSION = re.compile(
     r"(?: with link time reference)?(?:\s+\((?P<by>[^)]+)\))?"
 )
 _EXECSTACK = re.compile(r"(?P<by>[^\s:]+): cannot enable executable stack")
+# musl's loader (``ld-musl-x86_64.so.1 --list FILE``, and dlopen's errors): no symbol versions, so a
+# function newer than the distro's musl is a symbol not found at relocation.
+_MUSL_RELOCATING = re.compile(r"Error relocating (?P<by>[^:]+): (?P<symbol>[^\s:]+): symbol not found")
+_MUSL_LOADING = re.compile(
+    r"Error loading shared library (?P<lib>[^\s:]+): (?P<why>[^(]+?)(?:\s+\(needed by (?P<by>[^)]+)\))?$"
+)
+#: Sonames only glibc provides (musl's loader answers the unversioned libc.so, libm.so, ... itself).
+GLIBC_SONAMES = frozenset(
+    [
+        "libc.so.6",
+        "libm.so.6",
+        "libpthread.so.0",
+        "libdl.so.2",
+        "librt.so.1",
+        "libutil.so.1",
+        "libresolv.so.2",
+        "libcrypt.so.1",
+        "libmvec.so.1",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+        "ld-linux.so.2",
+        "ld64.so.2",
+    ]
+)
+_MUSL_SONAME = re.compile(r"^(?:libc\.musl-[^/]+\.so\.1|ld-musl-[^/]+\.so\.1|libc\.so)$")
+
+
+def libc_of_soname(soname: str) -> Libc | None:
+    """The C library a needed soname belongs to, when only one of them provides it."""
+    if soname in GLIBC_SONAMES:
+        return Libc.GLIBC
+    if _MUSL_SONAME.match(soname):
+        return Libc.MUSL
+    return None
+
+
+def _missing(lib: str, by: str | None) -> tuple[Cause, str]:
+    libc = libc_of_soname(_base(lib))
+    if libc is not None:
+        return Cause.LIBC_MISMATCH, f"{lib} not found{_by(by)}: linked against {libc.value}, not this libc"
+    return Cause.MISSING_LIBRARY, f"{lib} not found"  # the evidence line says which file needs it
 
 
 def _version_cause(version: str) -> Cause:
@@ -437,10 +481,18 @@ def classify_message(text: str) -> tuple[Cause, str] | None:
         return _version_cause(match["version"]), f"{lib}{match['version']}{_by(match['by'])}"
     match = _NOT_FOUND_LIB.search(text)
     if match:
-        return Cause.MISSING_LIBRARY, f"{match['lib']} not found"
+        return _missing(match["lib"], None)
     match = _CANNOT_OPEN.search(text)
     if match:
-        return Cause.MISSING_LIBRARY, f"{match['lib']} not found"
+        return _missing(match["lib"], None)
+    match = _MUSL_LOADING.search(text)
+    if match:
+        return _missing(match["lib"], match["by"])
+    match = _MUSL_RELOCATING.search(text)
+    if match:
+        symbol = match["symbol"]
+        cause = Cause.CXX_ABI if symbol.startswith("_Z") else Cause.UNDEFINED_SYMBOL
+        return cause, f"undefined symbol {symbol} in {match['by']}"
     match = _UNDEFINED.search(text)
     if match:
         symbol = match["symbol"]
@@ -1111,6 +1163,29 @@ def _remedy(unsatisfied: tuple[str, ...] | None) -> str:
     return "not declared in Requires-Dist, so the wheelhouse was not asked for it"
 
 
+def _libc_mismatches(findings: list[Finding], linked: Mapping[str, str], here: Libc) -> list[Finding]:
+    """Failures of files linked against the other C library, relabelled ``libc-mismatch``.
+
+    musl's loader answers ``libc.so.6`` itself, so a glibc-linked file on Alpine fails on a glibc-only
+    symbol (``__snprintf_chk``, ``gnu_get_libc_version``) rather than on a missing library; the file's
+    own needs say why.
+    """
+    foreign = {path: libc for path, libc in linked.items() if libc != here.value}
+    if not foreign:
+        return findings
+    out = []
+    for f in findings:
+        path = next(
+            (p for p in foreign if f.target == p or p in f.evidence or p in f.detail),
+            None,
+        )
+        if path is not None and f.cause.is_failure and f.cause is not Cause.LIBC_MISMATCH:
+            evidence = f"{path} is linked against {foreign[path]}, not this {here.value}: {f.evidence}"
+            f = replace(f, cause=Cause.LIBC_MISMATCH, evidence=evidence)
+        out.append(f)
+    return out
+
+
 def observation_from_check(
     distro: str,
     image: str,
@@ -1124,6 +1199,7 @@ def observation_from_check(
     unsatisfied: tuple[str, ...] | None = None,
     requirements: Iterable[str] = (),
     expected: frozenset[str] = frozenset(),
+    linked: Mapping[str, str] | None = None,
 ) -> Observation:
     """Classify a probe ``check`` result into an observation.
 
@@ -1133,7 +1209,9 @@ def observation_from_check(
     wheels put on the import path from the wheelhouse; ``unsatisfied`` the requirements the wheelhouse could
     not meet (``None``: no wheelhouse given); ``requirements`` the wheel's Requires-Dist names; ``expected``
     the libraries the claimed tag's policy lets a wheel expect from the system (one the image lacks sets
-    what needs it aside: PEP 600 promises nothing about such an image).
+    what needs it aside: PEP 600 promises nothing about such an image). ``linked`` maps the wheel's ELF
+    files (paths under ``root``) to the C library each is linked against: a failure of a file linked
+    against the other C library than this distro's is that (``libc-mismatch``), whatever the loader said.
     """
     others = root.rstrip("/").rsplit("/", 1)[0] + "/" if root else ""
     if root:
@@ -1154,6 +1232,13 @@ def observation_from_check(
         else:
             findings.append(finding)
     findings = _expected_by_policy(findings, expected)
+    if linked and facts.libc is not None:
+        # Named as the findings name files: relative to the wheel (library files without ``site/``).
+        files = {
+            _relative(f"{root.rstrip('/')}/{path}", root) if root else path: libc
+            for path, libc in linked.items()
+        }
+        findings = _libc_mismatches(findings, files, facts.libc)
     remedy = _remedy(unsatisfied)
     notes += set_aside_notes(findings, remedy)
     notes += leftover_notes(document.get("imports", []))

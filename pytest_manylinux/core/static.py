@@ -153,6 +153,7 @@ class ProblemKind(str, enum.Enum):
     """What sort of over-claim a :class:`Problem` is."""
 
     GLIBC = "glibc"  #: a GLIBC_ need above the claimed floor
+    MUSL = "musl"  #: a musl function newer than the claimed musl (musl-symbols.json)
     SYMBOL_VERSION = "symbol-version"  #: a GLIBCXX_/CXXABI_/GCC_/... need the claimed policy does not allow
     LIBRARY = "library"  #: a system library the claimed policy does not allow
     LIBC = "libc"  #: a file linked against the other C library
@@ -164,7 +165,7 @@ class ProblemKind(str, enum.Enum):
     PURE_WITH_ELF = "pure-with-elf"  #: a wheel tagged ``any`` with compiled files
 
 
-_SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.SYMBOL_VERSION})
+_SYMBOL_KINDS = frozenset({ProblemKind.GLIBC, ProblemKind.MUSL, ProblemKind.SYMBOL_VERSION})
 #: what makes a claim false on the distros its policy names even where the matrix has none of them: a
 #: libstdc++ (or other non-glibc) symbol version, a system library, the other C library
 _BREAKS_THE_CLAIM = frozenset({ProblemKind.SYMBOL_VERSION, ProblemKind.LIBRARY, ProblemKind.LIBC})
@@ -374,6 +375,13 @@ def build_report(
     symbol = next(
         (p.version for p in policy_list if not any(b.kind in _SYMBOL_KINDS for b in blockers[p])), None
     )
+    if libc is Libc.MUSL:
+        from .musl import musl_need
+
+        need = musl_need(usable)
+        if need is not None:  # the policies hold no musl symbols: the measured ones raise the floor
+            predicted = max(predicted, need.version) if predicted is not None else None
+            symbol = max(symbol, need.version) if symbol is not None else need.version
     return replace(report, predicted_policy=predicted, symbol_policy=symbol)
 
 
@@ -522,10 +530,22 @@ def predict(wheel: WheelInfo, report: StaticReport | None = None) -> Prediction:
         # holds; the lowest one is the honest tag.
         lowest = report.policies.for_arch(claim.libc, claim.arch)
         policy = lowest[0].version if lowest else None
+    version, reason = (floor.version, floor.describe()) if floor is not None else (None, "")
+    if claim.libc is not None and report.libc is not None and report.libc is not claim.libc:
+        # Linked against the other C library: no version of the claimed one makes it load (``over`` says so).
+        version, reason, policy = None, f"linked against {report.libc.value}, not {claim.libc.value}", None
+    elif report.libc is Libc.MUSL:
+        # musl has no symbol versions: the functions a file calls say which musl it needs (musl.py).
+        from .musl import musl_need
+
+        need = musl_need(report.files)
+        if need is not None:
+            version, reason = need.version, need.describe()
+            policy = max(policy, need.version) if policy is not None else need.version
     refused = tuple(p.message for p in problems if p.kind is ProblemKind.EXEC_STACK)
     return Prediction(
-        floor=floor.version if floor is not None else None,
-        reason=floor.describe() if floor is not None else ("no ELF files" if not report.files else ""),
+        floor=version,
+        reason=reason or ("no ELF files" if not report.files else ""),
         weak=tuple(n.describe() for n in report.weak_needs),
         problems=tuple(
             p.message
@@ -744,6 +764,20 @@ def _check(report: StaticReport, claim: Claim) -> list[Problem]:
                     f.path,
                 )
             )
+    if claim.libc is Libc.MUSL:
+        from .musl import musl_need
+
+        need = musl_need(f for f in report.files if f.arch == arch)
+        if need is not None and need.version > claim.floor:
+            honest = honest_tag(Libc.MUSL, need.version, arch)
+            problems.append(
+                Problem(
+                    ProblemKind.MUSL,
+                    f"{tag} claims musl {claim.floor} but {need.describe()}; build against an older musl "
+                    f"or claim {honest}",
+                    need.file,
+                )
+            )
     governing = report.policies.governing(claim.libc, arch, claim.floor)
     if governing is None:
         lowest = report.policies.for_arch(claim.libc, arch)
@@ -902,8 +936,13 @@ def format_report(report: StaticReport, *, verbose: bool = False) -> str:
         if r.glibc_floor is not None:
             out.append(f"    glibc: {r.glibc_floor.describe()}")
         elif r.libc is Libc.MUSL:
+            from .musl import load_symbols, musl_need
+
+            newest = musl_need(r.files)
             out.append(
-                "    musl: files linked against musl carry no symbol versions; the floor is the lowest policy"
+                f"    musl: {newest.describe()}"
+                if newest is not None
+                else f"    musl: every musl function the files call is in musl {load_symbols().base}"
             )
         cxx = r.libstdcxx
         for need in cxx.needs:

@@ -97,14 +97,20 @@ class InterpreterChoice:
     ) -> tuple[Interpreter | None, str]:
         if self.portables is None or not self.portables.versions:
             return None, "no portable CPython is configured"
-        if self.facts.libc is not Libc.GLIBC or self.facts.machine != "x86_64":
+        if self.facts.libc is None or self.facts.machine != "x86_64":
             libc = self.facts.libc.value if self.facts.libc else "an unknown libc"
             here = f"{libc} on {self.facts.machine or '?'}"
-            return None, f"a portable CPython is for glibc on x86_64, and this distro is {here}"
-        ready = {v for v, i in self.brought.items() if isinstance(i, Interpreter)} | self.portables.ready()
-        versions = self.portables.versions
+            return None, f"a portable CPython is for glibc or musl on x86_64, and this distro is {here}"
+        put_in = {v for v, i in self.brought.items() if isinstance(i, Interpreter)}
+        if self.facts.libc is Libc.MUSL:  # built with musl-gcc (musl.py)
+            ready, versions = put_in | self.portables.musl.ready(), self.portables.musl.versions
+        else:
+            ready, versions = put_in | self.portables.ready(), self.portables.versions
         if newer_than is not None:
-            versions = tuple(v for v in versions if tuple(int(x) for x in v.split(".")[:2]) > newer_than)
+            # "3.13t" (free-threaded) compares as 3.13
+            versions = tuple(
+                v for v in versions if tuple(int(x) for x in v.rstrip("t").split(".")[:2]) > newer_than
+            )
         version, why = portable_version(pairs, requires_python, versions, ready)
         if version is None:
             return None, why
@@ -120,7 +126,8 @@ class InterpreterChoice:
             return known
         assert self.portables is not None
         try:
-            portable = self.portables.get(version)
+            musl_here = self.facts.libc is Libc.MUSL
+            portable = self.portables.musl.get(version) if musl_here else self.portables.get(version)
             floor, here = portable.glibc, self.facts.libc_version
             if floor is not None and here is not None and here < floor:
                 raise PortableError(f"it needs glibc {floor} and {self.distro.name} has {here}")

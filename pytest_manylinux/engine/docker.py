@@ -471,7 +471,7 @@ class Engine:
                     "without one; checks are exec'd processes and are reported as before"
                 )
                 with contextlib.suppress(docker.errors.DockerException):
-                    self.client.containers.get(options["name"]).remove(force=True)
+                    self.client.containers.get(options["name"]).remove(force=True, v=True)
                 raw = self.client.containers.run(image, ["sleep", "infinity"], init=False, **options)
         except docker.errors.ImageNotFound as e:
             raise ImageError(f"image {image!r} for distro {distro!r} is not on the engine: {e}") from e
@@ -650,7 +650,8 @@ class Container:
         except Exception:  # an engine without ps arguments for top (Podman): the deadline still holds
             return False
         states = [row[2] for row in listing.get("Processes") or [] if len(row) >= 3 and row[1] == user]
-        return bool(states) and all(state.startswith("T") for state in states)
+        live = [state for state in states if not state.startswith("Z")]  # a zombie waits for a stopped parent
+        return bool(live) and all(state.startswith("T") for state in live)
 
     def _run(
         self, api: Any, argv: list[str], user: str | None, env: Mapping[str, str] | None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..core.distros import BuildRecipe, DeriveRecipe, Distro
+from ..core.distros import BuildRecipe, DeriveRecipe, Distro, RootfsRecipe
 from ..errors import ImageError
 from .docker import LABEL, Engine
 from .sharing import file_lock
@@ -130,6 +130,10 @@ def build_image(engine: Engine, distro: Distro, progress: Progress) -> str:
             f"distro {distro.name!r}: image {distro.image!r} is not on the engine and cannot be pulled, and "
             'its table has no build recipe; add build = { debootstrap = "SUITE" } or load the image.'
         )
+    if isinstance(recipe, RootfsRecipe):
+        from .rootfs import import_rootfs
+
+        return import_rootfs(engine, distro, recipe, progress)
     _check_builder(distro, recipe)
     workdir = Path(
         tempfile.mkdtemp(

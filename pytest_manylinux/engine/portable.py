@@ -1263,14 +1263,24 @@ class Provider:
         build_distro: Distro | None,
         progress: Progress,
         *,
+        musl_build_distro: Distro | None = None,
         retry: bool = False,
     ) -> None:
+        from .musl import MuslBuilder, MuslProvider
+
         self.config = config
         self.progress = progress
         self.builder = (
             Builder(engine, build_distro, progress, retry=retry)
             if engine is not None and build_distro
             else None
+        )
+        #: the CPythons for musl distros (built with musl-gcc; see musl.py)
+        self.musl = MuslProvider(
+            config.versions,
+            MuslBuilder(engine, musl_build_distro, progress)
+            if engine is not None and musl_build_distro and config.build
+            else None,
         )
         self._obtained: Once[str, Obtained] = Once()
         self._lock = threading.Lock()

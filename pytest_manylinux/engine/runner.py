@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from ..core import musl
 from ..core.dependencies import Resolution, resolve
 from ..core.distros import Distro, PythonConfig
 from ..core.elf import read_elf
@@ -134,6 +135,7 @@ def stage(wheel: WheelInfo, directory: Path, root: str, interpreter: str) -> dic
     lay_out(wheel, directory, interpreter=interpreter)
     plan = plan_for(wheel, root)
     plan["sonames"] = _sonames(directory, plan["elf"])
+    plan["libcs"] = _libcs(directory, plan["elf"])
     (directory / "plan.json").write_text(json.dumps(plan, indent=1))
     return plan
 
@@ -150,6 +152,21 @@ def prepare(wheel: WheelInfo, workdir: Path) -> Payload:
         tar.add(stage_dir, arcname=_inside(root), filter=readable_by_all)
         members_end = tar.offset
     return Payload(wheel, key, archive, plan, members_end)
+
+
+def _libcs(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
+    """Installed path -> the C library each ELF file is linked against, where its needs say."""
+    found: dict[str, str] = {}
+    for entry in elf:
+        path = stage / entry["path"]
+        try:
+            with path.open("rb") as stream:
+                facts = read_elf(stream, entry["path"], path.stat().st_size)
+        except (OSError, ElfError):
+            continue
+        if facts is not None and facts.libc is not None:
+            found[entry["path"]] = facts.libc.value
+    return found
 
 
 def _sonames(stage: Path, elf: list[dict[str, Any]]) -> dict[str, str]:
@@ -282,8 +299,10 @@ class DistroRunner:
                 user = document.get("user")
                 self.user = user if isinstance(user, str) else None
                 return facts_from_json(document)
-        # No python at all: measure nothing more here; the check is skipped with that reason.
-        return DistroFacts(None, None, "", None)
+        # No python: a musl distro (Alpine) still says its libc through its loader, and a portable
+        # CPython for musl may be brought in; elsewhere the check is skipped with that reason.
+        result = container.exec(["/bin/sh", "-c", musl.SHELL_PROBE], timeout=60)
+        return musl.musl_facts(result.stdout) or DistroFacts(None, None, "", None)
 
     def observe_all(self, payloads: Sequence[Payload]) -> list[Observation]:
         """Run these wheels' checks here: their files copied in at once, one exec per interpreter.
@@ -424,7 +443,8 @@ class DistroRunner:
             budget = sum(self._budget(payload) for _, payload in pending)
             try:
                 result = self._container.exec(
-                    [interpreter.path, PROBE_PATH, "check", str(self.config.timeout), *plans],
+                    # --sandboxed: the container is the check's own, what an import leaves there goes
+                    [interpreter.path, PROBE_PATH, "check", "--sandboxed", str(self.config.timeout), *plans],
                     user=self.user,
                     timeout=budget,
                 )
@@ -467,6 +487,7 @@ class DistroRunner:
             unsatisfied=resolution.unsatisfied if self.config.wheelhouse else None,
             requirements=payload.wheel.requirement_names,
             expected=load_policies().expected_libraries(payload.wheel.claim),
+            linked=payload.plan.get("libcs"),
         )
 
     def _died(
