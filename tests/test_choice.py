@@ -153,7 +153,8 @@ def test_another_architecture_is_skipped_before_any_interpreter(infos: dict[str,
 
 def test_exclude_and_newer_than_move_on_to_the_next_interpreter(infos: dict[str, WheelInfo]) -> None:
     """After a SyntaxError under 3.5, the next interpreter must be newer: the portable one here."""
-    choice = _choice(_facts(PYTHON35), FakeProvider(), lambda portable: PORTABLE311)
+    # "3.13t" (free-threaded) among the versions: compared by its numbers like the others
+    choice = _choice(_facts(PYTHON35), FakeProvider(versions=("3.11", "3.13t")), lambda portable: PORTABLE311)
     interpreter, _ = choice.choose(
         infos["honest"].claim.interpreters,
         None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.distros import Distro
-from ..core.interpreters import choose, in_order, portable_version
+from ..core.interpreters import choose, in_order, portable_abi, portable_version
 from ..core.observe import Cause, DistroFacts, Interpreter
 from ..core.tags import Libc
 from ..core.wheel import WheelInfo
@@ -107,10 +107,7 @@ class InterpreterChoice:
         else:
             ready, versions = put_in | self.portables.ready(), self.portables.versions
         if newer_than is not None:
-            # "3.13t" (free-threaded) compares as 3.13
-            versions = tuple(
-                v for v in versions if tuple(int(x) for x in v.rstrip("t").split(".")[:2]) > newer_than
-            )
+            versions = tuple(v for v in versions if portable_abi(v)[:2] > newer_than)  # "3.13t" too
         version, why = portable_version(pairs, requires_python, versions, ready)
         if version is None:
             return None, why

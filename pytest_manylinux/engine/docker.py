@@ -518,6 +518,19 @@ class Engine:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 c.remove(force=True, v=True)  # v: its volume (the files it was given) goes too
                 count += 1
+        # A check container's volume whose container was removed some other way (without its volumes)
+        host = socket.gethostname()
+        volumes = self._call("list volumes", self.client.volumes.list, filters={"label": LABEL})
+        for v in volumes:
+            labels = v.attrs.get("Labels") or {}
+            pid = labels.get(LABEL_PID, "")
+            if labels.get(LABEL_HOST) != host or labels.get(LABEL_SESSION) == self.session:
+                continue
+            if pid.isdigit() and _alive(int(pid)):
+                continue
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                v.remove()  # refused while a container still uses it
+                count += 1
         return count
 
 
