@@ -402,6 +402,34 @@ def test_analyse_follows_origin_runpaths_and_names_what_is_missing(tmp_path: Pat
     assert analysis.elf_files == 4
 
 
+def test_analyse_reads_the_executable_behind_a_hard_link(tmp_path: Path) -> None:
+    # A free-threaded install: bin/python3.13t is a hard link to bin/python3.13, which the tar stores
+    # first. A carried library without an RPATH of its own (pm_outer) finds the one it needs (pm_inner)
+    # through the executable's RPATH only, as the loader does.
+    prefix = _fake_prefix(tmp_path / "prefix", "3.13")
+    lib = prefix / "lib"
+    (tmp_path / "inner.c").write_text("int inner(void) { return 1; }\n")
+    (tmp_path / "outer.c").write_text("int inner(void); int outer(void) { return inner(); }\n")
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    _cc(
+        ["-shared", "-fPIC", "-Wl,-soname,pm_inner.so.1", "-o", str(lib / "pm_inner.so.1"), "inner.c"],
+        tmp_path,
+    )
+    outer = ["-shared", "-fPIC", "-Wl,-soname,pm_outer.so.1", "outer.c", f"-L{lib}", "-l:pm_inner.so.1"]
+    _cc([*outer, "-o", str(lib / "pm_outer.so.1")], tmp_path)
+    executable = prefix / "bin" / "python3.13"
+    executable.unlink()
+    _cc(["main.c", "-Wl,--disable-new-dtags,-rpath,$ORIGIN/../lib", "-o", str(executable)], tmp_path)
+    os.link(executable, prefix / "bin" / "python3.13t")
+    with tarfile.open(tmp_path / "p.tar.gz", "w:gz") as tar:
+        tar.add(prefix, arcname="python")
+    with tarfile.open(tmp_path / "p.tar.gz") as tar:
+        assert tar.getmember("python/bin/python3.13t").islnk()
+    analysis = analyse(tmp_path / "p.tar.gz", "3.13t")
+    assert analysis.member == "python/bin/python3.13t"
+    assert analysis.unmet == ()
+
+
 # -- the cache and the sources, in order ---------------------------------------------------------
 
 

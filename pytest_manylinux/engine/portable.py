@@ -487,11 +487,14 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
     files: set[str] = set()
     patchlevel = None
     names = []
+    hardlinks: dict[str, str] = {}
     with tarfile.open(archive, "r|*") as tar:
         for info in tar:
             names.append(info.name)
             if info.issym() or info.islnk():
                 files.add(info.name)
+                if info.islnk():
+                    hardlinks[info.name] = info.linkname
                 continue
             if not info.isfile():
                 continue
@@ -517,7 +520,9 @@ def analyse(archive: Path, version: str | None = None) -> Analysis:
         if patchlevel and patchlevel[:2] == (major, minor)
         else (major, minor, 0)
     )
-    executable = next((f for f in facts if f.path == member), None)
+    # A free-threaded install's bin/python3.13t is a hard link to bin/python3.13 (CPython's Makefile), and
+    # the tar holds the file's data under the name that sorts first.
+    executable = next((f for f in facts if f.path == hardlinks.get(member, member)), None)
     inherited = executable.rpath if executable is not None and not executable.runpath else ()
     floor: LibcVersion | None = None
     unmet = []
