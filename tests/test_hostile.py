@@ -21,11 +21,13 @@ from conftest import left_behind, start_plugin
 
 from pytest_manylinux.core.distros import load_distros
 from pytest_manylinux.core.observe import Cause, Outcome
+from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
 from pytest_manylinux.engine.docker import LABEL_PID, Limits
 from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
 
-DISTROS = [d.name for d in load_distros()]
+#: the hostile wheels are manylinux wheels: judged on the glibc distros (a musl one skips them: libc)
+DISTROS = [d.name for d in load_distros() if d.libc is Libc.GLIBC]
 CASES = ["honest", *wheelfactory.HOSTILE]
 #: the import timeout of the run: none of these wheels hangs, so none may take it
 TIMEOUT = 30
@@ -74,6 +76,8 @@ def hostile_run(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Hostil
         DISK,
         "--manylinux-json",
         str(out),
+        "-m",
+        "not musl",
     ]
     proc = start_plugin([*args, "-q", "-rfEsx"], cwd=work)
     peak, samples, done = 0, 0, threading.Event()
