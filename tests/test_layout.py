@@ -26,7 +26,9 @@ SCRIPTS = sorted((PACKAGE / "container").glob("*.py"))
 #: (``ctypes`` is optional there, and the probe imports it inside a ``try``).
 STDLIB_35 = frozenset(
     {
+        "_thread",
         "ctypes",
+        "faulthandler",
         "glob",
         "importlib",
         "importlib.machinery",

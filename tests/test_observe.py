@@ -206,6 +206,27 @@ def test_classify_import_timeout() -> None:
     )
 
 
+def test_classify_import_hang_in_python_code_is_compared_like_an_exception() -> None:
+    stack = 'Current thread 0x1 (most recent call first):\n  File "pm_x/demo.py", line 9 in main_loop'
+    message = (
+        'import did not finish within 30 seconds, in Python code (File "pm_x/demo.py", line 9 in main_loop)'
+    )
+    result = _failed(
+        "pm_x.demo", "timeout", message, hang={"where": "python", "frame": "...", "stack": stack}
+    )
+    assert classify_import(result, _WHEEL_MODULES) == Finding(
+        "import", "pm_x.demo", Cause.EXCEPTION, f"import pm_x.demo: hang: {message}", stack
+    )
+
+
+def test_classify_import_hang_in_an_extension_s_initialisation_is_a_timeout() -> None:
+    message = "import did not finish within 30 seconds, in an extension module's initialisation"
+    result = _failed("pm_x._core", "timeout", message, hang={"where": "extension", "frame": "", "stack": "T"})
+    assert classify_import(result, _WHEEL_MODULES) == Finding(
+        "import", "pm_x._core", Cause.TIMEOUT, f"import pm_x._core: {message}", "T"
+    )
+
+
 @pytest.mark.parametrize("signal", ["SIGABRT", "SIGSEGV"], ids=["abort", "segv"])
 def test_classify_import_signal_is_a_crash_named_by_its_signal(signal: str) -> None:
     result = _failed(

@@ -172,6 +172,92 @@ def test_a_syntax_error_is_described_with_its_file(tmp_path: Path) -> None:
     assert result["chain"][0]["file"] == str(tmp_path / "pm_bad.py")
 
 
+# -- hangs (issue 11): slow is not hung, and where a hang is decides what it says -----------------------
+
+_SLOW_PACKAGE_STEP = """import time
+time.sleep(0.4)
+from . import {next}
+"""
+
+
+def test_an_import_that_goes_on_loading_modules_is_slow_not_hung(tmp_path: Path) -> None:
+    # 12 submodules, 0.4 s each: about 5 s in all against a timeout of 2 s, never 2 s without a new module.
+    package = tmp_path / "pm_slow"
+    package.mkdir()
+    (package / "__init__.py").write_text("from . import m0\n")
+    for i in range(12):
+        (package / f"m{i}.py").write_text(_SLOW_PACKAGE_STEP.format(next=f"m{i + 1}"))
+    (package / "m12.py").write_text("")
+    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_slow"], 2)
+    assert result["ok"], result
+
+
+def test_a_slow_import_still_has_a_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe, "_SLOW_IMPORT_LIMIT", 2)
+    package = tmp_path / "pm_endless"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import importlib, time\nfor i in range(10000):\n    time.sleep(0.3)\n"
+        "    importlib.import_module('pm_endless.m%d' % (i % 3))\n    __import__('sys').modules.pop("
+        "'pm_endless.m%d' % (i % 3))\n"
+    )
+    for i in range(3):
+        (package / f"m{i}.py").write_text("")
+    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_endless"], 2)
+    assert result["type"] == "timeout"
+    assert result["message"].startswith("import did not finish within 4 seconds, loading modules all along")
+
+
+def test_a_hang_in_python_code_says_where(tmp_path: Path) -> None:
+    (tmp_path / "pm_loop.py").write_text(
+        "import time\n\ndef main():\n    while True:\n        time.sleep(0.05)\n\nmain()\n"
+    )
+    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_loop"], 1)
+    assert result["type"] == "timeout"
+    where = 'File "%s", line 5 in main' % (tmp_path / "pm_loop.py")
+    assert result["hang"]["where"] == "python"
+    assert result["hang"]["frame"] == where
+    assert result["message"] == f"import did not finish within 1 seconds, in Python code ({where})"
+    assert "line 7 in <module>" in result["hang"]["stack"]
+
+
+_PYINIT_WAITS = """#include <Python.h>
+#include <unistd.h>
+PyMODINIT_FUNC PyInit_pm_waits(void) { for (;;) pause(); return NULL; }
+"""
+
+
+def test_a_hang_in_an_extension_s_initialisation_says_so(tmp_path: Path) -> None:
+    import sysconfig
+
+    source = tmp_path / "waits.c"
+    source.write_text(_PYINIT_WAITS)
+    target = tmp_path / ("pm_waits" + sysconfig.get_config_var("EXT_SUFFIX"))
+    include = sysconfig.get_paths()["include"]
+    subprocess.run(["gcc", "-shared", "-fPIC", f"-I{include}", str(source), "-o", str(target)], check=True)
+    (tmp_path / "pm_via.py").write_text("import pm_waits\n")
+    direct, via = probe._imports(sys.executable, str(tmp_path), ["pm_waits", "pm_via"], 1)
+    assert (direct["type"], direct["hang"]["where"]) == ("timeout", "extension")
+    assert (
+        direct["message"] == "import did not finish within 1 seconds, in an extension module's initialisation"
+    )
+    assert (via["type"], via["hang"]["where"]) == ("timeout", "extension")
+    assert via["message"].endswith(
+        'in an extension module\'s initialisation (imported at File "%s", line 1 in <module>)'
+        % (tmp_path / "pm_via.py")
+    )
+
+
+def test_a_module_that_takes_sigusr1_for_itself_hangs_without_a_place(tmp_path: Path) -> None:
+    (tmp_path / "pm_deaf.py").write_text(
+        "import signal, time\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "while True:\n    time.sleep(0.05)\n"
+    )
+    (result,) = probe._imports(sys.executable, str(tmp_path), ["pm_deaf"], 1)
+    assert (result["type"], result["message"]) == ("timeout", "import did not finish within 1 seconds")
+    assert "hang" not in result
+
+
 # -- hostile imports (issue 16): the check stays bounded and ends when the import does ------------------
 
 _NOISY_THEN_CRASH = """import os, signal, sys

@@ -73,6 +73,8 @@ def expected(case: wheelfactory.Case, distro: str) -> tuple[str, str | None]:
         return "fail", "error"
     if case.raises_below_glibc and _v(glibc) < _v(case.raises_below_glibc):
         return "fail", "error"  # a Python exception the platform explains: counted
+    if case.hangs_below_glibc and _v(glibc) < _v(case.hangs_below_glibc):
+        return "fail", "timeout"  # a hang in Python code the platform explains: counted
     # Set-aside modules and the wheel's own exceptions leave the distro judged on the rest: ok.
     return "ok", None
 
@@ -215,6 +217,8 @@ VERDICTS = {
     "modern_syntax": "honest",
     "own_exception": "honest",
     "platform_exception": "over-claim",
+    "python_hang": "honest",
+    "platform_hang": "over-claim",
     "dependency_forms": "honest",
     "thread_atexit": "over-claim",
     "policy_library": "honest",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 from conftest import MATRIX
@@ -611,6 +612,59 @@ def test_a_module_not_tried_on_the_newer_distro_is_no_comparison() -> None:
     assert _names(verdict.failing) == ["debian-12"]  # the hang itself, not the exception
     [own] = verdict.exceptions
     assert own.assessment == "inconclusive"
+
+
+def _python_hang(module: str) -> Finding:
+    evidence = (
+        f"import {module}: hang: import did not finish within 4 seconds, in Python code "
+        '(File "pm_x/demo.py", line 9 in main_loop)'
+    )
+    return Finding("import", module, Cause.EXCEPTION, evidence, "Current thread 0x...")
+
+
+def test_a_hang_in_python_code_wherever_tried_is_the_wheel_s_own_behaviour() -> None:
+    # An example script's event loop runs at import, on every distro: reported, never held against the tag.
+    observations = [
+        replace(o, findings=(_python_hang("pm_x.demo"),))
+        for o in (_checked(n, g, "3.11.2", "portable") for n, g in MATRIX)
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), [summarized(o) for o in observations])
+    assert verdict.kind is Kind.HONEST
+    [own] = verdict.exceptions
+    assert (own.module, own.assessment) == ("pm_x.demo", "own")
+    assert own.exception.startswith("hang: import did not finish within 4 seconds, in Python code")
+
+
+def test_a_hang_in_python_code_the_platform_explains_counts_as_a_timeout() -> None:
+    observations = []
+    for name, glibc in MATRIX:
+        o = _checked(name, glibc, "3.11.2", "portable")
+        if LibcVersion.parse(glibc) < _v("2.28"):
+            o = summarized(replace(o, findings=(_python_hang("pm_x.backend"),)))
+        observations.append(o)
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    assert verdict.kind is Kind.OVER_CLAIM
+    assert _names(verdict.failing) == ["ubuntu-16.04", "ubuntu-18.04"]
+    assert {o.cause for o in verdict.failing} == {Cause.TIMEOUT}
+    assert verdict.failing[0].detail.endswith("(the same import works on debian-11 with the same Python)")
+    assert verdict.exceptions == ()
+
+
+def test_a_module_inside_a_package_hung_in_python_code_was_not_tried() -> None:
+    observations = [
+        _checked("ubuntu-16.04", "2.23", "3.11.2", "portable", "pm_x.sub"),
+        summarized(
+            replace(_checked("debian-12", "2.36", "3.11.2", "portable"), findings=(_python_hang("pm_x"),))
+        ),
+    ]
+    verdict = judge(read_claim(MANYLINUX2014), observations)
+    # pm_x.sub never ran on debian-12: no comparison, so nothing counts against the tag; pm_x hung on
+    # the newer distro only, never where the platform is older
+    assert verdict.kind is Kind.HONEST
+    assert sorted((e.module, e.assessment) for e in verdict.exceptions) == [
+        ("pm_x", "own"),
+        ("pm_x.sub", "inconclusive"),
+    ]
 
 
 def test_one_distro_alone_cannot_compare_and_combining_jobs_can() -> None:

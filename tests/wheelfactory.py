@@ -115,6 +115,8 @@ class Case:
     requires_dist: tuple[str, ...] = ()
     #: a module raises a Python exception where glibc is older than this (the platform explains it)
     raises_below_glibc: str | None = None
+    #: a module's Python code never ends where glibc is older than this (the platform explains it)
+    hangs_below_glibc: str | None = None
     #: the wheel's code needs this Python without saying so (no Requires-Python): older interpreters raise
     #: SyntaxError, and a newer one must judge the wheel
     needs_python: str | None = None
@@ -437,6 +439,45 @@ def _make_platform_exception(b: _Build) -> dict[str, bytes]:
     return members
 
 
+_EVENT_LOOP = '''"""An example script that runs its event loop when imported, as demo modules of game and GUI
+libraries do: it never ends, wherever it is imported (the wheel's own behaviour, not its tag's)."""
+
+import time
+
+
+def main_loop():
+    while True:
+        time.sleep(0.05)
+
+
+main_loop()
+'''
+
+
+def _make_python_hang(b: _Build) -> dict[str, bytes]:
+    members = _honest(b)
+    members[f"{b.case.project}/demo.py"] = _EVENT_LOOP.encode()
+    return members
+
+
+_OLD_GLIBC_WAITS = '''"""Waits forever on glibc older than 2.28, by asking the C library itself: a hang in
+Python code that the platform explains (the same interpreter finishes it on newer distros)."""
+
+import os
+import time
+
+_GLIBC = tuple(int(x) for x in os.confstr("CS_GNU_LIBC_VERSION").split()[1].split(".")[:2])
+while _GLIBC < (2, 28):
+    time.sleep(0.05)
+'''
+
+
+def _make_platform_hang(b: _Build) -> dict[str, bytes]:
+    members = _make_cp311(b)
+    members[f"{b.case.project}/backend.py"] = _OLD_GLIBC_WAITS.encode()
+    return members
+
+
 _NEEDS_NUMPY_CAPI = '''"""What numpy's import_array() raises in an extension built against another numpy (or
 none)."""
 
@@ -716,6 +757,26 @@ CASES: dict[str, Case] = _index(
         platform_tag="manylinux_2_17_x86_64",
         elves=(Elf(_CP311, "2.2.5"),),
         raises_below_glibc="2.28",
+    ),
+    Case(
+        "python_hang",
+        "honest extension and a demo module whose event loop runs at import, on every distro: not the tag's",
+        _make_python_hang,
+        _HONEST_SRC,
+        elves=(_OLD,),
+        own_exceptions=("pm_python_hang.demo",),
+    ),
+    Case(
+        "platform_hang",
+        "cp311 extension and backend.py waiting forever below glibc 2.28: the same Python finishes it on "
+        "newer ones",
+        _make_platform_hang,
+        _HONEST_SRC,
+        python_tag="cp311",
+        abi_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(_CP311, "2.2.5"),),
+        hangs_below_glibc="2.28",
     ),
     Case(
         "dependency_forms",

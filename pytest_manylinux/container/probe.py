@@ -84,7 +84,7 @@ if __name__ == "__main__":
 # innermost last, each with the file of its innermost frame: the host tells a loader error, a
 # dependency's failure, a SyntaxError or a missing stdlib module from the wheel's own exceptions.
 _IMPORTER = r"""
-import importlib, json, os, sys, traceback
+import _thread, faulthandler, importlib, json, os, signal, sys, time, traceback
 
 
 def link(e):
@@ -117,6 +117,29 @@ talk = os.fdopen(int(sys.argv[1]), "w")
 sites = sys.argv[2].split(os.pathsep)
 sys.path[0:0] = sites
 me = os.getpid()
+# SIGUSR1 writes every thread's stack to argv[3]: the parent asks where an import hangs before killing it.
+stacks = open(sys.argv[3], "w")
+faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
+main_thread = _thread.get_ident()
+
+
+class Progress(object):
+    # Consulted before any module not yet loaded is looked for: "P" (at most 5 times a second) tells the
+    # parent the import is still loading modules, so it is slow, not hung. It finds nothing itself.
+    last = 0.0
+
+    def find_spec(self, name, path=None, target=None):
+        now = time.time()
+        if now - Progress.last >= 0.2 and _thread.get_ident() == main_thread:
+            Progress.last = now
+            try:
+                os.write(talk.fileno(), b"P\n")
+            except OSError:
+                pass
+        return None
+
+
+sys.meta_path.insert(0, Progress())
 
 
 def pids():
@@ -127,7 +150,7 @@ def pids():
         return set()
 
 
-for name in sys.argv[3:]:
+for name in sys.argv[4:]:
     talk.write("S " + name + "\n")
     talk.flush()
     result = {"module": name, "ok": True}
@@ -627,7 +650,9 @@ def _imports(python, site, modules, timeout, plan="", clean=False):
     }
     try:
         while pending:
-            done, failure, not_tried = _import_some(python, site, pending, timeout, plan, env, token, keep)
+            done, failure, not_tried = _import_some(
+                python, site, pending, timeout, plan, env, token, keep, os.path.join(scratch, ".stacks")
+            )
             results.extend(done)
             if failure is not None:
                 results.append(failure)
@@ -642,11 +667,21 @@ def _imports(python, site, modules, timeout, plan="", clean=False):
     return results
 
 
-def _import_some(python, site, pending, timeout, plan, env, token, keep):
+#: the most one import may take while it goes on loading modules, in timeouts
+_SLOW_IMPORT_LIMIT = 5
+
+
+def _import_some(python, site, pending, timeout, plan, env, token, keep, stacks):
     """One importer child over ``pending``: (the results it gave, the failure of the module it stopped
-    on or None, the modules not to try after that failure)."""
+    on or None, the modules not to try after that failure).
+
+    An import hangs when it loads no new module for ``timeout`` seconds (a slow one, on a busy machine,
+    goes on loading them), or when it has taken ``_SLOW_IMPORT_LIMIT`` timeouts in all. Before the child
+    is killed for it, it writes its stacks to ``stacks``: where it hung is part of the finding.
+    """
     read_talk, write_talk = os.pipe()
-    argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, str(write_talk), site] + pending
+    argv = [python, "-I", "-B", "-u", "-X", "faulthandler", "-c", _IMPORTER, str(write_talk), site, stacks]
+    argv += pending
     oom_before = _oom_kills()
     proc = subprocess.Popen(
         argv,
@@ -664,6 +699,7 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
     done, current = [], None
     buffer = b""
     deadline = time.time() + timeout
+    since, limit, progressed = time.time(), deadline, False
     timed_out = False
     streams = [talk.fileno(), proc.stdout.fileno(), proc.stderr.fileno()]
     exited, drained = False, 0.0
@@ -693,7 +729,13 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
                     if text.startswith("S "):
                         current = text[2:]
                         deadline = time.time() + timeout
+                        since, progressed = time.time(), False
+                        limit = since + timeout * _SLOW_IMPORT_LIMIT
                         _progress(plan, {"importing": current})
+                    elif text == "P" and current is not None:
+                        # (the module's own lookup says it too, at once)
+                        progressed = progressed or time.time() > since + 0.5
+                        deadline = min(time.time() + timeout, limit)
                     elif text.startswith("R "):
                         try:
                             result = json.loads(text[2:])
@@ -711,7 +753,9 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
             break
         if not exited and proc.poll() is not None:
             exited, drained = True, time.time() + 0.5
+    hang = None
     if timed_out:
+        hang = _where_hung(proc.pid, stacks)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
@@ -743,13 +787,25 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
         failure["disk"] = _FULL % full
     not_tried = ()
     if timed_out:
-        message = "import did not finish within %s seconds" % timeout
+        if not progressed:
+            message = "import did not finish within %s seconds" % timeout
+        elif time.time() < limit:
+            message = "import did not finish: it loaded no new module for %s seconds" % timeout
+        else:
+            message = "import did not finish within %s seconds, loading modules all along" % (
+                timeout * _SLOW_IMPORT_LIMIT
+            )
+        if hang is not None:
+            where = "an extension module's initialisation" if hang["where"] == "extension" else "Python code"
+            message += ", in %s" % where + (" (%s)" % hang["frame"] if hang["frame"] else "")
         # Importing a module inside it imports it first, in a fresh child: it would hang again,
         # once per module, and the whole check would outlast its budget.
         not_tried = [m for m in pending if m.startswith(culprit + ".")]
         if not_tried:
             message += "; %d module%s inside it not tried" % (len(not_tried), "s" if len(not_tried) > 1 else "")
         failure.update({"type": "timeout", "message": message, "not_tried": not_tried})
+        if hang is not None:
+            failure["hang"] = hang
     elif code == -signal.SIGKILL and oom_before is not None and (_oom_kills() or 0) > oom_before:
         limit = _memory_limit()
         where = " of %d MiB" % (limit // (1 << 20)) if limit and limit < (1 << 50) else ""
@@ -768,6 +824,65 @@ def _import_some(python, site, pending, timeout, plan, env, token, keep):
 
 
 _FULL = "it filled %s (%d MiB, the most a check may write there)"
+
+#: the importer's own frame (``-c``), the outermost of its main thread
+_IMPORTER_FRAME = 'File "<string>"'
+
+
+def _where_hung(pid, path):
+    """Where a hung importer is: it writes its stacks on SIGUSR1 (faulthandler, which needs no GIL).
+
+    ``{"where": "extension" | "python", "frame": innermost frame, "stack": main thread's stack}``, or None
+    when no stack came (the module took SIGUSR1 for itself). ``extension``: the import system called native
+    code directly (an extension module's initialisation never returned); ``python``: Python code was running,
+    or native code it called.
+    """
+    try:
+        before = os.path.getsize(path)
+    except OSError:
+        before = 0
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        return None
+    end, size = time.time() + 2, -1
+    while time.time() < end:
+        time.sleep(0.05)
+        try:
+            now = os.path.getsize(path)
+        except OSError:
+            return None
+        if now > before and now == size:
+            break
+        size = now
+    try:
+        with open(path, "rb") as f:
+            f.seek(before)
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return _hang_location(text)
+
+
+def _hang_location(text):
+    """The main thread's stack in a faulthandler dump of every thread (innermost frame first)."""
+    for block in re.split(r"\n(?=(?:Current thread|Thread) 0x)", text.strip()):
+        frames = [line.strip() for line in block.splitlines()[1:] if line.strip().startswith("File ")]
+        if not frames or not frames[-1].startswith(_IMPORTER_FRAME):
+            continue
+        inner = frames[0]
+        if not ("importlib._bootstrap" in inner and inner.endswith(" in _call_with_frames_removed")):
+            return {"where": "python", "frame": inner, "stack": block[:4000]}
+        # Native code the import system called: the extension's initialisation. Shown by the line of
+        # Python that imported it (none when the importer imported it itself).
+        python = [
+            f
+            for f in frames
+            if not (f.startswith(('File "<frozen ', _IMPORTER_FRAME)) or '/importlib/__init__.py"' in f)
+        ]
+        frame = "imported at " + python[0] if python else ""
+        return {"where": "extension", "frame": frame, "stack": block[:4000]}
+    return None
 
 
 def _reap_earlier():

@@ -39,11 +39,12 @@ class Cause(str, enum.Enum):
     MISSING_LIBRARY = "missing-library"  #: a DT_NEEDED library is not in the wheel or the image
     UNDEFINED_SYMBOL = "undefined-symbol"  #: a symbol nothing in the process defines
     CRASH = "crash"  #: the import died by a signal
-    TIMEOUT = "timeout"  #: the import did not finish in time
+    #: the import did not finish in time, in an extension module's initialisation (or nobody knows where)
+    TIMEOUT = "timeout"
     ERROR = "error"  #: any other failure (a loader refusal; an exception the platform explains)
     # Not failures by themselves.
-    #: a Python exception at import that no loader message explains: evidence against the tag only when it
-    #: differs between distros for the same interpreter (judged across distros: verdict.assess)
+    #: a Python exception at import that no loader message explains, or a hang in Python code: evidence
+    #: against the tag only when it differs between distros for the same interpreter (verdict.assess)
     EXCEPTION = "exception"
     # Not failures: reasons a distro (or one module, or one file) could not be judged.
     MISSING_DEPENDENCY = "missing-dependency"  #: something the wheel needs from another project is missing
@@ -995,6 +996,12 @@ def classify_import(
     message = str(result.get("message", ""))
     detail = str(result.get("traceback") or result.get("stderr") or "")
     if kind == "timeout":
+        hang = result.get("hang") or {}
+        detail = str(hang.get("stack") or detail)
+        if hang.get("where") == "python":
+            # Python code that never ends (an example script's event loop, a wait for input): like an
+            # exception, the wheel's own unless the same Python finishes it on a newer platform.
+            return Finding("import", module, Cause.EXCEPTION, f"import {module}: hang: {message}", detail)
         return Finding("import", module, Cause.TIMEOUT, f"import {module}: {message}", detail)
     if result.get("disk") and kind != "memory":
         # A resource limit of this run, like memory: whatever else failed followed from the full disk.
@@ -1056,9 +1063,12 @@ def _relative(document: Any, root: str) -> Any:
 
 
 def _counted(finding: Finding, works_on: str) -> Finding:
-    """An exception the platform explains, as the failure it then is."""
+    """An exception (or a hang in Python code) the platform explains, as the failure it then is."""
     evidence = f"{finding.evidence} (the same import works on {works_on} with the same Python)"
-    return Finding(finding.check, finding.target, Cause.ERROR, evidence, finding.detail)
+    hang = finding.evidence.startswith(f"import {finding.target}: hang: ")
+    return Finding(
+        finding.check, finding.target, Cause.TIMEOUT if hang else Cause.ERROR, evidence, finding.detail
+    )
 
 
 def summarized(observation: Observation) -> Observation:

@@ -188,11 +188,14 @@ class Verdict:
 
 
 def _untried(o: Observation, module: str) -> bool:
-    """Whether ``module`` was not imported on ``o``: a finding of its own, or a package around it hung."""
+    """Whether ``module`` was not imported on ``o``: a finding of its own, or a package around it hung (a
+    hang in Python code is an exception to compare: :data:`Cause.EXCEPTION`)."""
     for f in o.findings:
         if f.check != "import":
             continue
-        if f.target == module or (f.cause is Cause.TIMEOUT and module.startswith(f.target + ".")):
+        if f.target == module:
+            return True
+        if f.cause in (Cause.TIMEOUT, Cause.EXCEPTION) and module.startswith(f.target + "."):
             return True
     return False
 

@@ -420,7 +420,9 @@ class DistroRunner:
         self._payloads.update(p.key for p in new)
 
     def _budget(self, payload: Payload) -> float:
-        return 120 + self.config.timeout * 3 + 2 * len(payload.plan["modules"])
+        # A slow import may go on for 5 timeouts while it loads modules (the probe's _SLOW_IMPORT_LIMIT),
+        # and one more may hang.
+        return 120 + self.config.timeout * 6 + 2 * len(payload.plan["modules"])
 
     def _check(
         self,
