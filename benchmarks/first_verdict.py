@@ -10,7 +10,8 @@ wheels and distros:
 The registry runs on 127.0.0.1 (Debian's docker-registry) and is seeded from the shared engine's images
 before the clock starts. Prints each time, the verdicts (which must agree) and the ratios to ``build``.
 
-  python benchmarks/first_verdict.py [--distro NAME ...]     (default: the whole default matrix)
+  python benchmarks/first_verdict.py [--distro NAME ...]     (default: the default matrix's distros that
+                                                            debootstrap builds: the eight glibc ones)
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ import services  # noqa: E402
 import wheelfactory  # noqa: E402
 from privatedockerd import PrivateDockerd  # noqa: E402
 
-from pytest_manylinux.core.distros import DEFAULT_DISTROS_FILE, load_distros, pushed_reference  # noqa: E402
+from pytest_manylinux.core.distros import (  # noqa: E402
+    DEFAULT_DISTROS_FILE,
+    BuildRecipe,
+    load_distros,
+    pushed_reference,
+)
 from pytest_manylinux.engine.docker import Engine  # noqa: E402
 from pytest_manylinux.engine.images import ensure_image  # noqa: E402
 
@@ -107,8 +113,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--distro", action="append", default=[], help="only these default distros")
     args = parser.parse_args()
-    names = args.distro or [d.name for d in load_distros()]
     by_name = {d.name: d for d in load_distros()}
+    # The three ways compare against debootstrap: the Alpine distros are made from a root filesystem
+    # tarball, not by debootstrap, and have no third way to time.
+    buildable = [d.name for d in load_distros() if isinstance(d.build, BuildRecipe)]
+    names = args.distro or buildable
+    for name in names:
+        if name not in buildable:
+            parser.error(f"--distro {name}: not a default distro debootstrap builds ({', '.join(buildable)})")
     print(f"distros: {', '.join(names)}; wheels: {', '.join(CASES)}; matrix {DEFAULT_DISTROS_FILE}")
     print(f"load average before: {os.getloadavg()}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="pytest-manylinux-bench-"))
