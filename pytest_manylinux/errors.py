@@ -39,6 +39,10 @@ class EngineError(ManylinuxError, RuntimeError):
     """The container engine is unreachable or failed an operation."""
 
 
+class InternalError(ManylinuxError, RuntimeError):
+    """An exception pytest-manylinux does not expect (a bug): the message carries it, with its traceback."""
+
+
 class ImageError(EngineError):
     """An image could not be found locally, pulled, or built."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import wheelfactory
 
+from pytest_manylinux.core import elf
 from pytest_manylinux.core.elf import ElfFacts, read_elf, read_elf_member
 from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
@@ -151,6 +152,50 @@ def test_libstdcxx_symbol_is_named(wheels: dict[str, Path]) -> None:
     assert facts is not None
     needs = {n.name: n for n in facts.version_needs["libstdc++.so.6"]}
     assert needs["GLIBCXX_3.4.29"].symbols == ("_ZSt8to_charsPcS_d",)
+
+
+def test_unversioned_are_the_strong_undefined_symbols_bound_to_no_version(wheels: dict[str, Path]) -> None:
+    facts = facts_of(member_bytes(wheels["musl_honest"], "pm_musl_honest/_core.abi3.so"))
+    assert facts is not None
+    assert facts.libc is Libc.MUSL
+    # readelf --dyn-syms also shows __cxa_finalize and _ITM_(de)registerTMCloneTable undefined, WEAK
+    # (crtbegin's): a weak reference may stay unresolved, so it asks nothing of musl.
+    python = ("PyModule_Create2", "PyUnicode_FromString", "Py_GetVersion")
+    assert facts.unversioned == (*python, "snprintf", "strlen")
+    assert facts.python_symbols == python
+
+
+def as_if_musl_linked(data: bytes) -> bytes:
+    """A glibc-linked file whose ``DT_NEEDED`` says ``libc.so`` (what musl-gcc links), same length: its
+    ``.gnu.version`` is kept, so every reader of ``.dynsym`` runs on it."""
+    at = data.index(b"libc.so.6\0")
+    return data[:at] + b"libc.so\0" + data[at + len(b"libc.so") + 1 :]
+
+
+def test_symbol_tables_are_read_once_for_every_fact_drawn_from_them(
+    wheels: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = as_if_musl_linked(member_bytes(wheels["glibc_new"], "pm_glibc_new/_core.abi3.so"))
+    table = {tag: value for _at, tag, value in dynamic_entries(data)}
+    dynsym, versym = file_offset(data, table[6]), file_offset(data, table[0x6FFFFFF0])  # DT_SYMTAB, DT_VERSYM
+    reads: list[int] = []
+    pread = elf._ForwardSpool.pread
+
+    def counted(self: elf._ForwardSpool, offset: int, length: int) -> bytes:
+        reads.append(offset)
+        return pread(self, offset, length)
+
+    monkeypatch.setattr(elf._ForwardSpool, "pread", counted)
+    facts = facts_of(data)
+    assert facts is not None
+    assert facts.libc is Libc.MUSL
+    # strlen and close_range are bound to GLIBC_ versions, the weak ones are left out: only Python's remain.
+    python = ("PyLong_FromLong", "PyModule_Create2", "Py_GetVersion")
+    assert facts.unversioned == python
+    assert facts.python_symbols == python
+    needs = {n.name: n.symbols for n in facts.version_needs["libc.so"]}
+    assert needs["GLIBC_2.34"] == ("close_range",)
+    assert (reads.count(dynsym), reads.count(versym)) == (1, 1)
 
 
 def test_a_pie_program_is_an_executable(wheels: dict[str, Path]) -> None:

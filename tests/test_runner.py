@@ -13,11 +13,12 @@ import pytest
 import wheelfactory
 from conftest import MatrixRun, left_behind
 
-from pytest_manylinux.core.distros import load_distros
+from pytest_manylinux.core.distros import Distro, load_distros
 from pytest_manylinux.core.observe import Cause, Outcome
 from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
-from pytest_manylinux.engine.runner import DistroRunner, RunConfig, prepare
+from pytest_manylinux.engine.runner import DistroRunner, Matrix, RunConfig, prepare
+from pytest_manylinux.errors import InternalError
 
 # The glibc distros: the factory's manylinux wheels are judged there (the musl ones in test_musl.py).
 DISTROS = [d.name for d in load_distros() if d.libc is Libc.GLIBC]
@@ -431,3 +432,72 @@ def test_a_vendored_library_is_found_by_its_soname_as_the_package_loads_it(matri
     for distro in DISTROS:
         result = matrix_run.distro("soname_sibling", distro)
         assert (result["outcome"], result["findings"]) == ("ok", []), result
+
+
+# -- a bug of the plugin inside a distro's run (pure: fakes stand for the runner, no engine) -----------
+
+
+class _BuggyRunner:
+    """Stands for a DistroRunner whose checks meet a bug of the plugin."""
+
+    facts = None
+
+    def observe_all(self, payloads: Any) -> list[Any]:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+
+class _Matrix(Matrix):
+    """A Matrix whose distro runner is a fake: ``bug`` breaks starting the run, else the checks break."""
+
+    bug: Exception | None = None
+
+    def runner(self, distro: Distro) -> Any:
+        if self.bug is not None:
+            raise self.bug
+        return _BuggyRunner()
+
+
+def _matrix(tmp_path: Path, bug: Exception | None) -> _Matrix:
+    matrix = _Matrix(engine=None, config=RunConfig(), workdir=tmp_path, progress=lambda line: None)  # type: ignore[arg-type]
+    matrix.bug = bug
+    return matrix
+
+
+def test_a_bug_starting_a_distro_s_run_is_said_with_its_type_and_traceback(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    wheel = read_wheel(wheels["honest"])
+    distro = load_distros()[0]
+    matrix = _matrix(tmp_path, KeyError("python"))
+    try:
+        with pytest.raises(InternalError) as caught:
+            matrix.observation(wheel, distro)
+    finally:
+        matrix.close()
+    message = str(caught.value)
+    assert message.startswith(
+        f"distro {distro.name!r} could not check {wheel.filename}: "
+        "pytest-manylinux failed with KeyError: 'python', an exception it does not expect here: a bug"
+    )
+    assert "stopped before" not in message
+    assert "Traceback (most recent call last):" in message
+    assert "in runner\n    raise self.bug\nKeyError: 'python'" in message
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_a_bug_in_a_distro_s_checks_is_said_with_its_type_and_traceback(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    wheel = read_wheel(wheels["honest"])
+    distro = load_distros()[0]
+    matrix = _matrix(tmp_path, None)
+    try:
+        observation = matrix.observation(wheel, distro)
+    finally:
+        matrix.close()
+    assert (observation.outcome, observation.cause) == (Outcome.SKIPPED, Cause.ENGINE)
+    assert observation.detail.startswith(
+        "pytest-manylinux failed with TypeError: unsupported operand type(s) for +: 'int' and 'str', "
+        "an exception it does not expect here: a bug"
+    )
+    assert "in observe_all\n    raise TypeError(" in observation.detail

@@ -327,6 +327,15 @@ def test_text_and_json_show_the_same_prediction(wheels: dict[str, Path]) -> None
     assert "libpm_vendored.so.1 (in wheel)" in text
 
 
+def test_the_file_summary_shows_each_library_s_highest_version_of_each_prefix(
+    wheels: dict[str, Path],
+) -> None:
+    # _core.abi3.so asks libc.so.6 for GLIBC_2.34 (close_range), then GLIBC_2.2.5 (strlen, in readelf -V's
+    # order): one line for the library, with the highest, whichever came last.
+    text = format_report(report_of(wheels["glibc_new"]), verbose=True)
+    assert "      libc.so.6: up to GLIBC_2.34 (close_range)\n" in text
+
+
 # -- agreement with auditwheel's symbol-version policy ------------------------------------------------
 
 AGREEMENT = [

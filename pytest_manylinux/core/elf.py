@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import IO
+from typing import IO, NamedTuple
 
 from elftools.elf.enums import ENUM_E_MACHINE, ENUM_E_TYPE
 
@@ -201,6 +201,16 @@ def is_loader(soname: str) -> bool:
     return bool(_GLIBC_LOADER_RE.search(soname) or _MUSL_LOADER_RE.search(soname))
 
 
+class _Undefined(NamedTuple):
+    """One undefined ``.dynsym`` entry, as much of it as the facts use."""
+
+    name: str
+    #: the ``.gnu.version`` index without the hidden bit (0 when the file has no ``.gnu.version``)
+    version: int
+    #: ``STB_WEAK``: the loader leaves it unresolved rather than fail when nothing defines it
+    weak: bool
+
+
 class _Truncated(Exception):
     """A read went past the end of the file."""
 
@@ -296,7 +306,7 @@ class _Reader:
         self.little: bool = little
         self.order = "<" if self.little else ">"
         self.loads: list[tuple[int, int, int]] = []  # (vaddr, offset, filesz) of each PT_LOAD
-        self._undefined: list[tuple[str, int]] | None = None  # (name, version index) of .dynsym's undefined
+        self._undefined: list[_Undefined] | None = None  # .dynsym's undefined entries, once read
 
     def facts(self) -> ElfFacts:
         layout = self.order + _EHDR[self.bits]
@@ -501,36 +511,17 @@ class _Reader:
     def _unversioned(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
         """The strong undefined dynamic symbols bound to no version (all of a C file linked against musl; a
         C++ one still has GLIBCXX_ versions for its libstdc++ symbols, and none for musl's)."""
-        if _DT_SYMTAB not in table:
-            return ()
-        entsize = 24 if self.bits == 64 else 16
-        if table.get(_DT_SYMENT, entsize) != entsize:
-            raise ElfError(self._bad(f"DT_SYMENT is {table[_DT_SYMENT]}, not {entsize}"))
-        count = self._symbol_count(table)
-        if count > _MAX_SYMBOLS:
-            raise ElfError(self._bad(f"claims {count} dynamic symbols"))
-        symtab = self.spool.pread(self._offset(table[_DT_SYMTAB], count * entsize), count * entsize)
-        versions: tuple[int, ...] = ()
-        if _DT_VERSYM in table:
-            versym = self.spool.pread(self._offset(table[_DT_VERSYM], 2 * count), 2 * count)
-            versions = struct.unpack(f"{self.order}{count}H", versym)
-        layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
-        name_at, info_at, shndx_at = (0, 1, 3) if self.bits == 64 else (0, 3, 5)
-        found = set()
-        for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
-            # st_info's high nibble is the binding: a weak undefined symbol may stay unresolved. Version
-            # indexes 0 and 1 are "local" and "global": no version.
-            if i == 0 or entry[shndx_at] != _SHN_UNDEF or entry[info_at] >> 4 == _STB_WEAK:
-                continue
-            if versions and versions[i] & ~_VERSYM_HIDDEN > 1:
-                continue
-            name = self._string(strings, entry[name_at])
-            if name:
-                found.add(name)
+        # A weak undefined symbol may stay unresolved. Version indexes 0 and 1 are "local" and "global":
+        # no version (0 too when the file has no .gnu.version at all).
+        found = {
+            s.name
+            for s in self._undefined_symbols(table, strings)
+            if s.name and not s.weak and s.version <= 1
+        }
         return tuple(sorted(found))
 
-    def _undefined_symbols(self, table: dict[int, int], strings: bytes) -> list[tuple[str, int]]:
-        """Every undefined ``.dynsym`` entry as (name, version index, 0 without ``.gnu.version``), once."""
+    def _undefined_symbols(self, table: dict[int, int], strings: bytes) -> list[_Undefined]:
+        """Every undefined ``.dynsym`` entry, read and unpacked once for everything that asks."""
         if self._undefined is not None:
             return self._undefined
         self._undefined = []
@@ -550,11 +541,17 @@ class _Reader:
             versions = (0,) * count
         # Elf64_Sym: name, info, other, shndx, value, size; Elf32_Sym: name, value, size, info, other, shndx
         layout = "IBBHQQ" if self.bits == 64 else "IIIBBH"
-        name_at, shndx_at = (0, 3) if self.bits == 64 else (0, 5)
+        name_at, info_at, shndx_at = (0, 1, 3) if self.bits == 64 else (0, 3, 5)
         for i, entry in enumerate(struct.iter_unpack(self.order + layout, symtab)):
             if i == 0 or entry[shndx_at] != _SHN_UNDEF:
                 continue
-            self._undefined.append((self._string(strings, entry[name_at]), versions[i] & ~_VERSYM_HIDDEN))
+            self._undefined.append(
+                _Undefined(
+                    self._string(strings, entry[name_at]),
+                    versions[i] & ~_VERSYM_HIDDEN,
+                    entry[info_at] >> 4 == _STB_WEAK,  # st_info's high nibble is the binding
+                )
+            )
         return self._undefined
 
     def _bound_symbols(
@@ -564,16 +561,16 @@ class _Reader:
         if _DT_SYMTAB not in table or _DT_VERSYM not in table or not needs:
             return {}
         bound: dict[int, set[str]] = {}
-        for name, index in self._undefined_symbols(table, strings):
-            if index in needs:
-                bound.setdefault(index, set()).add(name)
+        for symbol in self._undefined_symbols(table, strings):
+            if symbol.version in needs:
+                bound.setdefault(symbol.version, set()).add(symbol.name)
         return bound
 
     def _python_symbols(self, table: dict[int, int], strings: bytes) -> tuple[str, ...]:
         """The undefined ``Py*``/``_Py*`` symbols: what the file asks of the interpreter that loads it."""
         if _DT_SYMTAB not in table or not any(k in table for k in (_DT_HASH, _DT_GNU_HASH)):
             return ()  # no way to size .dynsym, and nothing else needed it: no Python symbols known
-        names = {name for name, _ in self._undefined_symbols(table, strings)}
+        names = {symbol.name for symbol in self._undefined_symbols(table, strings)}
         return tuple(sorted(n for n in names if n.startswith(("Py", "_Py"))))
 
 

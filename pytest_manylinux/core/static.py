@@ -14,10 +14,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ElfError, WheelError
-from .elf import ElfFacts, VersionNeed, is_loader, read_elf
+from .elf import ElfFacts, is_loader, read_elf
 from .policy import Policy, PolicyTable, load_policies, split_version_name, version_key
 from .tags import Claim, ClaimKind, Libc, LibcVersion, honest_tag
 from .wheel import WheelInfo, installed_path, read_wheel
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .verdict import Prediction
 
 _LIBSTDCXX_PREFIXES = ("GLIBCXX", "CXXABI")
+
+_K = TypeVar("_K")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -624,15 +627,20 @@ class Analyzer:
 # -- judging a claim -----------------------------------------------------------------------------------
 
 
+def _highest_per(items: Iterable[tuple[_K, str, _T]]) -> dict[_K, _T]:
+    """Of (key, version name, item) triples, each key's item with the highest numbered version (the first
+    among equals), keys in the order first seen."""
+    best: dict[_K, tuple[tuple[int, ...], _T]] = {}
+    for key, version_name, item in items:
+        rank = _version_sort_key(version_name)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, item)
+    return {key: item for key, (_rank, item) in best.items()}
+
+
 def _highest_per_file(needs: Iterable[Need]) -> list[Need]:
     """The highest need of each (file, prefix), so one file's many GLIBC_ needs make one problem."""
-    best: dict[tuple[str, str], Need] = {}
-    for need in needs:
-        key = (need.file, need.prefix)
-        if key not in best or _version_sort_key(need.version_name) > _version_sort_key(
-            best[key].version_name
-        ):
-            best[key] = need
+    best = _highest_per(((n.file, n.prefix), n.version_name, n) for n in needs)
     return [best[k] for k in sorted(best)]
 
 
@@ -908,12 +916,7 @@ def _summary(f: ElfFacts, vendored: set[str]) -> list[str]:
     if search:
         lines.append("  search: " + ", ".join(search))
     for library, needs in f.version_needs.items():
-        highest: dict[str, VersionNeed] = {}
-        for n in needs:
-            if n.prefix not in highest or _version_sort_key(n.name) > _version_sort_key(
-                highest[n.prefix].name
-            ):
-                highest[n.prefix] = n
+        highest = _highest_per((n.prefix, n.name, n) for n in needs)
         shown = ", ".join(
             f"{n.name}" + (f" ({n.symbols[0]})" if n.symbols else "") + (" weak" if n.weak else "")
             for n in highest.values()

@@ -13,6 +13,7 @@ import json
 import tarfile
 import threading
 import time
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,7 @@ from ..errors import (
     ElfError,
     EngineError,
     ImageError,
+    InternalError,
     ManylinuxError,
     NotRunnable,
     PortableError,
@@ -624,6 +626,17 @@ class DistroRunner:
             self._stack.close()
 
 
+def _bug_report(error: Exception) -> str:
+    """An exception none of the plugin's own errors stands for, said as what it is (a failure of
+    pytest-manylinux, not of a distro or a wheel) with its type, message and traceback."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip()
+    return (
+        f"pytest-manylinux failed with {type(error).__name__}: {error}, an exception it does not expect "
+        "here: a bug of the plugin (or a failure of the host), not a problem of the distro or the wheel; "
+        f"please report it with its traceback\n{trace}"
+    )
+
+
 @dataclass
 class Matrix:
     """The session's runs: distros in parallel, each distro's wheels checked together."""
@@ -676,6 +689,7 @@ class Matrix:
         return runner
 
     def _run_distro(self, distro: Distro, wheels: list[WheelInfo]) -> None:
+        bug: Exception | None = None
         try:
             runner = self.runner(distro)
             ready: list[tuple[Future[Observation], Payload]] = []
@@ -691,21 +705,30 @@ class Matrix:
                 return
             try:
                 observations = runner.observe_all([payload for _, payload in ready])
-            except Exception as e:  # an engine hiccup must not hang the items waiting on it
-                detail = str(e) if isinstance(e, ManylinuxError) else f"{type(e).__name__}: {e}"
+            except Exception as e:  # nothing raised here may hang the items waiting on it
+                detail = str(e) if isinstance(e, ManylinuxError) else _bug_report(e)
                 failure = skipped(distro.name, distro.image, Cause.ENGINE, detail, runner.facts)
                 observations = [failure] * len(ready)
             for (future, _), observation in zip(ready, observations):
                 future.set_result(observation)
         except ManylinuxError:
             pass  # stopped: the futures are failed below
+        except Exception as e:  # a bug of the plugin: said as one on every check it left, not as a stop
+            bug = e
         finally:
             for wheel in wheels:
                 future = self._futures[(wheel.sha256, distro.name)]
-                if not future.done():
-                    future.set_exception(
-                        EngineError(f"distro {distro.name!r} stopped before checking {wheel.filename}")
+                if future.done():
+                    continue
+                error: ManylinuxError
+                if bug is not None:
+                    error = InternalError(
+                        f"distro {distro.name!r} could not check {wheel.filename}: {_bug_report(bug)}"
                     )
+                    error.__cause__ = bug
+                else:
+                    error = EngineError(f"distro {distro.name!r} stopped before checking {wheel.filename}")
+                future.set_exception(error)
 
     def observation(self, wheel: WheelInfo, distro: Distro) -> Observation:
         """Wait for one check's result (scheduling it first if nobody did)."""
