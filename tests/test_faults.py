@@ -95,9 +95,10 @@ def test_hanging_import_is_a_timeout(faulty_run: FaultyRun) -> None:
     observation = faulty_run.on_distro("pm_hang")
     assert (observation["outcome"], observation["cause"]) == ("fail", "timeout")
     # pm_hang._core is not tried on its own: importing it imports the hanging package first.
-    assert (
-        observation["detail"]
-        == "import pm_hang: import did not finish within 3.0 seconds; 1 module inside it not tried"
+    # Where it hung, from its stack: the extension's PyInit, imported by the package's __init__.py.
+    assert observation["detail"] == (
+        "import pm_hang: import did not finish within 3.0 seconds, in an extension module's initialisation "
+        '(imported at File "pm_hang/__init__.py", line 6 in <module>); 1 module inside it not tried'
     )
     assert observation["seconds"] < 30
 

@@ -372,6 +372,37 @@ def test_the_wheel_s_own_exceptions_are_reported_and_never_held_against_its_tag(
     assert "the wheel's own exceptions (not about its tag):" in table.split("\n\n")[0]
 
 
+def test_a_hang_in_the_wheel_s_own_python_code_is_its_own_behaviour(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("python_hang")
+    assert wheel["verdict"] == "honest", wheel["summary"]
+    [own] = wheel["exceptions"]
+    assert (own["module"], own["distros"], own["assessment"]) == ("pm_python_hang.demo", DISTROS, "own")
+    # where it hung, from the stack faulthandler wrote before the import was killed
+    assert own["exception"].startswith(
+        'hang: import did not finish within 4.0 seconds, in Python code (File "pm_python_hang/demo.py", line '
+    ), own
+    assert own["exception"].endswith(" in main_loop)"), own
+
+
+def test_a_hang_in_python_code_the_platform_explains_counts_as_a_timeout(matrix_run: MatrixRun) -> None:
+    wheel = matrix_run.wheel("platform_hang")
+    assert wheel["verdict"] == "over-claim", wheel["summary"]
+    assert wheel["honest_tag"] == "manylinux_2_31_x86_64"
+    assert wheel["exceptions"] == []
+    for distro in ("ubuntu-16.04", "ubuntu-18.04"):
+        result = matrix_run.distro("platform_hang", distro)
+        assert result["cause"] == "timeout", result
+        assert [c["module"] for c in result["counted"]] == ["pm_platform_hang.backend"]
+        assert "in Python code" in result["detail"]
+        assert "with the same Python" in result["detail"]
+
+
+def test_a_hang_in_an_extension_s_initialisation_says_where(matrix_run: MatrixRun) -> None:
+    for distro in DISTROS:
+        detail = matrix_run.distro("hang", distro)["detail"]
+        assert "in an extension module's initialisation" in detail, (distro, detail)
+
+
 def test_an_exception_the_platform_explains_counts_against_the_tag(matrix_run: MatrixRun) -> None:
     wheel = matrix_run.wheel("platform_exception")
     assert wheel["verdict"] == "over-claim", wheel["summary"]
