@@ -17,6 +17,7 @@ from conftest import run_plugin
 from privatedockerd import PrivateDockerd
 
 from pytest_manylinux.core.distros import load_distros
+from pytest_manylinux.engine.docker import Engine
 
 #: one distro keeps these runs short; the verdicts are those of the whole matrix's run on that distro
 DISTRO = "ubuntu-16.04"
@@ -124,7 +125,7 @@ def _images(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def test_push_once_then_a_fresh_engine_pulls_ready_images(
-    image_of: Callable[[str], str], wheels: dict[str, Path], tmp_path: Path
+    image_of: Callable[[str], str], wheels: dict[str, Path], tmp_path: Path, engine: Engine
 ) -> None:
     image_of(DISTRO)
     with services.registry() as team:
@@ -154,6 +155,9 @@ def test_push_once_then_a_fresh_engine_pulls_ready_images(
             assert _outcomes(json.loads(out.read_text())) == EXPECTED
         finally:
             dockerd.remove()
+            # the pushed tags name a registry that ends with this test: not left on the shared engine
+            for tag in _tags_under(engine, f"{team.host}/"):
+                engine.remove_image(tag)
 
 
 @pytest.mark.parametrize("rootless", [False, True], ids=["rootful", "rootless"])
@@ -186,9 +190,14 @@ def test_podman_gives_the_same_verdicts(
 # -- bad input: each names what failed; other distros still run ------------------------------------
 
 
-def test_push_to_a_registry_that_is_down_or_refuses(image_of: Callable[[str], str]) -> None:
+def _tags_under(engine: Engine, prefix: str) -> list[str]:
+    return [t for i in engine.client.images.list() for t in i.tags if t.startswith(prefix)]
+
+
+def test_push_to_a_registry_that_is_down_or_refuses(image_of: Callable[[str], str], engine: Engine) -> None:
     image_of(DISTRO)
-    down = _images("--distro", DISTRO, "--push", f"127.0.0.1:{services.free_port()}/team")
+    port = services.free_port()
+    down = _images("--distro", DISTRO, "--push", f"127.0.0.1:{port}/team")
     assert down.returncode == 1
     assert f"{DISTRO}: distro '{DISTRO}': cannot push '127.0.0.1:" in down.stderr
     assert "connection refused" in down.stderr.lower()
@@ -198,6 +207,9 @@ def test_push_to_a_registry_that_is_down_or_refuses(image_of: Callable[[str], st
     assert f"cannot push '{refusing.host}/team/ubuntu:16.04'" in refused.stderr
     assert f"docker login {refusing.host}" in refused.stderr
     assert "Traceback" not in refused.stderr + down.stderr
+    # the tags made for the pushes that failed are taken back
+    assert _tags_under(engine, f"127.0.0.1:{port}/") == []
+    assert _tags_under(engine, f"{refusing.host}/") == []
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,15 @@ from pytest_manylinux.core.distros import Distro, load_distros
 from pytest_manylinux.core.observe import Cause, Outcome
 from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.core.wheel import read_wheel
-from pytest_manylinux.engine.runner import DistroRunner, Matrix, RunConfig, prepare
+from pytest_manylinux.engine.docker import ExecResult
+from pytest_manylinux.engine.runner import (
+    LOST_OUTPUT_RETRIES,
+    DistroRunner,
+    Matrix,
+    RunConfig,
+    _probe_exec,
+    prepare,
+)
 from pytest_manylinux.errors import InternalError
 
 # The glibc distros: the factory's manylinux wheels are judged there (the musl ones in test_musl.py).
@@ -532,3 +540,33 @@ def test_a_bug_in_a_distro_s_checks_is_said_with_its_type_and_traceback(
         "an exception it does not expect here: a bug"
     )
     assert "in observe_all\n    raise TypeError(" in observation.detail
+
+
+class _LosingContainer:
+    """A fake container (pure logic) whose engine loses the output of the first ``lost`` execs."""
+
+    def __init__(self, lost: int, exit_code: int = 0) -> None:
+        self.lost, self.exit_code, self.calls = lost, exit_code, 0
+
+    def exec(self, argv: list[str], **options: Any) -> ExecResult:
+        self.calls += 1
+        out = "" if self.calls <= self.lost else "@@pytest-manylinux-result@@\n{}\n"
+        return ExecResult(self.exit_code, out, "", 0.1)
+
+
+@pytest.mark.parametrize(
+    ("lost", "calls", "printed"), [(0, 1, True), (1, 2, True), (2, 3, True), (5, 3, False)]
+)
+def test_an_exec_of_the_probe_whose_output_the_engine_lost_is_run_again(
+    lost: int, calls: int, printed: bool
+) -> None:
+    container = _LosingContainer(lost)
+    result = _probe_exec(container, ["python3", "probe.py"], timeout=5)  # type: ignore[arg-type]
+    assert container.calls == calls == min(lost, LOST_OUTPUT_RETRIES) + 1
+    assert bool(result.stdout) is printed
+
+
+def test_a_probe_that_failed_without_output_is_not_run_again() -> None:
+    container = _LosingContainer(lost=5, exit_code=137)
+    result = _probe_exec(container, ["python3", "probe.py"])  # type: ignore[arg-type]
+    assert (container.calls, result.exit_code) == (1, 137)

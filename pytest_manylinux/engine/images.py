@@ -280,11 +280,18 @@ def ensure_image(engine: Engine, distro: Distro, progress: Progress, *, pull: bo
 
 
 def push_image(engine: Engine, distro: Distro, source: ImageSource, ref: str, progress: Progress) -> str:
-    """Tag the image ``distro``'s containers run (``source``) as ``ref`` and push it; return its digest."""
+    """Tag the image ``distro``'s containers run (``source``) as ``ref`` and push it; return its digest.
+
+    A push that fails takes back the tag it made (a tag ``ref`` had before is left as it was): nothing
+    half-done is left on the engine.
+    """
+    tagged_before = engine.image_id(ref) is not None
     engine.tag(source.image_id, ref)
     try:
         return engine.push(ref, progress)
     except ImageError as e:
+        if not tagged_before:
+            engine.remove_image(ref)
         hint = ""
         if re.search(r"unauthori[sz]ed|denied|authenticat|forbidden|not allowed|\b40[135]\b", str(e), re.I):
             registry = ref.split("/", 1)[0]

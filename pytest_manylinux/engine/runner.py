@@ -224,6 +224,24 @@ def _inside(path: str) -> str:
     return path[len(CONTAINER_ROOT) + 1 :]
 
 
+#: how many times an exec of the probe whose output the engine lost is run again
+LOST_OUTPUT_RETRIES = 2
+
+
+def _probe_exec(container: Container, argv: list[str], **options: Any) -> ExecResult:
+    """Run the probe: it always prints (a progress line, a document), so an exit status of 0 with no
+    output at all is output the engine lost between the exec and its stream (docker/docker-py#2042; seen
+    here once, a whole distro of a matrix run skipped). Its commands can run again (``check --sandboxed``
+    first removes what an earlier run left), so it is run again, at most :data:`LOST_OUTPUT_RETRIES` times.
+    """
+    result = container.exec(argv, **options)
+    for _ in range(LOST_OUTPUT_RETRIES):
+        if result.exit_code != 0 or result.stdout.strip():
+            break
+        result = container.exec(argv, **options)
+    return result
+
+
 class DistroRunner:
     """One distro's container for the session: started once, checks every wheel it is given."""
 
@@ -295,7 +313,7 @@ class DistroRunner:
         source = _probe_source()
         for python in ("python3", "/usr/bin/python3", "python"):
             argv = [python, "-I", "-c", source, "facts", *ask, *extra]
-            result = container.exec(argv, timeout=120)
+            result = _probe_exec(container, argv, timeout=120)
             if result.exit_code == 0:
                 document = parse_probe_output(result.stdout, f"distro {self.distro.name!r}")
                 user = document.get("user")
@@ -446,7 +464,8 @@ class DistroRunner:
             result = None
             budget = sum(self._budget(payload) for _, payload in pending)
             try:
-                result = self._container.exec(
+                result = _probe_exec(
+                    self._container,
                     # --sandboxed: the container is the check's own, what an import leaves there goes
                     [interpreter.path, PROBE_PATH, "check", "--sandboxed", str(self.config.timeout), *plans],
                     user=self.user,
@@ -551,8 +570,8 @@ class DistroRunner:
         # nothing of the image, not even a python3. The probe goes in as -c: its file may not be
         # in the container yet (it comes with the first wheels).
         path = portable.container_path
-        result = self._container.exec(
-            [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
+        result = _probe_exec(
+            self._container, [path, "-c", _probe_source(), "interpreter", path], user=self.user, timeout=120
         )
         if result.exit_code != 0:
             raise PortableError(
