@@ -69,6 +69,9 @@ class CorpusWheel(Pinned):
     reason: str = ""
     #: what the wheel exercises (platform-modules, optional-backend, numpy, py2py3, executable, rust, ...)
     kinds: tuple[str, ...] = ()
+    #: the ``--manylinux-timeout`` of its own run, apart from the others: for a wheel whose modules hang by
+    #: design (each such module costs a whole timeout on every distro); None: the default, with the others
+    timeout: float | None = None
 
     @property
     def static_verdict(self) -> str:
@@ -81,6 +84,13 @@ class Corpus:
 
     wheels: tuple[CorpusWheel, ...]
     wheelhouse: tuple[Pinned, ...]
+
+    def runs(self) -> dict[float | None, tuple[CorpusWheel, ...]]:
+        """The wheels by the ``--manylinux-timeout`` they run with (None: the default), the default first."""
+        groups: dict[float | None, list[CorpusWheel]] = {None: []}
+        for w in self.wheels:
+            groups.setdefault(w.timeout, []).append(w)
+        return {timeout: tuple(wheels) for timeout, wheels in groups.items() if wheels}
 
     def all_pinned(self) -> tuple[Pinned, ...]:
         seen: dict[str, Pinned] = {}
@@ -122,7 +132,24 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
         kinds = entry.get("kinds", [])
         if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
             raise CorpusError(f"{where} ({file}): 'kinds' must be a list of strings, got {kinds!r}")
-        wheels.append(CorpusWheel(file, sha, str(verdict), str(static), reason.strip(), tuple(kinds)))
+        timeout = entry.get("timeout")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise CorpusError(
+                f"{where} ({file}): 'timeout' must be a positive number of seconds, got {timeout!r}"
+            )
+        wheels.append(
+            CorpusWheel(
+                file,
+                sha,
+                str(verdict),
+                str(static),
+                reason.strip(),
+                tuple(kinds),
+                float(timeout) if timeout is not None else None,
+            )
+        )
     house = [
         Pinned(*_pinned_fields(entry, f"{path}: [[wheelhouse]] #{i + 1}"))
         for i, entry in enumerate(data.get("wheelhouse", []))
@@ -228,12 +255,16 @@ def fetch_all(
     return {p.file: path for p, path in zip(wanted, paths)}
 
 
-def stage(corpus: Corpus, into: Path, cache: Path | None = None) -> tuple[Path, Path]:
-    """Two directories under ``into``: ``wheels/`` (the wheels under test) and ``wheelhouse/`` (their
-    dependencies), linked from the cache, as a user would point the plugin at them."""
+def stage(
+    corpus: Corpus, into: Path, cache: Path | None = None, wheels: Iterable[CorpusWheel] | None = None
+) -> tuple[Path, Path]:
+    """Two directories under ``into``: ``wheels/`` (the wheels under test: ``wheels``, else all of them)
+    and ``wheelhouse/`` (their dependencies), linked from the cache, as a user would point the plugin at
+    them."""
     paths = fetch_all(corpus.all_pinned(), cache, log=False)
     dirs = (into / "wheels", into / "wheelhouse")
-    for d, members in zip(dirs, (corpus.wheels, corpus.wheelhouse)):
+    chosen = tuple(wheels) if wheels is not None else corpus.wheels
+    for d, members in zip(dirs, (chosen, corpus.wheelhouse)):
         d.mkdir(parents=True, exist_ok=True)
         for p in members:
             try:

@@ -71,12 +71,29 @@ def test_pip_is_asked_for_exactly_the_file(file: str, expected: list[str]) -> No
             "'fine' is not one",
         ),
         (f'file = "x-1-py3-none-any.whl"\nsha256 = "{SHA}"\nverdict = "honest"', "needs its 'reason'"),
+        (
+            f'file = "x-1-py3-none-any.whl"\nsha256 = "{SHA}"\nverdict = "honest"\nreason = "r"\ntimeout = 0',
+            "'timeout' must be a positive number of seconds, got 0",
+        ),
     ],
-    ids=["not-a-wheel", "bad-sha", "bad-verdict", "no-reason"],
+    ids=["not-a-wheel", "bad-sha", "bad-verdict", "no-reason", "bad-timeout"],
 )
 def test_a_bad_entry_is_named(tmp_path: Path, entry: str, message: str) -> None:
     with pytest.raises(realwheels.CorpusError, match=message):
         realwheels.load_corpus(_write(tmp_path, f"[[wheel]]\n{entry}\n"))
+
+
+def test_wheels_with_a_timeout_of_their_own_run_apart(tmp_path: Path) -> None:
+    entries = "".join(
+        f'[[wheel]]\nfile = "x{i}-1-py3-none-any.whl"\nsha256 = "{SHA}"\n'
+        f'verdict = "honest"\nreason = "r"\n{extra}\n'
+        for i, extra in enumerate(["", "timeout = 10", ""])
+    )
+    corpus = realwheels.load_corpus(_write(tmp_path, entries))
+    runs = corpus.runs()
+    assert list(runs) == [None, 10.0]
+    assert [w.file for w in runs[None]] == ["x0-1-py3-none-any.whl", "x2-1-py3-none-any.whl"]
+    assert [w.file for w in runs[10.0]] == ["x1-1-py3-none-any.whl"]
 
 
 def test_a_wheel_listed_twice_is_refused(tmp_path: Path) -> None:
