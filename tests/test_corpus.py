@@ -18,9 +18,12 @@ import pytest
 import realwheels
 from conftest import start_plugin
 
+from pytest_manylinux.core.distros import load_distros
+
 pytestmark = pytest.mark.corpus
 
 CORPUS = realwheels.load_corpus()
+DISTROS = load_distros()
 IDS = [w.file.split("-")[0] + "-" + w.version for w in CORPUS.wheels]
 
 
@@ -77,7 +80,12 @@ def full_run(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> CorpusRun
     runs = []
     for timeout, wheels in CORPUS.runs().items():
         work = tmp_path_factory.mktemp("corpus-full")
-        extra = () if timeout is None else (f"--manylinux-timeout={timeout:g}",)
+        # Modules that hang by design wait rather than compute: every distro at once.
+        extra = (
+            ()
+            if timeout is None
+            else (f"--manylinux-timeout={timeout:g}", f"--manylinux-jobs={len(DISTROS)}")
+        )
         runs.append(_run(_stage(work / "in", wheels), work, *extra))
     document = dict(runs[0].document)
     document["wheels"] = [w for run in runs for w in run.document["wheels"]]
