@@ -952,3 +952,35 @@ def test_each_portable_imports_its_own_full_api_wheel_on_every_distro(
             "interpreter"
         ]
         assert f"/bin/python{version} " in row["interpreter"], row["interpreter"]
+
+
+# -- the cache of builds: one helper for the glibc and the musl entries ---------------------------------
+
+
+@pytest.mark.parametrize("field", ["recipe", "musl_recipe"])
+def test_an_entry_is_published_whole_and_read_back_by_its_own_recipe(tmp_path: Path, field: str) -> None:
+    cache = portable.EntryCache(lambda: tmp_path, field, 7)
+    tmp = cache.scratch("built-3.13t-x")
+    (tmp / portable.ARCHIVE_NAME).write_bytes(b"an archive")
+    manifest = {
+        "version": "3.13.5",
+        "member": "python/bin/python3.13t",
+        "origin": "built",
+        "detail": "from a tarball",
+        "sha256": hashlib.sha256(b"an archive").hexdigest(),
+        "size": len(b"an archive"),
+    }
+    with cache.locked("built-3.13t-x"):
+        cache.publish(tmp, tmp_path / "built-3.13t-x", manifest)
+    assert not tmp.exists()
+    found = cache.read(tmp_path / "built-3.13t-x")
+    assert found is not None
+    assert (found.version, found.member, found.glibc) == ((3, 13, 5), "python/bin/python3.13t", None)
+    assert cache.versions() == {"3.13t"}
+    # another recipe's cache (the other libc's builds, or an older recipe) does not see it
+    other = portable.EntryCache(lambda: tmp_path, field, 8)
+    assert other.read(tmp_path / "built-3.13t-x") is None
+    assert other.versions() == frozenset()
+    # an archive that differs from its manifest is not there
+    (tmp_path / "built-3.13t-x" / portable.ARCHIVE_NAME).write_bytes(b"another")
+    assert cache.read(tmp_path / "built-3.13t-x") is None

@@ -10,18 +10,14 @@ machine apart from the glibc builds, and brought into containers like them.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import json
 import lzma
-import os
 import re
 import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,7 +28,7 @@ from . import portable as glibc_portable
 from .portable import (
     ARCHIVE_NAME,
     CONTAINER_DIR,
-    MANIFEST_NAME,
+    EntryCache,
     Portable,
     analyse,
     download,
@@ -82,50 +78,18 @@ def cache_dir() -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _locked(key: str) -> Iterator[None]:
-    with (cache_dir() / f".{key}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+#: the musl builds: their own recipe number decides (the glibc builds' may change without touching them)
+CACHE = EntryCache(cache_dir, "musl_recipe", RECIPE)
 
 
 def read_manifest(entry: Path) -> Portable | None:
-    """The cached musl build in ``entry``, or None when it is missing, of another recipe, or corrupt.
-
-    Its own recipe number decides (the glibc builds' may change without touching this build)."""
-    try:
-        data = json.loads((entry / MANIFEST_NAME).read_text())
-        archive = entry / ARCHIVE_NAME
-        if data.get("musl_recipe") != RECIPE:
-            return None
-        if archive.stat().st_size != data["size"] or glibc_portable._sha256_file(archive) != data["sha256"]:
-            return None
-        major, minor, micro = (int(x) for x in str(data["version"]).split("."))
-        return Portable(
-            version=(major, minor, micro),
-            archive=archive,
-            member=str(data["member"]),
-            origin=str(data["origin"]),
-            detail=str(data["detail"]),
-            sha256=str(data["sha256"]),
-            size=int(data["size"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The cached musl build in ``entry``, or None when it is missing, of another recipe, or corrupt."""
+    return CACHE.read(entry)
 
 
 def cached_versions() -> frozenset[str]:
     """The X.Y versions built for musl on this machine (a hint for choosing a version)."""
-    found = set()
-    for manifest in cache_dir().glob(f"*/{MANIFEST_NAME}"):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            data = json.loads(manifest.read_text())
-            if data.get("musl_recipe") == RECIPE:
-                found.add(".".join(str(data["version"]).split(".")[:2]))
-    return frozenset(found)
+    return CACHE.versions()
 
 
 def fetch_dependency(package: str, workdir: Path, progress: Progress) -> tuple[Path, dict[str, str]]:
@@ -253,16 +217,14 @@ class MuslBuilder:
         entry = cache_dir() / self.key(version)
         found = read_manifest(entry)
         if found is None:
-            with _locked(self.key(version)):
+            with CACHE.locked(self.key(version)):
                 found = read_manifest(entry)
                 if found is None:
                     found = self._make(entry, version)
         return found
 
     def _make(self, entry: Path, version: str) -> Portable:
-        tmp = cache_dir() / f".{entry.name}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
+        tmp = CACHE.scratch(entry.name)
         try:
             extra = self._build_into(tmp, version)
             archive = tmp / ARCHIVE_NAME
@@ -285,14 +247,11 @@ class MuslBuilder:
             )
             manifest = dict(
                 portable.to_json(),
-                musl_recipe=RECIPE,
                 libc="musl",
                 created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 **{k: v for k, v in extra.items() if k != "detail"},
             )
-            (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
-            shutil.rmtree(entry, ignore_errors=True)
-            tmp.rename(entry)
+            CACHE.publish(tmp, entry, manifest)
             return portable
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -237,13 +237,6 @@ def cache_dir() -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _locked(key: str) -> Iterator[None]:
-    """An exclusive lock on one cache entry, across processes (xdist workers, parallel sessions)."""
-    with file_lock(cache_dir() / f".{key}.lock"):
-        yield
-
-
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -252,42 +245,90 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class EntryCache:
+    """A directory of interpreter builds, one entry each (the archive and its manifest), made once per
+    machine: the glibc builds (``python``) and the musl ones (``python-musl``). An entry of another
+    recipe, or whose archive differs from its manifest, is not there."""
+
+    #: the directory (resolved at each use: the environment decides it)
+    directory: Callable[[], Path]
+    #: the manifest's field that holds the recipe number, and the number this code makes
+    recipe_field: str
+    recipe: int
+
+    def read(self, entry: Path, stamp: str | None = None) -> Portable | None:
+        """The entry's interpreter, or None when it is missing, of another recipe or stamp, or corrupt."""
+        try:
+            data = json.loads((entry / MANIFEST_NAME).read_text())
+            archive = entry / ARCHIVE_NAME
+            if data.get(self.recipe_field) != self.recipe or (
+                stamp is not None and data.get("stamp") != stamp
+            ):
+                return None
+            if archive.stat().st_size != data["size"] or _sha256_file(archive) != data["sha256"]:
+                return None
+            major, minor, micro = (int(x) for x in str(data["version"]).split("."))
+            return Portable(
+                version=(major, minor, micro),
+                archive=archive,
+                member=str(data["member"]),
+                origin=str(data["origin"]),
+                detail=str(data["detail"]),
+                sha256=str(data["sha256"]),
+                size=int(data["size"]),
+                glibc=LibcVersion.parse(data["glibc"]) if data.get("glibc") else None,
+                bundled=tuple(data.get("bundled", [])),
+                warnings=tuple(data.get("warnings", [])),
+                missing=tuple(data.get("missing", [])),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def versions(self) -> frozenset[str]:
+        """The X.Y versions (``3.13t`` for a free-threaded one) the cache holds an entry for (unverified:
+        a hint for choosing, not a promise)."""
+        found = set()
+        for manifest in self.directory().glob(f"*/{MANIFEST_NAME}"):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                data = json.loads(manifest.read_text())
+                if data.get(self.recipe_field) == self.recipe:
+                    found.add(str(data["member"]).rsplit("/python", 1)[-1])
+        return frozenset(found)
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """An exclusive lock on one entry, across processes (xdist workers, parallel sessions)."""
+        with file_lock(self.directory() / f".{key}.lock"):
+            yield
+
+    def scratch(self, key: str) -> Path:
+        """An empty directory to make entry ``key`` in, then :meth:`publish` (or remove) it."""
+        tmp = self.directory() / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        return tmp
+
+    def publish(self, tmp: Path, entry: Path, manifest: dict[str, Any]) -> None:
+        """Write the manifest (with this recipe) into ``tmp`` and make it entry ``entry``, whole."""
+        manifest = {**manifest, self.recipe_field: self.recipe}
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
+        shutil.rmtree(entry, ignore_errors=True)
+        tmp.rename(entry)
+
+
+#: the glibc builds and the archives brought in
+CACHE = EntryCache(cache_dir, "recipe", RECIPE)
+
+
 def read_manifest(entry: Path, stamp: str | None = None) -> Portable | None:
     """The cache entry's interpreter, or None when it is missing, of another recipe or stamp, or corrupt."""
-    try:
-        data = json.loads((entry / MANIFEST_NAME).read_text())
-        archive = entry / ARCHIVE_NAME
-        if data.get("recipe") != RECIPE or (stamp is not None and data.get("stamp") != stamp):
-            return None
-        if archive.stat().st_size != data["size"] or _sha256_file(archive) != data["sha256"]:
-            return None
-        major, minor, micro = (int(x) for x in str(data["version"]).split("."))
-        return Portable(
-            version=(major, minor, micro),
-            archive=archive,
-            member=str(data["member"]),
-            origin=str(data["origin"]),
-            detail=str(data["detail"]),
-            sha256=str(data["sha256"]),
-            size=int(data["size"]),
-            glibc=LibcVersion.parse(data["glibc"]) if data.get("glibc") else None,
-            bundled=tuple(data.get("bundled", [])),
-            warnings=tuple(data.get("warnings", [])),
-            missing=tuple(data.get("missing", [])),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    return CACHE.read(entry, stamp)
 
 
 def cached_versions() -> frozenset[str]:
     """The X.Y versions the cache holds an entry for (unverified: a hint for choosing, not a promise)."""
-    found = set()
-    for manifest in cache_dir().glob(f"*/{MANIFEST_NAME}"):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            data = json.loads(manifest.read_text())
-            if data.get("recipe") == RECIPE:
-                found.add(str(data["member"]).rsplit("/python", 1)[-1])
-    return frozenset(found)
+    return CACHE.versions()
 
 
 def read_failure(entry: Path) -> dict[str, Any] | None:
@@ -344,7 +385,7 @@ def _entry(
     entry = cache_dir() / key
     found = read_manifest(entry, stamp)
     if found is None:
-        with _locked(key):
+        with CACHE.locked(key):
             found = read_manifest(entry, stamp)
             if found is None:
                 failure = read_failure(entry) if retry is not None else None
@@ -370,9 +411,7 @@ def _make_entry(
     stamp: str | None,
     strict: bool,
 ) -> Portable:
-    tmp = cache_dir() / f".{key}.tmp-{os.getpid()}-{threading.get_ident()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = CACHE.scratch(key)
     try:
         extra = make(tmp)
         archive = tmp / ARCHIVE_NAME
@@ -405,9 +444,7 @@ def _make_entry(
             progress(f"  note: {warning} (from the distro, where it may be missing)")
         manifest = dict(portable.to_json(), stamp=stamp, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         manifest.update({k: v for k, v in extra.items() if k not in manifest})
-        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
-        shutil.rmtree(entry, ignore_errors=True)
-        tmp.rename(entry)
+        CACHE.publish(tmp, entry, manifest)
         return portable
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
