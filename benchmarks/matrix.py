@@ -19,7 +19,9 @@ distro, so every (wheel, distro) check costs the same. The loop is given every a
 imports (the plugin also resolves every ELF file with the dynamic loader), as root, with no limits,
 and it reads the laid-out wheel through a bind mount (the plugin copies it in through the API so a
 remote engine works). It needs ``docker`` on PATH and the matrix's images on the engine
-(``python -m pytest_manylinux images``).
+(``python -m pytest_manylinux images``). The factory's wheels are manylinux wheels: the glibc distros of
+the default matrix run them (the plugin with ``-m "not musl"``), each loop command in the image the
+plugin's containers run (the official image with python3 derived into it).
 """
 
 from __future__ import annotations
@@ -38,13 +40,18 @@ from pathlib import Path
 from typing import Any
 
 from pytest_manylinux.core.distros import Distro, load_distros
+from pytest_manylinux.core.tags import Libc
 from pytest_manylinux.engine.docker import Engine
+from pytest_manylinux.engine.images import ensure_image
+from pytest_manylinux.errors import ManylinuxError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import wheelfactory  # the test wheel factory: a script in tests/, not a package
 
 #: the factory case every benchmark wheel is a variant of
 BASE_CASE = "honest"
+#: the plugin's arguments besides the wheels: the glibc distros only (the wheels are manylinux wheels)
+PLUGIN_ARGS = ("-q", "-p", "no:cacheprovider", "-m", "not musl")
 
 
 def build_wheels(count: int, outdir: Path) -> list[Path]:
@@ -61,7 +68,7 @@ def wheel_dir(wheels: list[Path], target: Path) -> Path:
     return target
 
 
-def naive_commands(wheels: list[Path], distros: tuple[Distro, ...], sites: Path) -> list[str]:
+def naive_commands(wheels: list[Path], images: dict[str, str], sites: Path) -> list[str]:
     """One ``docker run --rm`` per (wheel, distro): what a user's shell loop would run.
 
     The wheel is unzipped once on the host (not timed) and bind-mounted read-only. ``--network none``
@@ -74,9 +81,9 @@ def naive_commands(wheels: list[Path], distros: tuple[Distro, ...], sites: Path)
         if not site.exists():
             with zipfile.ZipFile(wheel) as zf:
                 zf.extractall(site)
-        for distro in distros:
+        for image in images.values():
             commands.append(
-                f"docker run --rm --network none -v {site}:/wheel:ro -e PYTHONPATH=/wheel {distro.image} "
+                f"docker run --rm --network none -v {site}:/wheel:ro -e PYTHONPATH=/wheel {image} "
                 f"python3 -c 'import {project}, {project}._core'"
             )
     return commands
@@ -96,7 +103,7 @@ def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
 
 def run_plugin(directory: Path, expected: int, cwd: Path, report: Path) -> tuple[float, list[float]]:
     """The plugin as a user runs it; return the wall time and each check's seconds from its JSON."""
-    argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", "-q", "-p", "no:cacheprovider"]
+    argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", *PLUGIN_ARGS]
     seconds, done = _timed([*argv, f"--manylinux-json={report}"], cwd=cwd)
     _check(done, " ".join(argv))
     if f"{expected} passed" not in done.stdout:
@@ -108,7 +115,7 @@ def run_plugin(directory: Path, expected: int, cwd: Path, report: Path) -> tuple
 
 def run_collect(directory: Path, cwd: Path) -> float:
     """pytest alone: the same command with ``--collect-only`` (start-up, plugins, collection; no engine)."""
-    argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", "-q", "-p", "no:cacheprovider"]
+    argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", *PLUGIN_ARGS]
     seconds, done = _timed([*argv, "--collect-only"], cwd=cwd)
     _check(done, " ".join(argv))
     return seconds
@@ -126,10 +133,10 @@ def run_naive(script: Path, parallel: int) -> float:
     return seconds
 
 
-def bare_execs(engine: Engine, distro: Distro, count: int) -> tuple[list[float], list[float]]:
+def bare_execs(engine: Engine, distro: Distro, image: str, count: int) -> tuple[list[float], list[float]]:
     """``true`` run ``count`` times in a running container, through the API (as the plugin) and the CLI."""
     api, cli = [], []
-    with engine.container(distro.image, f"bench-{distro.name}") as container:
+    with engine.container(image, f"bench-{distro.name}") as container:
         container.exec(["true"])  # warm up
         for _ in range(count):
             started = time.perf_counter()
@@ -174,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("docker") is None:
         parser.error("the docker CLI is not on PATH; the naive loop needs it")
 
-    distros = load_distros()
+    distros = tuple(d for d in load_distros() if d.libc is Libc.GLIBC)
     engine = Engine.connect()
-    missing = [d.image for d in distros if engine.image_id(d.image) is None]
-    if missing:
-        parser.error(
-            f"not on the engine: {', '.join(missing)}; `python -m pytest_manylinux images` makes them"
-        )
+    try:
+        # the images the plugin's containers run (python3 derived); made once per machine, not timed
+        images = {d.name: ensure_image(engine, d, lambda _: None, pull=False).ref for d in distros}
+    except ManylinuxError as e:
+        parser.error(f"{e}; `python -m pytest_manylinux images` makes the matrix's images")
     jobs = os.cpu_count() or 2  # the plugin's default --manylinux-jobs
     lanes = min(jobs, len(distros))
     per_lane = -(-len(distros) // lanes)  # distros each parallel lane runs, one after another
@@ -198,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         dir_k = wheel_dir(wheels[:k], root / "k")
         dir_km = wheel_dir(wheels, root / "km")
         script = root / "loop.sh"
-        commands = naive_commands(wheels[:k], distros, root / "sites")
+        commands = naive_commands(wheels[:k], images, root / "sites")
         script.write_text("\n".join(commands) + "\n")
         empty = root / "cwd"  # pytest collects its working directory: give it an empty one
         empty.mkdir()
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds = run_naive(script, args.parallel)
             samples["loop_parallel"].append(seconds)
             print(f"  docker run loop, -P{args.parallel}     {seconds:6.2f} s", flush=True)
-            api, cli = bare_execs(engine, distros[0], args.execs)
+            api, cli = bare_execs(engine, distros[0], images[distros[0].name], args.execs)
             samples["exec_api"] += api
             samples["exec_cli"] += cli
     engine.close()
