@@ -50,8 +50,11 @@ import wheelfactory  # the test wheel factory: a script in tests/, not a package
 
 #: the factory case every benchmark wheel is a variant of
 BASE_CASE = "honest"
-#: the plugin's arguments besides the wheels: the glibc distros only (the wheels are manylinux wheels)
-PLUGIN_ARGS = ("-q", "-p", "no:cacheprovider", "-m", "not musl")
+#: the plugin's arguments besides the wheels: the glibc distros only (the wheels are manylinux wheels). pytest
+#: loads this plugin alone, as in a user's environment: no other installed plugin (this project's test
+#: extras bring hypothesis and xdist, whose loading alone costs about 0.5 s here)
+PLUGIN_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "pytest_manylinux.plugin", "-m", "not musl")
+PLUGIN_ENV = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 def build_wheels(count: int, outdir: Path) -> list[Path]:
@@ -104,7 +107,7 @@ def _check(done: subprocess.CompletedProcess[str], what: str) -> None:
 def run_plugin(directory: Path, expected: int, cwd: Path, report: Path) -> tuple[float, list[float]]:
     """The plugin as a user runs it; return the wall time and each check's seconds from its JSON."""
     argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", *PLUGIN_ARGS]
-    seconds, done = _timed([*argv, f"--manylinux-json={report}"], cwd=cwd)
+    seconds, done = _timed([*argv, f"--manylinux-json={report}"], cwd=cwd, env=PLUGIN_ENV)
     _check(done, " ".join(argv))
     if f"{expected} passed" not in done.stdout:
         raise SystemExit(f"expected {expected} passed items from the plugin, got:\n{done.stdout[-1500:]}")
@@ -116,7 +119,7 @@ def run_plugin(directory: Path, expected: int, cwd: Path, report: Path) -> tuple
 def run_collect(directory: Path, cwd: Path) -> float:
     """pytest alone: the same command with ``--collect-only`` (start-up, plugins, collection; no engine)."""
     argv = [sys.executable, "-m", "pytest", f"--manylinux-wheel={directory}", *PLUGIN_ARGS]
-    seconds, done = _timed([*argv, "--collect-only"], cwd=cwd)
+    seconds, done = _timed([*argv, "--collect-only"], cwd=cwd, env=PLUGIN_ENV)
     _check(done, " ".join(argv))
     return seconds
 
