@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "wheelsrc"
@@ -554,6 +555,22 @@ def _make_corrupt_elf(b: _Build) -> dict[str, bytes]:
     return members
 
 
+def _cp311_case(name: str, expect: str, recipe: Callable[[_Build], dict[str, bytes]], **more: Any) -> Case:
+    """A case whose package is the honest extension built full-API for CPython 3.11 (``_make_cp311``),
+    with more in it: only CPython 3.11 can import it, a portable one below Debian 12."""
+    return Case(
+        name,
+        expect,
+        recipe,
+        _HONEST_SRC,
+        python_tag="cp311",
+        abi_tag="cp311",
+        platform_tag="manylinux_2_17_x86_64",
+        elves=(Elf(_CP311, "2.2.5"),),
+        **more,
+    )
+
+
 def _index(*cases: Case) -> dict[str, Case]:
     """Index the cases by name; an ELF path without a ``/`` is relative to the case's package directory."""
 
@@ -698,15 +715,10 @@ CASES: dict[str, Case] = _index(
         platform_tag="linux_x86_64",
         elves=(_OLD,),
     ),
-    Case(
+    _cp311_case(
         "cp311",
         "full-API extension named _core.cpython-311-x86_64-linux-gnu.so: only CPython 3.11 can import it",
         _make_cp311,
-        _HONEST_SRC,
-        python_tag="cp311",
-        abi_tag="cp311",
-        platform_tag="manylinux_2_17_x86_64",
-        elves=(Elf(_CP311, "2.2.5"),),
     ),
     Case(
         "requires_py38",
@@ -746,16 +758,11 @@ CASES: dict[str, Case] = _index(
         elves=(_OLD,),
         own_exceptions=("pm_own_exception._aix", "pm_own_exception._context"),
     ),
-    Case(
+    _cp311_case(
         "platform_exception",
         "cp311 extension and backend.py raising RuntimeError below glibc 2.28: "
         "the same Python works on newer ones",
         _make_platform_exception,
-        _HONEST_SRC,
-        python_tag="cp311",
-        abi_tag="cp311",
-        platform_tag="manylinux_2_17_x86_64",
-        elves=(Elf(_CP311, "2.2.5"),),
         raises_below_glibc="2.28",
     ),
     Case(
@@ -766,16 +773,11 @@ CASES: dict[str, Case] = _index(
         elves=(_OLD,),
         own_exceptions=("pm_python_hang.demo",),
     ),
-    Case(
+    _cp311_case(
         "platform_hang",
         "cp311 extension and backend.py waiting forever below glibc 2.28: the same Python finishes it on "
         "newer ones",
         _make_platform_hang,
-        _HONEST_SRC,
-        python_tag="cp311",
-        abi_tag="cp311",
-        platform_tag="manylinux_2_17_x86_64",
-        elves=(Elf(_CP311, "2.2.5"),),
         hangs_below_glibc="2.28",
     ),
     Case(
