@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,9 @@ from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
+from pytest_manylinux.core.wheel import file_sha256
+from pytest_manylinux.engine.sharing import cache_root
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.9 and 3.10
@@ -31,8 +33,6 @@ CORPUS = Path(__file__).parent / "data" / "corpus.toml"
 
 #: the verdicts a corpus entry may expect (pytest_manylinux.core.verdict's values)
 VERDICTS = ("over-claim", "honest", "under-claim", "untestable", "no-claim")
-
-_CHUNK = 1 << 20
 
 
 class CorpusError(Exception):
@@ -166,25 +166,11 @@ def load_corpus(path: Path = CORPUS) -> Corpus:
 
 
 def cache_dir() -> Path:
-    """``$PYTEST_MANYLINUX_CACHE_DIR/wheels``, else ``$XDG_CACHE_HOME/pytest-manylinux/wheels``
-    (``~/.cache``), beside the portable CPython builds."""
-    base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
-    root = (
-        Path(base)
-        if base
-        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-manylinux"
-    )
-    path = root / "wheels"
+    """``wheels`` in the plugin's cache (``$PYTEST_MANYLINUX_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/pytest-manylinux``), beside the portable CPython builds."""
+    path = cache_root() / "wheels"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pip_download_args(file: str) -> list[str]:
@@ -218,7 +204,7 @@ def fetch(pinned: Pinned, cache: Path | None = None, log: bool = True) -> Path:
     into a temporary directory, checked, and moved in (so another process never sees half a file)."""
     cache = cache or cache_dir()
     target = cache / pinned.file
-    if target.is_file() and sha256_of(target) == pinned.sha256:
+    if target.is_file() and file_sha256(target) == pinned.sha256:
         return target
     with tempfile.TemporaryDirectory(dir=cache, prefix=".fetch-") as tmp:
         argv = [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", tmp]
@@ -233,7 +219,7 @@ def fetch(pinned: Pinned, cache: Path | None = None, log: bool = True) -> Path:
                 f"pip download did not give {pinned.file} (it gave {present}; "
                 f"exit status {proc.returncode}):\n{proc.stderr.strip()[-2000:]}\ncommand: {' '.join(argv)}"
             )
-        actual = sha256_of(got)
+        actual = file_sha256(got)
         if actual != pinned.sha256:
             raise CorpusError(
                 f"{pinned.file}: sha256 {actual} differs from the pinned {pinned.sha256}; "

@@ -420,7 +420,8 @@ def _read_members(
         return [results[i] for i in range(len(infos))]
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, hex, read in chunks (a wheel, an interpreter archive, a rootfs tarball)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -555,7 +556,7 @@ def read_wheel(
     return WheelInfo(
         path=path,
         claim=claim,
-        sha256=_file_sha256(path),
+        sha256=file_sha256(path),
         size=path.stat().st_size,
         dist_info=dist_info,
         requires_python=(metadata.get("Requires-Python") or None),

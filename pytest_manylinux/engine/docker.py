@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable
 
 from ..errors import EngineError, ImageError
@@ -574,6 +575,13 @@ class Container:
         ok = self.engine._call(f"copy files into {self.distro}", self.raw.put_archive, path, data)
         if not ok:
             raise EngineError(f"the engine refused to copy files into {path!r} of distro {self.distro!r}")
+
+    def save_archive(self, path: str, dest: Path) -> Path:
+        """Write the tar stream of ``path`` in the container (:meth:`get_archive`) to ``dest``."""
+        with dest.open("wb") as out:
+            for chunk in self.get_archive(path):
+                out.write(chunk)
+        return dest
 
     def get_archive(self, path: str) -> Iterator[bytes]:
         """A tar stream of ``path`` in the container (its last component is the archive's top)."""

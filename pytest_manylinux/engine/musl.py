@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.distros import Distro
 from ..core.elf import read_elf
+from ..core.wheel import file_sha256
 from ..errors import ElfError, ManylinuxError, PortableError
 from . import portable as glibc_portable
 from .portable import (
@@ -235,7 +236,7 @@ class MuslBuilder:
                     + "; ".join(unmet[:10])
                 )
             analysis = analyse(archive, version)
-            digest = glibc_portable._sha256_file(archive)
+            digest = file_sha256(archive)
             portable = Portable(
                 version=analysis.version,
                 archive=entry / ARCHIVE_NAME,
@@ -300,10 +301,7 @@ class MuslBuilder:
                         )
                     took = time.monotonic() - step_started
                     self.progress(f"  {version} for musl on {self.distro.name}: {name} done in {took:.0f}s")
-                built = workdir / "built.tar"
-                with built.open("wb") as out:
-                    for chunk in box.get_archive(prefix):
-                        out.write(chunk)
+                built = box.save_archive(prefix, workdir / "built.tar")
             repack(built, tmp / ARCHIVE_NAME, version)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

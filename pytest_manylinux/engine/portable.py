@@ -36,10 +36,11 @@ from ..container.relocate import SYSTEM as GLIBC_LIBRARIES
 from ..core.distros import Distro, PortableSource, PythonConfig
 from ..core.elf import read_elf
 from ..core.tags import LibcVersion
+from ..core.wheel import file_sha256
 from ..errors import BuildFailed, ElfError, ImageError, ManylinuxError, PortableError
 from .archives import readable_by_all
 from .docker import LABEL
-from .sharing import Once, file_lock
+from .sharing import Once, cache_root, file_lock
 
 if TYPE_CHECKING:  # pragma: no cover
     from .docker import Engine
@@ -223,26 +224,10 @@ class Analysis:
 
 
 def cache_dir() -> Path:
-    """``$PYTEST_MANYLINUX_CACHE_DIR/python``, else ``$XDG_CACHE_HOME/pytest-manylinux/python``.
-
-    ``XDG_CACHE_HOME`` defaults to ``~/.cache``.
-    """
-    base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
-    if base:
-        root = Path(base)
-    else:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-manylinux"
-    path = root / "python"
+    """``python`` in the cache (:func:`~.sharing.cache_root`), created if need be."""
+    path = cache_root() / "python"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -266,7 +251,7 @@ class EntryCache:
                 stamp is not None and data.get("stamp") != stamp
             ):
                 return None
-            if archive.stat().st_size != data["size"] or _sha256_file(archive) != data["sha256"]:
+            if archive.stat().st_size != data["size"] or file_sha256(archive) != data["sha256"]:
                 return None
             major, minor, micro = (int(x) for x in str(data["version"]).split("."))
             return Portable(
@@ -433,7 +418,7 @@ def _make_entry(
             member=analysis.member,
             origin=str(extra["origin"]),
             detail=str(extra["detail"]),
-            sha256=_sha256_file(archive),
+            sha256=file_sha256(archive),
             size=archive.stat().st_size,
             glibc=analysis.glibc,
             bundled=analysis.bundled,
@@ -1055,7 +1040,7 @@ class Builder:
         path = Path(spec.source).expanduser()
         if not path.is_file():
             raise PortableError(f'source = {spec.source!r} of [python.portable."{version}"]: no such file')
-        digest = _sha256_file(path)
+        digest = file_sha256(path)
         if spec.source_sha256 and digest != spec.source_sha256:
             raise PortableError(f"{path} has sha256 {digest}, not source-sha256 {spec.source_sha256}")
         return path, {"tarball": path.name, "sha256": digest, "path": str(path)}
@@ -1121,10 +1106,7 @@ class Builder:
                         f"  {version}: without {', '.join(missing)} (the build distro cannot make them)"
                     )
                 cpu = box.cpu_seconds()
-                built = workdir / "built.tar"
-                with built.open("wb") as out:
-                    for chunk in box.get_archive(prefix):
-                        out.write(chunk)
+                built = box.save_archive(prefix, workdir / "built.tar")
             repack(built, tmp / ARCHIVE_NAME, version)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -1165,7 +1147,7 @@ def from_local(
     marker = path / "bin" / f"python{version}" if path.is_dir() else path
     if path.is_dir() and not marker.exists():
         raise PortableError(f"{path}: no bin/python{version} in it: not a CPython {version} prefix")
-    if sha256 and path.is_file() and _sha256_file(path) != sha256:
+    if sha256 and path.is_file() and file_sha256(path) != sha256:
         raise PortableError(f"{path}: its sha256 is not the configured {sha256}")
     key = f"{origin}-{hashlib.sha256(str(path).encode()).hexdigest()[:16]}"
 

@@ -9,7 +9,6 @@ into the engine as it is. Nothing runs on the host but the checksum: no root, no
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -19,8 +18,10 @@ from pathlib import Path
 from typing import IO, Any, Callable, cast
 
 from ..core.distros import Distro, RootfsRecipe
+from ..core.wheel import file_sha256
 from ..errors import ImageError
 from .docker import LABEL, Engine
+from .sharing import cache_root
 
 Progress = Callable[[str], None]
 
@@ -31,22 +32,8 @@ _HTTP_TIMEOUT = 60
 
 
 def cache_dir() -> Path:
-    """``$PYTEST_MANYLINUX_CACHE_DIR/rootfs``, else ``$XDG_CACHE_HOME/pytest-manylinux/rootfs``."""
-    base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
-    root = (
-        Path(base)
-        if base
-        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-manylinux"
-    )
-    return root / "rootfs"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """``rootfs`` in the cache (:func:`~.sharing.cache_root`)."""
+    return cache_root() / "rootfs"
 
 
 def _is_url(text: str) -> bool:
@@ -72,7 +59,7 @@ def _download(url: str, dest: Path, sha256: str, progress: Progress) -> None:
     try:
         with urllib.request.urlopen(url, timeout=_HTTP_TIMEOUT) as response, partial.open("wb") as out:
             shutil.copyfileobj(response, out, _CHUNK)
-        digest = sha256_of(partial)
+        digest = file_sha256(partial)
         if digest != sha256:
             raise ImageError(f"{url} has sha256 {digest}, not the sha256 {sha256} its recipe gives")
         partial.rename(dest)
@@ -89,7 +76,7 @@ def obtain(recipe: RootfsRecipe, progress: Progress) -> Path:
     mismatched = []
     for path in candidates(recipe):
         if path.is_file():
-            digest = sha256_of(path)
+            digest = file_sha256(path)
             if digest == recipe.sha256:
                 return path
             mismatched.append(f"{path} has sha256 {digest}")

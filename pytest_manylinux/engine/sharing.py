@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
@@ -17,6 +18,15 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+def cache_root() -> Path:
+    """This machine's cache, shared by every session: ``$PYTEST_MANYLINUX_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/pytest-manylinux`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``)."""
+    base = os.environ.get("PYTEST_MANYLINUX_CACHE_DIR")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-manylinux"
 
 
 @contextlib.contextmanager
