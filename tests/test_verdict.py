@@ -142,6 +142,13 @@ def test_refused_from_a_version_the_matrix_did_not_judge_is_a_predicted_over_cla
         assert verdict.decided_by == "predicted"
         assert "executable stack" in verdict.summary
         assert "no distro of the matrix at glibc 2.41 or newer judged it" in verdict.summary
+        # no floor tag is honest: a newer glibc refuses it whatever the claim
+        assert verdict.honest_tag is None
+        assert "; honest tag:" not in verdict.summary
+    assert (
+        "no honest tag: refused from glibc 2.41 on"
+        in judge(read_claim(MANYLINUX2014), below, EXEC_STACK).summary
+    )
     assert Prediction.from_json(EXEC_STACK.to_json()) == EXEC_STACK
 
 
@@ -150,6 +157,10 @@ def test_refused_from_a_version_the_matrix_judged_is_decided_by_that_distro() ->
     failing[-1] = _obs("debian-13", "2.41", Outcome.FAIL, Cause.ERROR, "refuses its executable stack")
     verdict = judge(read_claim(MANYLINUX2014), failing, EXEC_STACK)
     assert (verdict.kind, _names(verdict.failing)) == (Kind.OVER_CLAIM, ["debian-13"])
+    # It works from ubuntu-16.04 up to Debian 12: no floor tag promises what fails above that.
+    assert verdict.honest_tag is None
+    assert "; honest tag:" not in verdict.summary
+    assert "no honest tag: it fails on debian-13 (glibc 2.41), above where it works" in verdict.summary
     # Debian 13 loaded it (the library is never dlopened, say): the observation refutes the prediction.
     verdict = judge(read_claim(MANYLINUX2014), _matrix(), EXEC_STACK)
     assert verdict.kind is Kind.HONEST

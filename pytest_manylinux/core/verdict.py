@@ -406,6 +406,8 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
             o.libc_version is not None and o.libc_version >= refused_from for o in tested
         )
         predicted_over = predicted_over or predicted_refused
+        if predicted_refused:
+            tag = None  # refused from a version on: no floor holds above it either
         if over:
             kind, decided_by = Kind.OVER_CLAIM, "observed+predicted" if predicted_over else "observed"
         elif predicted_over:
@@ -444,15 +446,19 @@ def judge(claim: Claim, observations: Iterable[Observation], prediction: Predict
 def _honest_floor(
     ok: Sequence[Observation], failed: Sequence[Observation], predicted: LibcVersion | None
 ) -> LibcVersion | None:
-    """The lowest floor the evidence supports.
+    """The lowest floor the evidence supports, or None when no floor does.
 
     Observed: the lowest working distro's libc. A prediction sharpens it when it falls between the
-    highest failing distro below that and the lowest working one (the matrix has a gap there).
+    highest failing distro below that and the lowest working one (the matrix has a gap there). A distro
+    at or above the lowest working one that fails (an executable stack glibc 2.41 refuses) is a failure
+    no floor tag can promise away: there is no honest floor.
     """
     if not ok:
         return predicted if not failed else None
     lowest = ok[0].libc_version
     assert lowest is not None
+    if any(o.libc_version is not None and o.libc_version >= lowest for o in failed):
+        return None
     below = [o.libc_version for o in failed if o.libc_version is not None and o.libc_version < lowest]
     ceiling_of_failures = max(below) if below else None
     if (
@@ -519,6 +525,19 @@ def _with_summary(verdict: Verdict, observations: Sequence[Observation]) -> Verd
     parts.append(works)
     if verdict.honest_tag and verdict.kind is not Kind.HONEST:
         parts.append(f"honest tag: {verdict.honest_tag}")
+    elif verdict.kind is Kind.OVER_CLAIM and low is not None:
+        # No floor holds: a failure above a distro where it works, or a loader that refuses it from a version.
+        assert low.libc_version is not None
+        above = [
+            o for o in verdict.failing if o.libc_version is not None and o.libc_version >= low.libc_version
+        ]
+        refused_from = verdict.prediction.refused_from if verdict.prediction else None
+        if above:
+            first = above[0]
+            where = f"{first.distro} ({family} {first.libc_version})"
+            parts.append(f"no honest tag: it fails on {where}, above where it works")
+        elif refused_from is not None:
+            parts.append(f"no honest tag: refused from {family} {refused_from} on")
     if verdict.uncovered:
         parts.append(f"{verdict.uncovered} not covered")
     parts.append(f"decided by: {verdict.decided_by}")
